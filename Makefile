@@ -1,0 +1,141 @@
+# eshm - shared-memory IPC: libeshm and its command-line filters.
+# One non-recursive GNU Makefile. Users may add flags, not drop the warnings.
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+PYTHONDIR ?= $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))' 2>/dev/null)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -fPIC -pthread -MMD -MP
+override CPPFLAGS += -D_GNU_SOURCE -Ilib
+override LDFLAGS += -pthread
+
+B := build
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+TOOLS := $(patsubst src/%.c,%,$(filter src/eshm-%.c,$(wildcard src/*.c)))
+TOOL_BIN := $(TOOLS:%=$(B)/bin/%)
+CLI_OBJ := $(B)/src/cli.o
+TEST_SRC := $(wildcard tests/lib/test-*.c)
+TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/tests/%)
+ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
+ASAN_TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/asan/tests/%)
+MANS := $(wildcard man/*.1 man/*.3 man/*.7)
+
+.DELETE_ON_ERROR:
+.PHONY: all check test-lib test-asan test-tsan test-bats lint bench install uninstall clean demo
+
+all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libeshm.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/libeshm.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libeshm.so.0 $(LDFLAGS) -o $@ $^
+
+$(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(B)/eshm.pc: Makefile
+	@mkdir -p $(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: eshm' 'Description: lossless shared-memory channels between processes' \
+	  'Version: $(VERSION)' 'Libs: -L$${libdir} -leshm -pthread' 'Cflags: -I$${includedir}' > $@
+
+# C unit tests of the library
+$(B)/tests/%: tests/lib/%.c tests/lib/t.h $(B)/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
+
+# the same under AddressSanitizer and UndefinedBehaviorSanitizer
+$(B)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
+
+$(B)/asan/libeshm.a: $(ASAN_LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/asan/tests/%: tests/lib/%.c tests/lib/t.h $(B)/asan/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< $(B)/asan/libeshm.a
+
+# the ring under ThreadSanitizer (clang: gcc 12's TSan lacks some atomics)
+$(B)/tsan/test-ring-threads: tests/lib/ring-threads.c $(LIB_SRC) lib/eshm.h lib/eshm-int.h
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -Itests/lib -std=c11 -O1 -g -Wall -Wextra -Werror -pthread \
+	  -fsanitize=thread -o $@ $< $(LIB_SRC)
+
+test-lib: $(TEST_BIN)
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+test-asan: $(ASAN_TEST_BIN)
+	@set -e; for t in $^; do echo "== $$t (asan+ubsan)"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+test-tsan: $(B)/tsan/test-ring-threads
+	TSAN_OPTIONS=halt_on_error=1 $< 2000000
+
+test-bats: all
+	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
+
+lint:
+	mandoc -Tlint -W warning $(MANS)
+	shellcheck -x .ci/run tests/*.bash completions/bash/*
+
+check: all test-lib test-asan test-tsan lint test-bats
+
+# A demo: a producer and a consumer started in the wrong order on a
+# temporary segment, then what eshm-stat saw.
+demo: all
+	@sh tests/demo.sh "$(B)/bin"
+
+bench: all
+	$(B)/bin/eshm-bench --compare
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	  $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/bash-completion/completions \
+	  $(DESTDIR)$(DATADIR)/zsh/site-functions
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(B)/libeshm.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/libeshm.so $(DESTDIR)$(LIBDIR)/libeshm.so.0
+	ln -sf libeshm.so.0 $(DESTDIR)$(LIBDIR)/libeshm.so
+	install -m 644 lib/eshm.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(B)/eshm.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.3,$(MANS)) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(filter %.7,$(MANS)) $(DESTDIR)$(MANDIR)/man7/
+	for c in completions/bash/*; do install -m 644 $$c $(DESTDIR)$(DATADIR)/bash-completion/completions/; done
+	install -m 644 completions/zsh/_eshm $(DESTDIR)$(DATADIR)/zsh/site-functions/
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(LIBDIR)/libeshm.a \
+	  $(DESTDIR)$(LIBDIR)/libeshm.so $(DESTDIR)$(LIBDIR)/libeshm.so.0 \
+	  $(DESTDIR)$(INCLUDEDIR)/eshm.h $(DESTDIR)$(LIBDIR)/pkgconfig/eshm.pc \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MANS)))) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(filter %.3,$(MANS)))) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MANS)))) \
+	  $(addprefix $(DESTDIR)$(DATADIR)/bash-completion/completions/,$(notdir $(wildcard completions/bash/*))) \
+	  $(DESTDIR)$(DATADIR)/zsh/site-functions/_eshm
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

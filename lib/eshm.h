@@ -1,0 +1,263 @@
+/* eshm.h - the public API of libeshm: lossless shared-memory channels. */
+#ifndef ESHM_H
+#define ESHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ESHM_VERSION_STRING "0.1.0"
+
+/* Longest segment name; names are [A-Za-z0-9._-], not starting with '.' or '-'. */
+#define ESHM_NAME_MAX 200
+
+/* Error codes. Every call returns 0 (or a length) on success and a negative
+ * code on failure: either one of these or a negated errno value. */
+enum {
+	ESHM_EOF = -1000,      /* end of stream: the writer finished */
+	ESHM_ETIMEDOUT = -1001, /* the timeout expired */
+	ESHM_EBUSY = -1002,     /* the end already has a live holder */
+	ESHM_ENOSEG = -1003,    /* no such segment (and not allowed to create) */
+	ESHM_ECORRUPT = -1004,  /* the segment's contents are inconsistent */
+	ESHM_EMSGSIZE = -1005,  /* message larger than the channel allows */
+	ESHM_ETRUNC = -1006,    /* caller's buffer is smaller than the message */
+	ESHM_EWRITERLOST = -1007, /* the writer died and no new one came */
+	ESHM_ENAME = -1008,     /* invalid segment name */
+	ESHM_ETAKEN = -1009,    /* this end was taken over by another process */
+	ESHM_ENOEND = -1010,    /* the handle does not hold the end needed */
+	ESHM_EMODE = -1011,     /* existing segment is more permissive than asked */
+	ESHM_ENOTSEG = -1012,   /* the file is not an eshm segment */
+	ESHM_EVERSION = -1013,  /* segment made by an incompatible version */
+	ESHM_EINVAL = -1014,    /* bad argument */
+	ESHM_EPENDING = -1015,  /* the segment still holds undelivered data */
+};
+
+enum eshm_role {
+	ESHM_ROLE_AUTO = 0,   /* master if free, else slave */
+	ESHM_ROLE_MASTER = 1, /* writes m2s, reads s2m */
+	ESHM_ROLE_SLAVE = 2,  /* reads m2s, writes s2m */
+};
+
+/* Which ends of its role a handle claims. */
+enum {
+	ESHM_END_WRITE = 1, /* the channel this role writes */
+	ESHM_END_READ = 2,  /* the channel this role reads */
+	ESHM_END_BOTH = 3,
+};
+
+/* How a channel's messages are framed; recorded in the channel by its writer
+ * and used by eshm-recv to choose its output delimiter. */
+enum eshm_framing {
+	ESHM_FRAMING_MESSAGE = 0, /* library messages (printed one per line) */
+	ESHM_FRAMING_LINE = 1,    /* newline-terminated records */
+	ESHM_FRAMING_NULL = 2,    /* NUL-terminated records */
+	ESHM_FRAMING_RAW = 3,     /* a byte stream, chunk boundaries not kept */
+};
+
+/* Flags for eshm_config.flags. */
+enum {
+	ESHM_NO_CREATE = 1, /* wait for the segment instead of creating it */
+	ESHM_KEEP = 2,      /* when creating: never remove automatically */
+	ESHM_TAKEOVER = 4,  /* take an end whose live holder is stale */
+	ESHM_NO_EOS = 8,    /* eshm_close does not mark end of stream */
+};
+
+struct eshm_config {
+	int role;               /* enum eshm_role; default ESHM_ROLE_AUTO */
+	unsigned ends;          /* ESHM_END_*; default ESHM_END_BOTH */
+	size_t capacity;        /* bytes per channel when creating; default 1 MiB */
+	unsigned mode;          /* file mode when creating; default 0600 */
+	int heartbeat_ms;       /* heartbeat period; default 1 */
+	int stale_threshold_ms; /* heartbeat age reported as stale; default 100 */
+	int max_retries;        /* waits for a segment or a lost writer; default 50, <0 forever */
+	int retry_ms;           /* interval of those waits; default 100 */
+	int framing;            /* enum eshm_framing of what this handle writes */
+	unsigned flags;         /* ESHM_NO_CREATE | ESHM_KEEP | ESHM_TAKEOVER | ESHM_NO_EOS */
+};
+
+/* Details of a failure, for a message a person can act on. */
+struct eshm_error {
+	int code;        /* the code the call returned */
+	pid_t pid;       /* holder involved, if any, else 0 */
+	char what[256];  /* e.g. "channel m2s of q already has a live writer (pid 42)" */
+};
+
+typedef struct eshm eshm_t;
+
+/* Fill a config with the defaults. */
+void eshm_config_init(struct eshm_config *cfg);
+
+/* Check a segment name; 0 or ESHM_ENAME. */
+int eshm_name_check(const char *name);
+
+/* Attach to (or create) segment NAME and claim the ends cfg asks for.
+ * cfg may be NULL for defaults; err may be NULL. */
+int eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
+	      struct eshm_error *err);
+
+/* Mark end of stream on the written channel (unless ESHM_NO_EOS), release
+ * the ends, and remove the segment if this was the last holder and nothing
+ * is pending (unless the segment was created with ESHM_KEEP). */
+int eshm_close(eshm_t *h);
+
+/* The role this handle took (ESHM_ROLE_MASTER or ESHM_ROLE_SLAVE). */
+int eshm_role(const eshm_t *h);
+/* 1 if this handle created the segment. */
+int eshm_created(const eshm_t *h);
+/* Capacity in bytes of each channel and the largest message it carries. */
+size_t eshm_capacity(const eshm_t *h);
+size_t eshm_max_message(const eshm_t *h);
+/* Why the last failing call on this handle failed, in words. */
+const char *eshm_errmsg(const eshm_t *h);
+
+/* Timeouts are in milliseconds: 0 polls, negative waits forever. A wait
+ * interrupted by a signal returns -EINTR. */
+
+/* Write one message of len bytes (len may be 0). */
+int eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms);
+
+/* Read one message into buf; returns its length, ESHM_EOF at end of stream,
+ * ESHM_ETRUNC (message left in place) if cap is too small. */
+ssize_t eshm_read(eshm_t *h, void *buf, size_t cap, int timeout_ms);
+
+/* Mark end of stream now (eshm_close does it too). */
+int eshm_eos(eshm_t *h);
+
+/* Zero-copy writing: reserve room for at least min bytes; *ptr and *avail
+ * give the contiguous room (avail >= min). The reservation may move between
+ * calls: its contents are not carried over, except the bytes that
+ * eshm_commit_lines carried, which start the new reservation (and count
+ * towards min). */
+int eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail,
+		 int timeout_ms);
+/* Publish the first len reserved bytes as one message. */
+int eshm_commit(eshm_t *h, size_t len);
+/* Publish the first len reserved bytes as messages each terminated by delim
+ * ('\n' or '\0'); the last byte must be delim. Returns the message count. */
+ssize_t eshm_commit_delimited(eshm_t *h, size_t len, int delim);
+/* Publish the complete delim-terminated messages among the first len
+ * reserved bytes, and carry the bytes after the last delimiter (an
+ * unfinished message) to the start of the next reservation; *carried
+ * tells how many. Returns the number of messages published. */
+ssize_t eshm_commit_lines(eshm_t *h, size_t len, int delim, size_t *carried);
+/* Wait until the reader has taken everything written so far. */
+int eshm_flush(eshm_t *h, int timeout_ms);
+
+/* Zero-copy reading by chunks: a chunk is one message, or a run of whole
+ * delimiter-terminated messages. */
+struct eshm_chunk {
+	const void *data; /* points into the ring; valid until released */
+	size_t len;       /* bytes at data */
+	size_t nmsgs;     /* messages in the chunk */
+	int delim;        /* -1: one message without delimiter; else '\n' or '\0' */
+	int raw;          /* written with ESHM_FRAMING_RAW */
+};
+/* The next chunk after those already peeked, holding at most max_msgs
+ * messages (0: no limit). ESHM_EOF when the next thing is end of stream. */
+int eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs,
+		    int timeout_ms);
+/* Release the first nbytes of chunk data peeked so far (whole chunks, or a
+ * prefix of one ending on a message boundary or, for raw data, anywhere);
+ * ESHM_ALL releases everything peeked, empty messages included. After a
+ * partial release, peeking resumes right after the released data. */
+#define ESHM_ALL ((size_t)-1)
+int eshm_consume(eshm_t *h, size_t nbytes);
+/* Forget what was peeked but not released; the next peek starts there. */
+void eshm_rewind(eshm_t *h);
+/* Take back the chunk the last eshm_peek_chunk returned. */
+int eshm_unpeek(eshm_t *h);
+
+/* Zero-copy reading by messages. eshm_peek returns the next unreleased
+ * message without consuming it; eshm_release consumes it. */
+int eshm_peek(eshm_t *h, const void **ptr, size_t *len, int timeout_ms);
+int eshm_release(eshm_t *h);
+
+enum eshm_peer_state {
+	ESHM_PEER_NONE = 0,  /* nobody holds the end */
+	ESHM_PEER_ALIVE = 1, /* held by a live process with a fresh heartbeat */
+	ESHM_PEER_STALE = 2, /* held by a live process whose heartbeat is old */
+	ESHM_PEER_DEAD = 3,  /* its holder died without detaching */
+};
+const char *eshm_peer_state_name(int state);
+
+/* State of the peer on the other side of the channel this handle reads
+ * (or, if it only writes, of the one it writes). */
+int eshm_peer_state(eshm_t *h);
+
+/* One end of a channel as seen from outside. */
+struct eshm_end_info {
+	int state;                /* enum eshm_peer_state */
+	pid_t pid;                /* holder, or last holder if dead; 0 if none */
+	uint64_t start_time;      /* holder's start, clock ticks since boot */
+	int64_t heartbeat_age_ms; /* since the last heartbeat, -1 if never */
+	uint64_t generation;      /* how many times the end was claimed */
+	uint32_t stale_ms;        /* the holder's stale threshold */
+};
+
+struct eshm_channel_info {
+	uint64_t capacity;   /* ring bytes */
+	uint64_t used;       /* bytes of undelivered records */
+	uint64_t msgs_in, bytes_in;   /* committed by writers */
+	uint64_t msgs_out, bytes_out; /* released by readers */
+	uint64_t waits_full;  /* times a writer slept for space */
+	uint64_t waits_empty; /* times a reader slept for data */
+	uint64_t wakes;       /* futex wake calls made by either side */
+	int framing;          /* enum eshm_framing of the last writer */
+	int eos;              /* 1 if the stream is marked ended */
+	struct eshm_end_info writer, reader;
+};
+
+struct eshm_info {
+	char name[ESHM_NAME_MAX + 1];
+	int valid;            /* 0: not a usable segment; see problem */
+	char problem[256];    /* why not valid */
+	uint64_t size;        /* file size */
+	unsigned mode;        /* permission bits */
+	uid_t uid;
+	gid_t gid;
+	int64_t created_ns;   /* CLOCK_REALTIME at creation */
+	pid_t creator_pid;
+	int keep;             /* created with ESHM_KEEP */
+	int64_t idle_ms;      /* since any holder was last seen; -1 if unknown */
+	int pending;          /* undelivered data or end-of-stream mark */
+	int live;             /* some end has a live holder */
+	struct eshm_channel_info chan[2]; /* [0] m2s, [1] s2m */
+};
+
+/* Read-only inspection of segment NAME: never claims an end, never blocks,
+ * never changes the segment. Returns 0 with info->valid set to 0 when the
+ * file exists but is not a usable segment, a negative code if it cannot be
+ * read at all. */
+int eshm_inspect(const char *name, struct eshm_info *info,
+		 struct eshm_error *err);
+
+/* Statistics of the channels of an open handle (same as eshm_inspect). */
+int eshm_stats(eshm_t *h, struct eshm_info *info);
+
+/* Flags for eshm_unlink. */
+enum {
+	ESHM_UNLINK_PENDING = 1, /* also if it holds undelivered data, idle that long */
+	ESHM_UNLINK_INVALID = 2, /* also a file that is not a valid segment */
+	ESHM_UNLINK_DRY_RUN = 4, /* decide, but do not remove */
+};
+/* Remove segment NAME, atomically with respect to attachers. Never removes
+ * one with a live holder (ESHM_EBUSY), nor one being attached right now
+ * (ESHM_EBUSY); with undelivered data only given ESHM_UNLINK_PENDING and at
+ * least min_idle_ms without activity (else ESHM_EPENDING); an invalid file
+ * only given ESHM_UNLINK_INVALID (else ESHM_ENOTSEG). info (may be NULL)
+ * receives what was found under the lock. */
+int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
+		struct eshm_info *info, struct eshm_error *err);
+
+/* Words for an error code. */
+const char *eshm_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,328 @@
+/* handle.c - eshm_open and eshm_close: attach, claim, detach, remove when done. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eshm-int.h"
+
+void
+eshm_config_init(struct eshm_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->role = ESHM_ROLE_AUTO;
+	cfg->ends = ESHM_END_BOTH;
+	cfg->capacity = ESHM_DEFAULT_CAPACITY;
+	cfg->mode = 0600;
+	cfg->heartbeat_ms = 1;
+	cfg->stale_threshold_ms = 100;
+	cfg->max_retries = 50;
+	cfg->retry_ms = 100;
+	cfg->framing = ESHM_FRAMING_MESSAGE;
+}
+
+static int
+config_check(const struct eshm_config *c, struct eshm_error *err)
+{
+	const char *bad = NULL;
+	if (c->role < ESHM_ROLE_AUTO || c->role > ESHM_ROLE_SLAVE)
+		bad = "role must be auto, master or slave";
+	else if (c->ends < 1 || c->ends > ESHM_END_BOTH)
+		bad = "ends must be ESHM_END_WRITE, ESHM_END_READ or both";
+	else if (c->capacity < ESHM_MIN_CAPACITY || c->capacity > ESHM_MAX_CAPACITY)
+		bad = "capacity must be between 4 KiB and 2 GiB";
+	else if (c->mode & ~0777u)
+		bad = "mode must be permission bits (at most 0777)";
+	else if (c->heartbeat_ms < 1 || c->heartbeat_ms > 60000)
+		bad = "heartbeat must be between 1 ms and 60 s";
+	else if (c->stale_threshold_ms < c->heartbeat_ms)
+		bad = "stale threshold must be at least the heartbeat period";
+	else if (c->retry_ms < 1)
+		bad = "retry interval must be at least 1 ms";
+	else if (c->framing < ESHM_FRAMING_MESSAGE || c->framing > ESHM_FRAMING_RAW)
+		bad = "unknown framing";
+	if (bad)
+		return eshm_fill_error(err, ESHM_EINVAL, 0, "%s", bad);
+	return 0;
+}
+
+static int
+sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+	return nanosleep(&ts, NULL) < 0 ? -errno : 0;
+}
+
+/* Explain why open(2) of an existing segment failed. */
+static int
+open_error(const char *name, const char *path, int e, struct eshm_error *err)
+{
+	struct stat st;
+	if (e == ELOOP)
+		return eshm_fill_error(err, -ELOOP, 0,
+				       "%s is a symbolic link; refusing to follow it", path);
+	if (e == EACCES && lstat(path, &st) == 0)
+		return eshm_fill_error(err, -EACCES, 0,
+				       "permission denied: %s belongs to uid %u with mode %04o",
+				       path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	return eshm_fill_error(err, -e, 0, "cannot open segment %s: %s", name,
+			       eshm_strerror(-e));
+}
+
+/* Checks on a file we opened but did not create: ownership and mode. */
+static int
+check_file(struct eshm *h, const char *path, const struct stat *st,
+	   struct eshm_error *err)
+{
+	if (!S_ISREG(st->st_mode))
+		return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a regular file", path);
+	unsigned mode = st->st_mode & 0777;
+	if (mode & ~h->cfg.mode)
+		return eshm_fill_error(err, ESHM_EMODE, 0,
+				       "segment %s has mode %04o, wider than the %04o asked for "
+				       "(pass --mode %04o to accept it)",
+				       h->name, mode, h->cfg.mode, mode);
+	/* A segment of another user is someone else's data, or a trap set
+	 * for ours: accept it only when sharing was asked for. */
+	if (st->st_uid != geteuid() && !(h->cfg.mode & 0077))
+		return eshm_fill_error(err, ESHM_EMODE, 0,
+				       "segment %s belongs to uid %u, not to us "
+				       "(pass --mode to share segments between users)",
+				       h->name, (unsigned)st->st_uid);
+	if ((uint64_t)st->st_size < ESHM_HEADER_SIZE)
+		return eshm_fill_error(err, ESHM_ENOTSEG, 0,
+				       "%s is not an eshm segment (%lld bytes, smaller than a header)",
+				       path, (long long)st->st_size);
+	return 0;
+}
+
+/* Open the segment's file, creating it if allowed; returns with it flocked. */
+static int
+open_locked(struct eshm *h, const char *path, struct eshm_error *err)
+{
+	for (int attempt = 0;;) {
+		int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			if (!(h->cfg.flags & ESHM_NO_CREATE)) {
+				int r = eshm_segment_create(path, &h->cfg, &fd);
+				if (r == -EEXIST)
+					continue; /* someone else created it: attach */
+				if (r == ESHM_EINVAL)
+					return eshm_fill_error(err, r, 0, "invalid capacity");
+				if (r < 0)
+					return eshm_fill_error(err, r, 0, "cannot create segment %s: %s",
+							       h->name, eshm_strerror(r));
+				h->fd = fd;
+				h->created = true;
+				return 0;
+			}
+			if (h->cfg.max_retries >= 0 && attempt >= h->cfg.max_retries)
+				return eshm_fill_error(err, ESHM_ENOSEG, 0,
+						       "no segment %s (waited %d x %d ms)", h->name,
+						       h->cfg.max_retries, h->cfg.retry_ms);
+			attempt++;
+			int r = sleep_ms(h->cfg.retry_ms);
+			if (r)
+				return eshm_fill_error(err, r, 0, "interrupted");
+			continue;
+		}
+		if (fd < 0)
+			return open_error(h->name, path, errno, err);
+		if (flock(fd, LOCK_EX) < 0) {
+			int e = errno;
+			close(fd);
+			return eshm_fill_error(err, -e, 0, "cannot lock segment %s: %s", h->name,
+					       eshm_strerror(-e));
+		}
+		/* removed (or replaced) between our open and our lock: start over */
+		if (!eshm_same_file(fd, path, NULL, NULL)) {
+			close(fd);
+			continue;
+		}
+		h->fd = fd;
+		return 0;
+	}
+}
+
+int
+eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
+	  struct eshm_error *err)
+{
+	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
+	struct stat st;
+	int r;
+
+	if (err)
+		memset(err, 0, sizeof *err);
+	if (!out)
+		return eshm_fill_error(err, ESHM_EINVAL, 0, "no handle pointer");
+	*out = NULL;
+	if ((r = eshm_path(name, path, sizeof path)))
+		return eshm_fill_error(err, r, 0, "invalid segment name '%s': %s", name ? name : "",
+				       eshm_strerror(r));
+	struct eshm *h = calloc(1, sizeof *h);
+	if (!h)
+		return eshm_fill_error(err, -ENOMEM, 0, "out of memory");
+	if (cfg)
+		h->cfg = *cfg;
+	else
+		eshm_config_init(&h->cfg);
+	if ((r = config_check(&h->cfg, err))) {
+		free(h);
+		return r;
+	}
+	snprintf(h->name, sizeof h->name, "%s", name);
+	h->fd = -1;
+	h->wend = h->rend = -1;
+
+	if ((r = open_locked(h, path, err)))
+		goto fail;
+	if (fstat(h->fd, &st) < 0) {
+		r = eshm_fill_error(err, -errno, 0, "cannot stat segment %s", name);
+		goto fail;
+	}
+	if (!h->created && (r = check_file(h, path, &st, err)))
+		goto fail;
+	h->dev = st.st_dev;
+	h->ino = st.st_ino;
+	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd, 0);
+	if (base == MAP_FAILED) {
+		r = eshm_fill_error(err, -errno, 0, "cannot map segment %s: %s", name,
+				    eshm_strerror(-errno));
+		goto fail;
+	}
+	h->base = base;
+	h->hdr = base;
+	h->g.size = (uint64_t)st.st_size;
+	char why[160];
+	if ((r = eshm_geom_check(h->hdr, (uint64_t)st.st_size, &h->g, why, sizeof why))) {
+		r = eshm_fill_error(err, r, 0, "segment %s is %s: %s", name,
+				    r == ESHM_ENOTSEG ? "invalid" : "corrupt", why);
+		goto fail;
+	}
+	if ((r = eshm_ends_claim(h, err)))
+		goto fail;
+	if (h->wend >= 0)
+		eshm_wside_init(h, h->wend / 2);
+	if (h->rend >= 0 && (r = eshm_rside_init(h, h->rend / 2))) {
+		r = eshm_fill_error(err, r, 0, "%s", h->err);
+		eshm_ends_release(h);
+		goto fail;
+	}
+	if ((r = eshm_heartbeat_start(h))) {
+		eshm_ends_release(h);
+		r = eshm_fill_error(err, r, 0, "cannot start heartbeat thread: %s", eshm_strerror(r));
+		goto fail;
+	}
+	flock(h->fd, LOCK_UN);
+	*out = h;
+	return 0;
+fail:
+	if (h->base)
+		munmap(h->base, h->g.size);
+	if (h->fd >= 0) {
+		/* a segment we created and could not use must not linger */
+		if (h->created && eshm_same_file(h->fd, path, NULL, NULL))
+			unlink(path);
+		close(h->fd);
+	}
+	free(h);
+	return r;
+}
+
+static bool
+pending(struct eshm *h)
+{
+	for (int ch = 0; ch < 2; ch++)
+		if (eshm_chan_pending(h->fd, h->hdr, ch, &h->g) != 0)
+			return true;
+	return false;
+}
+
+int
+eshm_close(eshm_t *h)
+{
+	if (!h)
+		return 0;
+	int rc = 0;
+	if (h->wend >= 0 && !(h->cfg.flags & ESHM_NO_EOS) && eshm_end_check(h, h->wend) == 0)
+		rc = eshm_ring_eos(h);
+	eshm_heartbeat_stop(h);
+
+	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
+	eshm_path(h->name, path, sizeof path);
+	/* Under the flock, an attacher cannot claim an end between our check
+	 * and our unlink; one that opened the file before the unlink notices
+	 * afterwards that the name is gone and starts over. */
+	while (flock(h->fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	eshm_ends_release(h);
+	if (!(h->g.flags & HDR_KEEP) && !eshm_any_live(h->fd) &&
+	    eshm_same_file(h->fd, path, NULL, NULL) && !pending(h))
+		unlink(path);
+	flock(h->fd, LOCK_UN);
+	munmap(h->base, h->g.size);
+	close(h->fd);
+	free(h->w.side);
+	free(h);
+	return rc;
+}
+
+int
+eshm_role(const eshm_t *h)
+{
+	return h ? h->role : ESHM_EINVAL;
+}
+
+int
+eshm_created(const eshm_t *h)
+{
+	return h && h->created;
+}
+
+size_t
+eshm_capacity(const eshm_t *h)
+{
+	return h ? (size_t)h->g.cap[0] : 0;
+}
+
+const char *
+eshm_errmsg(const eshm_t *h)
+{
+	return h ? h->err : "no handle";
+}
+
+int
+eshm_peer_state(eshm_t *h)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	int end;
+	if (h->rend >= 0)
+		end = h->rend == END_M2S_R ? END_M2S_W : END_S2M_W;
+	else
+		end = h->wend == END_M2S_W ? END_M2S_R : END_S2M_R;
+	return eshm_end_state(h->fd, h->hdr, end, eshm_now_mono());
+}
+
+const char *
+eshm_peer_state_name(int state)
+{
+	switch (state) {
+	case ESHM_PEER_NONE:
+		return "none";
+	case ESHM_PEER_ALIVE:
+		return "alive";
+	case ESHM_PEER_STALE:
+		return "stale";
+	case ESHM_PEER_DEAD:
+		return "dead";
+	}
+	return "?";
+}

@@ -1,0 +1,316 @@
+/* inspect.c - look at a segment without touching it, and remove one safely. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eshm-int.h"
+
+/*
+ * Inspection reads with pread(2), never mmap(2): a file truncated under us
+ * then gives a short read instead of SIGBUS, and nothing we do can change
+ * the segment. Counters are read as a sequence lock across separate preads
+ * (sequence, data, sequence), which system calls keep in order.
+ */
+
+static int
+pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n = pread(fd, buf, len, off);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+#define CHAN_OFF(ch, field)                                                    \
+	((off_t)(offsetof(struct eshm_header, chan) +                          \
+		 (size_t)(ch) * sizeof(struct eshm_chan) +                     \
+		 offsetof(struct eshm_chan, field)))
+
+static void
+read_counters(int fd, int ch, struct eshm_header *copy)
+{
+	struct eshm_chan *c = &copy->chan[ch];
+	uint64_t v[4];
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t s1, s2;
+		if (pread_full(fd, &s1, sizeof s1, CHAN_OFF(ch, wseq)) ||
+		    pread_full(fd, v, sizeof v, CHAN_OFF(ch, msgs_in)) ||
+		    pread_full(fd, &s2, sizeof s2, CHAN_OFF(ch, wseq)))
+			return;
+		if (s1 == s2 && !(s1 & 1))
+			break;
+	}
+	atomic_store_explicit(&c->msgs_in, v[0], memory_order_relaxed);
+	atomic_store_explicit(&c->bytes_in, v[1], memory_order_relaxed);
+	atomic_store_explicit(&c->waits_full, v[2], memory_order_relaxed);
+	atomic_store_explicit(&c->wakes_w, v[3], memory_order_relaxed);
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t s1, s2;
+		if (pread_full(fd, &s1, sizeof s1, CHAN_OFF(ch, rseq)) ||
+		    pread_full(fd, v, sizeof v, CHAN_OFF(ch, msgs_out)) ||
+		    pread_full(fd, &s2, sizeof s2, CHAN_OFF(ch, rseq)))
+			return;
+		if (s1 == s2 && !(s1 & 1))
+			break;
+	}
+	atomic_store_explicit(&c->msgs_out, v[0], memory_order_relaxed);
+	atomic_store_explicit(&c->bytes_out, v[1], memory_order_relaxed);
+	atomic_store_explicit(&c->waits_empty, v[2], memory_order_relaxed);
+	atomic_store_explicit(&c->wakes_r, v[3], memory_order_relaxed);
+}
+
+static void
+fill_end(int fd, const struct eshm_header *hdr, int end, int64_t now,
+	 struct eshm_end_info *ei)
+{
+	const struct eshm_slot *s = &hdr->slot[end];
+	ei->state = eshm_end_state(fd, hdr, end, now);
+	ei->pid = (pid_t)atomic_load_explicit(&s->pid, memory_order_relaxed);
+	ei->start_time = atomic_load_explicit(&s->start_time, memory_order_relaxed);
+	ei->generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
+	ei->stale_ms = atomic_load_explicit(&s->stale_ms, memory_order_relaxed);
+	uint64_t hb = atomic_load_explicit(&s->heartbeat_ns, memory_order_relaxed);
+	ei->heartbeat_age_ms = hb && now >= (int64_t)hb ? (now - (int64_t)hb) / 1000000 : -1;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+invalid(struct eshm_info *info, const char *fmt, ...)
+{
+	va_list ap;
+	info->valid = 0;
+	va_start(ap, fmt);
+	vsnprintf(info->problem, sizeof info->problem, fmt, ap);
+	va_end(ap);
+}
+
+/* Fill info from an open descriptor of the segment's file. Returns 0 (with
+ * info->valid telling whether it is a usable segment) or a negative errno. */
+static int
+inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	info->size = (uint64_t)st.st_size;
+	info->mode = st.st_mode & 07777;
+	info->uid = st.st_uid;
+	info->gid = st.st_gid;
+	info->idle_ms = -1;
+	info->live = eshm_any_live(fd);
+	if (!S_ISREG(st.st_mode)) {
+		invalid(info, "%s", "not a regular file");
+		return 0;
+	}
+	
+	struct eshm_header copy;
+	int64_t now = eshm_now_mono();
+	char why[160];
+	int r;
+	for (int tries = 0;; tries++) {
+		if ((uint64_t)st.st_size < sizeof copy ||
+		    pread_full(fd, &copy, sizeof copy, 0)) {
+			snprintf(why, sizeof why, "%lld bytes, smaller than a segment header",
+				 (long long)st.st_size);
+			invalid(info, "not an eshm segment (%s)", why);
+			return 0;
+		}
+		if ((r = eshm_geom_check(&copy, (uint64_t)st.st_size, g, why, sizeof why))) {
+			invalid(info, r == ESHM_ENOTSEG ? "%s" : "corrupt: %s", why);
+			return 0;
+		}
+		bool ok = true;
+		for (int ch = 0; ch < 2; ch++) {
+			/* tail before head, each read once: a moving pair may still
+			 * look inconsistent, so look again before calling it corrupt */
+			uint64_t t, hd;
+			if (pread_full(fd, &t, sizeof t, CHAN_OFF(ch, tail)) ||
+			    pread_full(fd, &hd, sizeof hd, CHAN_OFF(ch, head)))
+				ok = false;
+			else if (t % 8 || hd % 8 || t > hd || hd - t > g->cap[ch])
+				ok = false;
+			atomic_store_explicit(&copy.chan[ch].tail, t, memory_order_relaxed);
+			atomic_store_explicit(&copy.chan[ch].head, hd, memory_order_relaxed);
+		}
+		if (ok)
+			break;
+		if (tries == 20) {
+			invalid(info, "corrupt: %s", "channel head/tail out of range");
+			return 0;
+		}
+	}
+
+	info->valid = 1;
+	info->created_ns = copy.created_ns;
+	info->creator_pid = (pid_t)copy.creator_pid;
+	info->keep = (g->flags & HDR_KEEP) != 0;
+	int64_t last = copy.created_mono;
+	for (int e = 0; e < NENDS; e++) {
+		int64_t hb = (int64_t)atomic_load_explicit(&copy.slot[e].heartbeat_ns,
+							   memory_order_relaxed);
+		if (hb > last)
+			last = hb;
+	}
+	info->idle_ms = now > last ? (now - last) / 1000000 : 0;
+	for (int ch = 0; ch < 2; ch++) {
+		struct eshm_channel_info *ci = &info->chan[ch];
+		read_counters(fd, ch, &copy);
+		eshm_chan_snapshot(&copy.chan[ch], ci);
+		ci->capacity = g->cap[ch];
+		ci->used = atomic_load_explicit(&copy.chan[ch].head, memory_order_relaxed) -
+			   atomic_load_explicit(&copy.chan[ch].tail, memory_order_relaxed);
+		fill_end(fd, &copy, ch == CH_M2S ? END_M2S_W : END_S2M_W, now, &ci->writer);
+		fill_end(fd, &copy, ch == CH_M2S ? END_M2S_R : END_S2M_R, now, &ci->reader);
+		int p = eshm_chan_pending(fd, &copy, ch, g);
+		if (p < 0) {
+			invalid(info, "corrupt: %s", "bad record in channel");
+			return 0;
+		}
+		info->pending |= p;
+	}
+	/* a live holder that is stopped must not look idle */
+	if (info->live)
+		info->idle_ms = 0;
+	return 0;
+}
+
+int
+eshm_inspect(const char *name, struct eshm_info *info, struct eshm_error *err)
+{
+	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
+	struct eshm_geom g;
+	int r;
+	if (err)
+		memset(err, 0, sizeof *err);
+	if (!info)
+		return eshm_fill_error(err, ESHM_EINVAL, 0, "no info pointer");
+	memset(info, 0, sizeof *info);
+	if ((r = eshm_path(name, path, sizeof path)))
+		return eshm_fill_error(err, r, 0, "invalid segment name '%s'", name ? name : "");
+	snprintf(info->name, sizeof info->name, "%s", name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return eshm_fill_error(err, ESHM_ENOSEG, 0, "no segment %s", name);
+		if (e == ELOOP) {
+			invalid(info, "%s", "a symbolic link");
+			return 0;
+		}
+		return eshm_fill_error(err, -e, 0, "cannot open %s: %s", path, eshm_strerror(-e));
+	}
+	r = inspect_fd(fd, info, &g);
+	close(fd);
+	if (r)
+		return eshm_fill_error(err, r, 0, "cannot inspect %s: %s", name, eshm_strerror(r));
+	return 0;
+}
+
+int
+eshm_stats(eshm_t *h, struct eshm_info *info)
+{
+	struct eshm_geom g;
+	if (!h || !info)
+		return ESHM_EINVAL;
+	memset(info, 0, sizeof *info);
+	snprintf(info->name, sizeof info->name, "%s", h->name);
+	return inspect_fd(h->fd, info, &g);
+}
+
+int
+eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
+	    struct eshm_info *info, struct eshm_error *err)
+{
+	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
+	struct eshm_info local;
+	struct eshm_geom g;
+	int r;
+	if (err)
+		memset(err, 0, sizeof *err);
+	if (!info)
+		info = &local;
+	memset(info, 0, sizeof *info);
+	if ((r = eshm_path(name, path, sizeof path)))
+		return eshm_fill_error(err, r, 0, "invalid segment name '%s'", name ? name : "");
+	snprintf(info->name, sizeof info->name, "%s", name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ELOOP) {
+		/* a symbolic link is never a segment of ours; removing the link
+		 * itself (not its target) is safe when asked for */
+		invalid(info, "%s", "a symbolic link");
+		if (!(flags & ESHM_UNLINK_INVALID))
+			return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is a symbolic link", path);
+		if (!(flags & ESHM_UNLINK_DRY_RUN) && unlink(path) < 0)
+			return eshm_fill_error(err, -errno, 0, "cannot remove %s: %s", path,
+					       eshm_strerror(-errno));
+		return 0;
+	}
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return eshm_fill_error(err, ESHM_ENOSEG, 0, "no segment %s", name);
+		return eshm_fill_error(err, -e, 0, "cannot open %s: %s", path, eshm_strerror(-e));
+	}
+	/* Never wait: a segment being attached or detached right now is busy. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return eshm_fill_error(err, ESHM_EBUSY, 0,
+					       "segment %s is being attached or detached", name);
+		return eshm_fill_error(err, -e, 0, "cannot lock %s: %s", path, eshm_strerror(-e));
+	}
+	r = 0;
+	if (!eshm_same_file(fd, path, NULL, NULL)) {
+		r = eshm_fill_error(err, ESHM_ENOSEG, 0, "segment %s was removed meanwhile", name);
+		goto out;
+	}
+	if ((r = inspect_fd(fd, info, &g))) {
+		r = eshm_fill_error(err, r, 0, "cannot inspect %s: %s", name, eshm_strerror(r));
+		goto out;
+	}
+	if (info->live) {
+		pid_t pid = 0;
+		for (int ch = 0; ch < 2 && !pid; ch++) {
+			if (info->chan[ch].writer.state == ESHM_PEER_ALIVE ||
+			    info->chan[ch].writer.state == ESHM_PEER_STALE)
+				pid = info->chan[ch].writer.pid;
+			else if (info->chan[ch].reader.state == ESHM_PEER_ALIVE ||
+				 info->chan[ch].reader.state == ESHM_PEER_STALE)
+				pid = info->chan[ch].reader.pid;
+		}
+		r = eshm_fill_error(err, ESHM_EBUSY, pid, "segment %s has a live holder (pid %d)",
+				    name, (int)pid);
+		goto out;
+	}
+	if (!info->valid && !(flags & ESHM_UNLINK_INVALID)) {
+		r = eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a valid segment: %s", path,
+				    info->problem);
+		goto out;
+	}
+	if (info->valid && info->pending &&
+	    (!(flags & ESHM_UNLINK_PENDING) || info->idle_ms < min_idle_ms)) {
+		r = eshm_fill_error(err, ESHM_EPENDING, 0,
+				    "segment %s holds undelivered data (idle %lld ms)", name,
+				    (long long)info->idle_ms);
+		goto out;
+	}
+	if (!(flags & ESHM_UNLINK_DRY_RUN) && unlink(path) < 0) {
+		int e = errno;
+		struct stat st;
+		if ((e == EPERM || e == EACCES) && fstat(fd, &st) == 0 && st.st_uid != geteuid())
+			r = eshm_fill_error(err, -e, 0,
+					    "cannot remove %s: it belongs to uid %u and %s is "
+					    "sticky, so only its owner may remove it",
+					    path, (unsigned)st.st_uid, ESHM_DIR);
+		else
+			r = eshm_fill_error(err, -e, 0, "cannot remove %s: %s", path,
+					    eshm_strerror(-e));
+	}
+out:
+	flock(fd, LOCK_UN);
+	close(fd);
+	return r;
+}

@@ -1,0 +1,210 @@
+/* segment.c - create a segment file, validate its geometry, decide whether it holds anything. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eshm-int.h"
+
+static uint64_t
+page_round(uint64_t n)
+{
+	return (n + 4095) & ~(uint64_t)4095;
+}
+
+/*
+ * Create the segment under a private temporary name (O_CREAT|O_EXCL, never
+ * following links), size it with posix_fallocate so that a full /dev/shm is
+ * an error now rather than a SIGBUS later, write the header, take the flock,
+ * and only then link it to its real name. An attacher therefore never sees
+ * a half-initialised segment, and link(2) fails with EEXIST if another
+ * process won the race. On success *fdp is open and flock(LOCK_EX)ed.
+ */
+int
+eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
+{
+	uint64_t cap = page_round(cfg->capacity);
+	if (cap < ESHM_MIN_CAPACITY || cap > ESHM_MAX_CAPACITY)
+		return ESHM_EINVAL;
+	uint64_t size = ESHM_HEADER_SIZE + 2 * cap;
+
+	char tmp[64];
+	int fd = -1;
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		snprintf(tmp, sizeof tmp, "%s/.eshm-new.%d.%lld", ESHM_DIR,
+			 (int)getpid(), (long long)(eshm_now_mono() + i) % 1000000007);
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  cfg->mode & 0777);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (fd < 0)
+		return -EEXIST;
+
+	int r = 0;
+	/* umask must not decide who may read our data */
+	if (fchmod(fd, cfg->mode & 0777) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	int e = posix_fallocate(fd, 0, (off_t)size);
+	if (e) {
+		r = -e;
+		goto fail;
+	}
+
+	struct eshm_header hdr;
+	memset(&hdr, 0, sizeof hdr);
+	hdr.magic = ESHM_MAGIC;
+	hdr.format = ESHM_FORMAT;
+	hdr.header_size = ESHM_HEADER_SIZE;
+	hdr.segment_size = size;
+	hdr.created_ns = eshm_now_real();
+	hdr.created_mono = eshm_now_mono();
+	hdr.creator_pid = (uint32_t)getpid();
+	hdr.creator_uid = (uint32_t)geteuid();
+	hdr.flags = (cfg->flags & ESHM_KEEP) ? HDR_KEEP : 0;
+	hdr.chan_off[0] = ESHM_HEADER_SIZE;
+	hdr.chan_off[1] = ESHM_HEADER_SIZE + cap;
+	hdr.chan_cap[0] = cap;
+	hdr.chan_cap[1] = cap;
+	for (int ch = 0; ch < 2; ch++)
+		atomic_store_explicit(&hdr.chan[ch].framing, ESHM_FRAMING_MESSAGE,
+				      memory_order_relaxed);
+	if (pwrite(fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) {
+		r = errno ? -errno : -EIO;
+		goto fail;
+	}
+	if (flock(fd, LOCK_EX) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (link(tmp, path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	unlink(tmp);
+	*fdp = fd;
+	return 0;
+fail:
+	unlink(tmp);
+	close(fd);
+	return r;
+}
+
+/* Copy the geometry out of a header and check it against the file; every
+ * later access uses the copy, never the shared fields again. */
+int
+eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
+		struct eshm_geom *g, char *why, size_t whylen)
+{
+	struct eshm_header h;
+	memcpy(&h, hdr, offsetof(struct eshm_header, pad1));
+	if (h.magic != ESHM_MAGIC) {
+		snprintf(why, whylen, "not an eshm segment (bad magic)");
+		return ESHM_ENOTSEG;
+	}
+	if (h.format != ESHM_FORMAT) {
+		snprintf(why, whylen, "format version %u, this is version %u",
+			 h.format, ESHM_FORMAT);
+		return ESHM_EVERSION;
+	}
+	if (h.header_size != ESHM_HEADER_SIZE) {
+		snprintf(why, whylen, "header size %u, expected %u", h.header_size,
+			 ESHM_HEADER_SIZE);
+		return ESHM_ECORRUPT;
+	}
+	if (h.segment_size != file_size) {
+		snprintf(why, whylen, "header says %llu bytes, file has %llu",
+			 (unsigned long long)h.segment_size,
+			 (unsigned long long)file_size);
+		return ESHM_ECORRUPT;
+	}
+	uint64_t end = ESHM_HEADER_SIZE;
+	for (int ch = 0; ch < 2; ch++) {
+		uint64_t off = h.chan_off[ch], cap = h.chan_cap[ch];
+		if (off % 4096 || cap % 4096 || cap < ESHM_MIN_CAPACITY ||
+		    cap > ESHM_MAX_CAPACITY || off < end || off > file_size ||
+		    cap > file_size - off) {
+			snprintf(why, whylen,
+				 "channel %s ring (offset %llu, %llu bytes) "
+				 "does not fit the %llu-byte file",
+				 eshm_chan_name(ch), (unsigned long long)off,
+				 (unsigned long long)cap,
+				 (unsigned long long)file_size);
+			return ESHM_ECORRUPT;
+		}
+		g->off[ch] = off;
+		g->cap[ch] = cap;
+		end = off + cap;
+	}
+	g->size = file_size;
+	g->flags = h.flags;
+	return 0;
+}
+
+/* Whether fd still is the file at path (not removed or replaced since). */
+bool
+eshm_same_file(int fd, const char *path, dev_t *dev, ino_t *ino)
+{
+	struct stat a, b;
+	if (fstat(fd, &a) < 0 || a.st_nlink == 0 || lstat(path, &b) < 0)
+		return false;
+	if (dev)
+		*dev = a.st_dev;
+	if (ino)
+		*ino = a.st_ino;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * Whether channel ch holds something a later reader must get: a message,
+ * or an end-of-stream mark on a channel that has never had a reader (so
+ * `true | eshm-send q` then `eshm-recv q` works, while two peers that both
+ * closed do not leave a segment behind for marks nobody will read).
+ * Reads records with pread, so it works on a file that is not mapped.
+ * Returns 1, 0, or ESHM_ECORRUPT.
+ */
+int
+eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
+		  const struct eshm_geom *g)
+{
+	const struct eshm_chan *c = &hdr->chan[ch];
+	uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+	uint64_t cap = g->cap[ch];
+	int end_r = ch == CH_M2S ? END_M2S_R : END_S2M_R;
+	bool had_reader = atomic_load_explicit(&hdr->slot[end_r].generation,
+					       memory_order_relaxed) != 0;
+	if (head % 8 || tail % 8 || head < tail || head - tail > cap)
+		return ESHM_ECORRUPT;
+	/* each step advances by at least 8 bytes, so at most cap/8 steps */
+	for (uint64_t pos = tail; pos < head;) {
+		uint64_t off = pos % cap;
+		struct eshm_rec rec;
+		if (pread(fd, &rec, sizeof rec, (off_t)(g->off[ch] + off)) !=
+		    (ssize_t)sizeof rec)
+			return ESHM_ECORRUPT;
+		uint64_t size = REC_HDR + ALIGN8((uint64_t)rec.len);
+		if (rec.len > cap - off - REC_HDR || size > head - pos)
+			return ESHM_ECORRUPT;
+		switch (REC_KIND(rec.info)) {
+		case REC_MSG:
+		case REC_DELIM:
+			return 1;
+		case REC_EOS:
+			if (!had_reader)
+				return 1;
+			break;
+		case REC_PAD:
+			break;
+		default:
+			return ESHM_ECORRUPT;
+		}
+		pos += size;
+	}
+	return 0;
+}

@@ -1,0 +1,177 @@
+/* util.c - clocks, paths, error text, futex calls: small pieces used by all of libeshm. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eshm-int.h"
+
+int64_t
+eshm_now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+eshm_now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Field 22 of /proc/PID/stat, for display; 0 if unknown. The command name
+ * (field 2) may contain spaces and parentheses, so parse after the last ')'. */
+uint64_t
+eshm_proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	unsigned long long v = 0;
+	/* after ") " come fields 3..: state ppid pgrp session tty tpgid flags
+	 * minflt cminflt majflt cmajflt utime stime cutime cstime priority nice
+	 * num_threads itrealvalue starttime */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+			  "%*d %*d %*d %*d %*d %*d %llu",
+		   &v) != 1)
+		return 0;
+	return v;
+}
+
+int
+eshm_name_check(const char *name)
+{
+	if (!name || !*name || name[0] == '.' || name[0] == '-')
+		return ESHM_ENAME;
+	size_t n = 0;
+	for (const char *p = name; *p; p++, n++) {
+		unsigned char c = (unsigned char)*p;
+		if (n >= ESHM_NAME_MAX)
+			return ESHM_ENAME;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return ESHM_ENAME;
+	}
+	return 0;
+}
+
+int
+eshm_path(const char *name, char *buf, size_t len)
+{
+	int r = eshm_name_check(name);
+	if (r)
+		return r;
+	int n = snprintf(buf, len, "%s/%s%s", ESHM_DIR, ESHM_PREFIX, name);
+	return (n < 0 || (size_t)n >= len) ? ESHM_ENAME : 0;
+}
+
+int
+eshm_seterr(struct eshm *h, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->err, sizeof h->err, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int
+eshm_fill_error(struct eshm_error *err, int code, pid_t pid, const char *fmt,
+		...)
+{
+	if (!err)
+		return code;
+	err->code = code;
+	err->pid = pid;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->what, sizeof err->what, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *
+eshm_chan_name(int ch)
+{
+	return ch == CH_M2S ? "m2s" : "s2m";
+}
+
+const char *
+eshm_end_desc(int end)
+{
+	return (end == END_M2S_W || end == END_S2M_W) ? "writer" : "reader";
+}
+
+/* Never FUTEX_PRIVATE_FLAG: the waiter and the waker are different processes. */
+int
+eshm_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, val, tsp, NULL, 0);
+	if (r == 0 || errno == EAGAIN || errno == ETIMEDOUT)
+		return 0;
+	return -errno;
+}
+
+void
+eshm_futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static const char *const msgs[] = {
+	[-ESHM_EOF - 1000] = "end of stream",
+	[-ESHM_ETIMEDOUT - 1000] = "timed out",
+	[-ESHM_EBUSY - 1000] = "end already held by a live process",
+	[-ESHM_ENOSEG - 1000] = "no such segment",
+	[-ESHM_ECORRUPT - 1000] = "segment is corrupt",
+	[-ESHM_EMSGSIZE - 1000] = "message larger than the channel allows",
+	[-ESHM_ETRUNC - 1000] = "buffer smaller than the message",
+	[-ESHM_EWRITERLOST - 1000] = "writer lost",
+	[-ESHM_ENAME - 1000] = "invalid segment name (1-200 characters of "
+			       "A-Z a-z 0-9 . _ -, not starting with . or -)",
+	[-ESHM_ETAKEN - 1000] = "end taken over by another process",
+	[-ESHM_ENOEND - 1000] = "handle does not hold that end",
+	[-ESHM_EMODE - 1000] = "segment is more permissive than requested",
+	[-ESHM_ENOTSEG - 1000] = "not an eshm segment",
+	[-ESHM_EVERSION - 1000] = "segment made by an incompatible version",
+	[-ESHM_EINVAL - 1000] = "invalid argument",
+	[-ESHM_EPENDING - 1000] = "segment holds undelivered data",
+};
+
+const char *
+eshm_strerror(int code)
+{
+	if (code == 0)
+		return "success";
+	if (code <= -1000 && -code - 1000 < (int)(sizeof msgs / sizeof msgs[0]) &&
+	    msgs[-code - 1000])
+		return msgs[-code - 1000];
+	if (code < 0 && code > -4096) {
+		const char *s = strerrordesc_np(-code);
+		if (s)
+			return s;
+	}
+	return "unknown error";
+}

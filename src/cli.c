@@ -1,0 +1,346 @@
+/* cli.c - the small module every eshm tool links: messages, parsers, signals, progress. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *cli_prog = "eshm";
+const char *cli_segment;
+volatile sig_atomic_t cli_signal;
+
+void
+cli_init(const char *prog)
+{
+	cli_prog = prog;
+}
+
+static void
+vmsg(const char *fmt, va_list ap)
+{
+	char buf[1024];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	if (cli_segment)
+		fprintf(stderr, "%s: %s: %s\n", cli_prog, cli_segment, buf);
+	else
+		fprintf(stderr, "%s: %s\n", cli_prog, buf);
+}
+
+void
+cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	char buf[1024];
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cli_prog, buf, cli_prog);
+	exit(EX_USAGE);
+}
+
+void
+cli_version(void)
+{
+	printf("%s (eshm) %s\n", cli_prog, ESHM_VERSION_STRING);
+	exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
+}
+
+/* A non-negative decimal number with an optional fraction; returns the
+ * rest of the string in *end. */
+static int
+parse_number(const char *s, double *v, const char **end)
+{
+	if (!s || !(*s >= '0' && *s <= '9'))
+		return -1;
+	char *e;
+	errno = 0;
+	*v = strtod(s, &e);
+	if (errno || e == s || !isfinite(*v))
+		return -1;
+	/* strtod accepts hex and exponents; we do not */
+	for (const char *p = s; p < e; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.'))
+			return -1;
+	*end = e;
+	return 0;
+}
+
+int
+cli_parse_size(const char *s, uint64_t *out)
+{
+	double v;
+	const char *e;
+	if (parse_number(s, &v, &e))
+		return -1;
+	double mul = 1;
+	switch (*e) {
+	case 'k': case 'K': mul = 1024.0; e++; break;
+	case 'm': case 'M': mul = 1024.0 * 1024; e++; break;
+	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; e++; break;
+	case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; e++; break;
+	}
+	if (mul > 1 && (*e == 'i' && e[1] == 'B'))
+		e += 2;
+	else if (*e == 'B')
+		e++;
+	if (*e)
+		return -1;
+	double r = v * mul;
+	if (r != floor(r) || r >= 18446744073709551615.0)
+		return -1;
+	*out = (uint64_t)r;
+	return 0;
+}
+
+int
+cli_parse_duration(const char *s, int64_t *ms)
+{
+	double v;
+	const char *e;
+	if (parse_number(s, &v, &e))
+		return -1;
+	double mul;
+	if (!*e || !strcmp(e, "s"))
+		mul = 1000;
+	else if (!strcmp(e, "ms"))
+		mul = 1;
+	else if (!strcmp(e, "m"))
+		mul = 60000;
+	else if (!strcmp(e, "h"))
+		mul = 3600000;
+	else
+		return -1;
+	double r = ceil(v * mul);
+	if (r > 9e15)
+		return -1;
+	*ms = (int64_t)r;
+	return 0;
+}
+
+int
+cli_parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+	if (!s || !(*s >= '0' && *s <= '9'))
+		return -1;
+	char *e;
+	errno = 0;
+	unsigned long long v = strtoull(s, &e, 10);
+	if (errno || *e || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cli_parse_mode(const char *s, unsigned *out)
+{
+	if (!s || !*s || strlen(s) > 4)
+		return -1;
+	unsigned v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '7')
+			return -1;
+		v = v * 8 + (unsigned)(*p - '0');
+	}
+	if (v > 0777)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cli_parse_role(const char *s, int *role)
+{
+	if (!strcmp(s, "master"))
+		*role = ESHM_ROLE_MASTER;
+	else if (!strcmp(s, "slave"))
+		*role = ESHM_ROLE_SLAVE;
+	else
+		return -1;
+	return 0;
+}
+
+uint64_t
+cli_size_arg(const char *opt, const char *s)
+{
+	uint64_t v;
+	if (cli_parse_size(s, &v))
+		cli_usage_error("invalid size for %s: '%s' (use a number with K, M or G)", opt, s);
+	return v;
+}
+
+int
+cli_duration_ms_arg(const char *opt, const char *s)
+{
+	int64_t v;
+	if (cli_parse_duration(s, &v))
+		cli_usage_error("invalid duration for %s: '%s' (use e.g. 500ms, 2s, 1.5m, 1h)",
+				opt, s);
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+uint64_t
+cli_count_arg(const char *opt, const char *s, uint64_t max)
+{
+	uint64_t v;
+	if (cli_parse_count(s, max, &v))
+		cli_usage_error("invalid number for %s: '%s'", opt, s);
+	return v;
+}
+
+static void
+on_signal(int sig)
+{
+	cli_signal = sig;
+}
+
+void
+cli_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: blocking reads and waits must return */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+cli_reraise(int sig)
+{
+	if (!sig)
+		return;
+	fflush(stderr);
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	/* not reached for INT, TERM, HUP, PIPE; be conventional anyway */
+	exit(128 + sig);
+}
+
+size_t
+cli_writev_all(int fd, struct iovec *iov, int n, int *err)
+{
+	size_t done = 0;
+	*err = 0;
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
+		if (w < 0) {
+			if (errno == EINTR && !cli_signal)
+				continue;
+			*err = -errno;
+			return done;
+		}
+		done += (size_t)w;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return done;
+}
+
+void
+cli_human(uint64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, len, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+int64_t
+cli_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+progress_print(struct cli_progress *p, bool final)
+{
+	int64_t now = cli_now_ms();
+	double secs = (double)(now - p->start) / 1000.0;
+	char b[32], r[32];
+	cli_human(p->bytes, b, sizeof b);
+	cli_human(secs > 0 ? (uint64_t)((double)p->bytes / secs) : 0, r, sizeof r);
+	fprintf(stderr, "%s%s: %s, %llu messages, %s/s, %.1f s%s", p->tty ? "\r\033[K" : "",
+		cli_prog, b, (unsigned long long)p->msgs, r, secs,
+		p->tty && !final ? "" : "\n");
+	p->last = now;
+}
+
+void
+cli_progress_init(struct cli_progress *p, bool on)
+{
+	memset(p, 0, sizeof *p);
+	p->on = on;
+	p->tty = isatty(STDERR_FILENO);
+	p->start = p->last = cli_now_ms();
+}
+
+void
+cli_progress_add(struct cli_progress *p, uint64_t bytes, uint64_t msgs)
+{
+	p->bytes += bytes;
+	p->msgs += msgs;
+	if (p->on && cli_now_ms() - p->last >= (p->tty ? 200 : 2000))
+		progress_print(p, false);
+}
+
+void
+cli_progress_done(struct cli_progress *p)
+{
+	if (p->on)
+		progress_print(p, true);
+}
+
+const char *
+cli_err_text(const struct eshm_error *err, int code)
+{
+	return err && err->what[0] ? err->what : eshm_strerror(code);
+}

@@ -1,0 +1,68 @@
+/* cli.h - what every eshm tool shares: messages, option values, signals, progress. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "eshm.h"
+
+/* Exit statuses of all tools. */
+enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_TIMEOUT = 124 };
+
+extern const char *cli_prog;     /* tool name, for messages */
+extern const char *cli_segment;  /* segment name, for messages, or NULL */
+extern volatile sig_atomic_t cli_signal; /* INT/TERM/HUP received, or 0 */
+
+void cli_init(const char *prog);
+/* "prog: NAME: message" on stderr */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void cli_die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "prog: message" and "Try 'prog --help'." on stderr, exit 2 */
+_Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void cli_version(void);
+
+/* Strict parsers: 0 on success, -1 on garbage or overflow. */
+int cli_parse_size(const char *s, uint64_t *out);         /* 64K, 1M, 2G, 4096 */
+int cli_parse_duration(const char *s, int64_t *ms);        /* 100ms, 1.5s, 2m, 1h, 30 */
+int cli_parse_count(const char *s, uint64_t max, uint64_t *out);
+int cli_parse_mode(const char *s, unsigned *out);          /* octal, at most 0777 */
+int cli_parse_role(const char *s, int *role);              /* master | slave */
+/* The same, exiting with a usage error that names the option. */
+uint64_t cli_size_arg(const char *opt, const char *s);
+int cli_duration_ms_arg(const char *opt, const char *s);  /* clamped to INT_MAX */
+uint64_t cli_count_arg(const char *opt, const char *s, uint64_t max);
+
+/* SIGINT/SIGTERM/SIGHUP set cli_signal and interrupt blocking calls (no
+ * SA_RESTART); SIGPIPE is ignored so that writes fail with EPIPE. */
+void cli_signals(void);
+/* If a signal (or EPIPE) ended us: die of it, so the shell sees 128+N. */
+void cli_reraise(int sig);
+
+/* Write all of iov; returns bytes written, which is less than the total only
+ * when *err is set (a negative errno; -EINTR after a signal). */
+size_t cli_writev_all(int fd, struct iovec *iov, int n, int *err);
+
+/* 1.5 MiB, 12 KiB, 512 B */
+void cli_human(uint64_t n, char *buf, size_t len);
+
+/* Progress on stderr: updated in place on a terminal, a line every few
+ * seconds otherwise. */
+struct cli_progress {
+	bool on, tty;
+	int64_t start, last;
+	uint64_t bytes, msgs;
+};
+void cli_progress_init(struct cli_progress *p, bool on);
+void cli_progress_add(struct cli_progress *p, uint64_t bytes, uint64_t msgs);
+void cli_progress_done(struct cli_progress *p);
+
+/* Name a library failure: err->what if set, else the code's words. */
+const char *cli_err_text(const struct eshm_error *err, int code);
+
+int64_t cli_now_ms(void);
+
+#endif

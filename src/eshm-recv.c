@@ -1,0 +1,513 @@
+/* eshm-recv - copy messages from a channel of a shared-memory segment to standard output. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+	OPT_LINES = CHAR_MAX + 1,
+	OPT_RAW,
+	OPT_MODE,
+	OPT_KEEP,
+	OPT_NO_CREATE,
+	OPT_RETRIES,
+	OPT_ROLE,
+	OPT_TAKEOVER,
+	OPT_HEARTBEAT,
+	OPT_STALE,
+};
+
+static const struct option longopts[] = {
+	{"lines", no_argument, NULL, OPT_LINES},
+	{"null", no_argument, NULL, '0'},
+	{"raw", no_argument, NULL, OPT_RAW},
+	{"count", required_argument, NULL, 'n'},
+	{"timeout", required_argument, NULL, 't'},
+	{"follow", no_argument, NULL, 'f'},
+	{"unbuffered", no_argument, NULL, 'u'},
+	{"capacity", required_argument, NULL, 'c'},
+	{"mode", required_argument, NULL, OPT_MODE},
+	{"keep", no_argument, NULL, OPT_KEEP},
+	{"no-create", no_argument, NULL, OPT_NO_CREATE},
+	{"retries", required_argument, NULL, OPT_RETRIES},
+	{"role", required_argument, NULL, OPT_ROLE},
+	{"takeover", no_argument, NULL, OPT_TAKEOVER},
+	{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+	{"stale", required_argument, NULL, OPT_STALE},
+	{"progress", no_argument, NULL, 'p'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void
+usage(void)
+{
+	printf("Usage: %s [options] NAME\n"
+	       "Write the messages of shared-memory segment NAME (channel m2s, or s2m\n"
+	       "with --role master) to standard output; the segment is created if\n"
+	       "needed. Ends at end of stream, once everything before it is written.\n"
+	       "\n"
+	       "Output (default: as the writer framed it; a newline after each\n"
+	       "library message):\n"
+	       "      --lines            a newline after each message\n"
+	       "  -0, --null             a NUL after each message\n"
+	       "      --raw              nothing between messages\n"
+	       "\n"
+	       "Reading:\n"
+	       "  -n, --count N          exit after N messages, leaving the rest\n"
+	       "  -t, --timeout DURATION exit 124 when nothing arrives for that long\n"
+	       "  -f, --follow           go on across end-of-stream marks and writers\n"
+	       "  -u, --unbuffered       write and release one message at a time\n"
+	       "\n"
+	       "Segment:\n"
+	       "  -c, --capacity SIZE    bytes per channel when creating (default 1M)\n"
+	       "      --mode OCTAL       permissions when creating (default 0600)\n"
+	       "      --keep             never remove the segment automatically\n"
+	       "      --no-create        wait for the segment instead of creating it\n"
+	       "      --retries N        tries of --no-create, and 100 ms waits for a new\n"
+	       "                         writer after one died (default 50)\n"
+	       "      --role ROLE        slave (default: read m2s) or master (read s2m)\n"
+	       "      --takeover         take the reader end from a stale holder\n"
+	       "      --heartbeat DURATION  heartbeat period (default 1ms)\n"
+	       "      --stale DURATION   heartbeat age reported as stale (default 100ms)\n"
+	       "\n"
+	       "  -p, --progress         show bytes, messages and rate on stderr\n"
+	       "  -v, --verbose          say what happens on stderr\n"
+	       "  -h, --help             show this help and exit\n"
+	       "  -V, --version          show the version and exit\n"
+	       "\n"
+	       "Sizes take K, M, G (powers of 1024); durations take ms, s, m, h (bare: s).\n"
+	       "Exit status: 0 end of stream or --count reached, 1 failure (e.g. writer\n"
+	       "lost), 2 usage error, 124 --timeout expired, 128+N ended by signal N.\n",
+	       cli_prog);
+}
+
+enum outmode { OUT_NATIVE, OUT_LINES, OUT_NULL, OUT_RAW };
+
+struct opts {
+	struct eshm_config cfg;
+	enum outmode out;
+	uint64_t count;
+	int timeout_ms;
+	bool follow, unbuffered, progress, verbose;
+};
+
+static void
+parse(int argc, char **argv, struct opts *o)
+{
+	int c;
+	eshm_config_init(&o->cfg);
+	o->cfg.role = ESHM_ROLE_SLAVE;
+	o->cfg.ends = ESHM_END_READ;
+	o->timeout_ms = -1;
+	while ((c = getopt_long(argc, argv, "0n:t:fuc:pvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LINES:
+			o->out = OUT_LINES;
+			break;
+		case '0':
+			o->out = OUT_NULL;
+			break;
+		case OPT_RAW:
+			o->out = OUT_RAW;
+			break;
+		case 'n':
+			o->count = cli_count_arg("--count", optarg, UINT64_MAX);
+			if (o->count == 0)
+				cli_usage_error("--count must be at least 1");
+			break;
+		case 't':
+			o->timeout_ms = cli_duration_ms_arg("--timeout", optarg);
+			break;
+		case 'f':
+			o->follow = true;
+			break;
+		case 'u':
+			o->unbuffered = true;
+			break;
+		case 'c': {
+			uint64_t v = cli_size_arg("--capacity", optarg);
+			if (v < 4096 || v > (1ull << 31))
+				cli_usage_error("--capacity must be between 4K and 2G, not '%s'", optarg);
+			o->cfg.capacity = (size_t)v;
+			break;
+		}
+		case OPT_MODE:
+			if (cli_parse_mode(optarg, &o->cfg.mode))
+				cli_usage_error("invalid --mode '%s' (octal permissions, e.g. 0660)", optarg);
+			break;
+		case OPT_KEEP:
+			o->cfg.flags |= ESHM_KEEP;
+			break;
+		case OPT_NO_CREATE:
+			o->cfg.flags |= ESHM_NO_CREATE;
+			break;
+		case OPT_RETRIES:
+			o->cfg.max_retries = (int)cli_count_arg("--retries", optarg, INT_MAX);
+			break;
+		case OPT_ROLE:
+			if (cli_parse_role(optarg, &o->cfg.role))
+				cli_usage_error("invalid --role '%s' (master or slave)", optarg);
+			break;
+		case OPT_TAKEOVER:
+			o->cfg.flags |= ESHM_TAKEOVER;
+			break;
+		case OPT_HEARTBEAT:
+			o->cfg.heartbeat_ms = cli_duration_ms_arg("--heartbeat", optarg);
+			break;
+		case OPT_STALE:
+			o->cfg.stale_threshold_ms = cli_duration_ms_arg("--stale", optarg);
+			break;
+		case 'p':
+			o->progress = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage();
+			exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
+		case 'V':
+			cli_version();
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+			exit(EX_USAGE);
+		}
+	}
+	if (optind == argc)
+		cli_usage_error("missing segment NAME");
+	if (optind + 1 < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
+	if (eshm_name_check(argv[optind]))
+		cli_usage_error("invalid segment name '%s': %s", argv[optind],
+				eshm_strerror(ESHM_ENAME));
+	if (o->cfg.heartbeat_ms < 1 || o->cfg.stale_threshold_ms < o->cfg.heartbeat_ms)
+		cli_usage_error("--stale must be at least --heartbeat, which must be at least 1ms");
+	/* waiting for a new writer forever is what --follow means */
+	if (o->follow)
+		o->cfg.max_retries = -1;
+}
+
+/*
+ * A batch of chunks peeked from the ring, written with one writev and then
+ * released. Output bytes come straight from the ring where the output is
+ * the payload itself (the common case: lines out as lines in), else from a
+ * staging buffer. Each entry remembers how its output maps to payload, so
+ * that after a failed write exactly the messages written are released.
+ */
+#define BATCH_IOV 1024
+#define BATCH_BYTES (4u << 20)
+#define STAGE_BYTES (256u << 10)
+
+enum map { MAP_SAME, MAP_MSG, MAP_RAWMSG, MAP_NONE };
+
+struct entry {
+	size_t out, payload;
+	const unsigned char *data; /* payload, for MAP_SAME partial writes */
+	int delim;
+	enum map map;
+};
+
+struct batch {
+	struct iovec iov[BATCH_IOV];
+	struct entry ent[BATCH_IOV];
+	int niov, nent;
+	size_t out, payload;
+	uint64_t msgs;
+	unsigned char *stage; /* grows only while the batch is empty */
+	size_t staged, stage_cap;
+};
+
+static unsigned char nl = '\n', nul = '\0';
+
+static void
+add_iov(struct batch *b, const void *p, size_t len)
+{
+	if (!len)
+		return;
+	/* extend the previous piece when contiguous (e.g. staged bytes) */
+	if (b->niov && (const char *)b->iov[b->niov - 1].iov_base + b->iov[b->niov - 1].iov_len == p) {
+		b->iov[b->niov - 1].iov_len += len;
+		return;
+	}
+	b->iov[b->niov].iov_base = (void *)p;
+	b->iov[b->niov].iov_len = len;
+	b->niov++;
+}
+
+static int
+out_delim(const struct eshm_chunk *ck, enum outmode m)
+{
+	switch (m) {
+	case OUT_LINES:
+		return '\n';
+	case OUT_NULL:
+		return '\0';
+	case OUT_RAW:
+		return -1;
+	case OUT_NATIVE:
+		break;
+	}
+	if (ck->delim >= 0)
+		return ck->delim;
+	return ck->raw ? -1 : '\n';
+}
+
+/* Room left for a chunk needing `stage` staged bytes and 2 iovecs. */
+static bool
+batch_fits(struct batch *b, size_t stage)
+{
+	if (b->nent == 0 && stage > b->stage_cap) {
+		/* one chunk larger than the staging buffer: grow it (nothing
+		 * points into it while the batch is empty) */
+		unsigned char *ns = realloc(b->stage, stage);
+		if (!ns)
+			cli_die(EX_FAIL, "out of memory");
+		b->stage = ns;
+		b->stage_cap = stage;
+	}
+	return b->niov + 2 <= BATCH_IOV && b->nent < BATCH_IOV &&
+	       b->staged + stage <= b->stage_cap && b->out < BATCH_BYTES;
+}
+
+/* Add a chunk; false if it does not fit (the batch must be written first). */
+static bool
+batch_add(struct batch *b, const struct eshm_chunk *ck, enum outmode m)
+{
+	int od = out_delim(ck, m);
+	struct entry *e = &b->ent[b->nent];
+	e->payload = ck->len;
+	e->data = ck->data;
+	e->delim = ck->delim;
+	if (ck->delim >= 0) {
+		if (od == ck->delim) {
+			if (!batch_fits(b, 0))
+				return false;
+			add_iov(b, ck->data, ck->len);
+			e->map = MAP_SAME;
+			e->out = ck->len;
+		} else if (od >= 0) {
+			/* other delimiter: same length, translated */
+			if (!batch_fits(b, ck->len))
+				return false;
+			unsigned char *s = b->stage + b->staged;
+			memcpy(s, ck->data, ck->len);
+			for (unsigned char *q = s; (q = memchr(q, ck->delim, ck->len - (size_t)(q - s)));)
+				*q++ = (unsigned char)od;
+			b->staged += ck->len;
+			add_iov(b, s, ck->len);
+			e->map = MAP_SAME;
+			e->out = ck->len;
+		} else {
+			/* raw output: the delimiters go */
+			if (!batch_fits(b, ck->len))
+				return false;
+			unsigned char *s = b->stage + b->staged;
+			const unsigned char *d = ck->data;
+			size_t n = 0;
+			for (size_t i = 0; i < ck->len; i++)
+				if (d[i] != ck->delim)
+					s[n++] = d[i];
+			b->staged += n;
+			add_iov(b, s, n);
+			e->map = MAP_NONE;
+			e->out = n;
+		}
+	} else {
+		if (!batch_fits(b, 0))
+			return false;
+		add_iov(b, ck->data, ck->len);
+		e->out = ck->len;
+		if (od >= 0) {
+			add_iov(b, od ? &nl : &nul, 1);
+			e->out++;
+			e->map = MAP_MSG;
+		} else {
+			e->map = ck->raw ? MAP_RAWMSG : MAP_MSG;
+		}
+	}
+	b->nent++;
+	b->out += e->out;
+	b->payload += ck->len;
+	b->msgs += ck->nmsgs;
+	return true;
+}
+
+/* Payload bytes whose output lies wholly within the first `written` bytes,
+ * ending on a message boundary (or anywhere, for a raw stream). */
+static size_t
+released_by(const struct batch *b, size_t written)
+{
+	size_t rel = 0;
+	for (int i = 0; i < b->nent; i++) {
+		const struct entry *e = &b->ent[i];
+		if (written >= e->out) {
+			written -= e->out;
+			rel += e->payload;
+			continue;
+		}
+		if (e->map == MAP_SAME && written) {
+			const unsigned char *q = memrchr(e->data, e->delim, written);
+			if (q)
+				rel += (size_t)(q - e->data) + 1;
+		} else if (e->map == MAP_RAWMSG) {
+			rel += written;
+		}
+		break;
+	}
+	return rel;
+}
+
+struct run {
+	eshm_t *h;
+	const struct opts *o;
+	struct batch *b;
+	struct cli_progress pg;
+	uint64_t got;
+};
+
+static void
+finish(struct run *rn, int status, int sig)
+{
+	cli_progress_done(&rn->pg);
+	if (rn->o->verbose)
+		cli_warn("received %llu messages", (unsigned long long)rn->got);
+	int r = eshm_close(rn->h);
+	if (r && !status)
+		status = EX_FAIL;
+	if (fclose(stdout) != 0 && !status && !sig)
+		status = EX_FAIL;
+	cli_reraise(sig);
+	exit(status);
+}
+
+/* Write the batch, release what was written; on failure end the program. */
+static void
+flush(struct run *rn)
+{
+	struct batch *b = rn->b;
+	if (!b->nent)
+		return;
+	int err;
+	size_t w = cli_writev_all(STDOUT_FILENO, b->iov, b->niov, &err);
+	int r;
+	if (!err) {
+		r = eshm_consume(rn->h, ESHM_ALL);
+		cli_progress_add(&rn->pg, b->payload, b->msgs);
+		rn->got += b->msgs;
+	} else {
+		r = eshm_consume(rn->h, released_by(b, w));
+	}
+	b->niov = b->nent = 0;
+	b->out = b->payload = b->msgs = b->staged = 0;
+	if (r)
+		cli_warn("%s", eshm_errmsg(rn->h));
+	if (err == -EPIPE) {
+		/* the reader of our output left: end quietly, as cat does */
+		finish(rn, EX_FAIL, SIGPIPE);
+	}
+	if (err == -EINTR && cli_signal)
+		finish(rn, EX_FAIL, cli_signal);
+	if (err) {
+		cli_warn("cannot write standard output: %s", strerror(-err));
+		finish(rn, EX_FAIL, 0);
+	}
+	if (r)
+		finish(rn, EX_FAIL, 0);
+}
+
+static void
+pump(struct run *rn)
+{
+	const struct opts *o = rn->o;
+	struct batch *b = rn->b;
+	for (;;) {
+		if (cli_signal) {
+			flush(rn);
+			finish(rn, EX_FAIL, cli_signal);
+		}
+		size_t max = 0;
+		if (o->count)
+			max = (size_t)(o->count - rn->got - b->msgs);
+		if (o->unbuffered)
+			max = 1;
+		struct eshm_chunk ck;
+		int r = eshm_peek_chunk(rn->h, &ck, max, b->nent ? 0 : o->timeout_ms);
+		if (r == 0) {
+			if (!batch_add(b, &ck, o->out)) {
+				/* take it back, write what we have, then take it again */
+				eshm_unpeek(rn->h);
+				flush(rn);
+				continue;
+			}
+			if (o->unbuffered || (o->count && rn->got + b->msgs >= o->count)) {
+				flush(rn);
+				if (o->count && rn->got >= o->count)
+					finish(rn, EX_OK, 0);
+			}
+			continue;
+		}
+		bool had = b->nent > 0;
+		flush(rn);
+		/* nothing more right now, or an end-of-stream mark that is
+		 * consumed only once what came before it is released */
+		if (had && (r == ESHM_ETIMEDOUT || r == ESHM_EOF))
+			continue;
+		if (r == ESHM_EOF) {
+			if (o->verbose)
+				cli_warn("end of stream");
+			if (o->follow)
+				continue;
+			finish(rn, EX_OK, 0);
+		}
+		if (r == -EINTR && cli_signal)
+			finish(rn, EX_FAIL, cli_signal);
+		if (r == ESHM_ETIMEDOUT) {
+			cli_warn("nothing arrived for %d ms", o->timeout_ms);
+			finish(rn, EX_TIMEOUT, 0);
+		}
+		cli_warn("%s", eshm_errmsg(rn->h)[0] ? eshm_errmsg(rn->h) : eshm_strerror(r));
+		finish(rn, EX_FAIL, 0);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct eshm_error err;
+	struct run rn = {0};
+
+	cli_init("eshm-recv");
+	parse(argc, argv, &o);
+	cli_segment = argv[optind];
+	cli_signals();
+
+	int r = eshm_open(cli_segment, &o.cfg, &rn.h, &err);
+	if (r) {
+		if (r == -EINTR && cli_signal)
+			cli_reraise(cli_signal);
+		cli_die(EX_FAIL, "%s", cli_err_text(&err, r));
+	}
+	if (o.verbose)
+		cli_warn("%s segment, reading channel %s; writer %s",
+			 eshm_created(rn.h) ? "created" : "attached to",
+			 eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
+			 eshm_peer_state_name(eshm_peer_state(rn.h)));
+	rn.o = &o;
+	rn.b = calloc(1, sizeof *rn.b);
+	if (rn.b)
+		rn.b->stage = malloc(rn.b->stage_cap = STAGE_BYTES);
+	if (!rn.b || !rn.b->stage)
+		cli_die(EX_FAIL, "out of memory");
+	cli_progress_init(&rn.pg, o.progress);
+	pump(&rn);
+	return EX_OK;
+}

@@ -1,0 +1,476 @@
+/* test-basic.c - the library's API: open, write, read, errors, bad arguments, lifetime. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "t.h"
+
+static struct eshm_config
+cfg_role(int role)
+{
+	struct eshm_config c;
+	eshm_config_init(&c);
+	c.role = role;
+	return c;
+}
+
+static void
+write_then_read(void)
+{
+	const char *n = t_name();
+	struct eshm_config cm = cfg_role(ESHM_ROLE_MASTER), cs = cfg_role(ESHM_ROLE_SLAVE);
+	eshm_t *m, *s;
+	OPEN(m, n, &cm);
+	OPEN(s, n, &cs);
+	CHECK_EQ(eshm_role(m), ESHM_ROLE_MASTER);
+	CHECK_EQ(eshm_role(s), ESHM_ROLE_SLAVE);
+	CHECK(eshm_created(m) && !eshm_created(s));
+	CHECK_EQ(eshm_write(m, "hello", 5, 0), 0);
+	CHECK_EQ(eshm_write(m, "", 0, 0), 0);
+	CHECK_EQ(eshm_write(m, "a\nb\0c", 5, 0), 0);
+	char buf[16];
+	CHECK_EQ(eshm_read(s, buf, sizeof buf, 1000), 5);
+	CHECK(!memcmp(buf, "hello", 5));
+	CHECK_EQ(eshm_read(s, buf, sizeof buf, 1000), 0);
+	CHECK_EQ(eshm_read(s, buf, sizeof buf, 1000), 5);
+	CHECK(!memcmp(buf, "a\nb\0c", 5));
+	CHECK_EQ(eshm_read(s, buf, sizeof buf, 0), ESHM_ETIMEDOUT);
+	/* and back */
+	CHECK_EQ(eshm_write(s, "ack", 3, 0), 0);
+	CHECK_EQ(eshm_read(m, buf, sizeof buf, 1000), 3);
+	CHECK(!memcmp(buf, "ack", 3));
+	CHECK_EQ(eshm_close(m), 0);
+	CHECK_EQ(eshm_read(s, buf, sizeof buf, 1000), ESHM_EOF);
+	CHECK_EQ(eshm_close(s), 0);
+	CHECK(!t_exists(n));
+}
+
+static void
+auto_role_takes_master_then_slave(void)
+{
+	const char *n = t_name();
+	eshm_t *a, *b, *c;
+	struct eshm_error e;
+	OPEN(a, n, NULL);
+	OPEN(b, n, NULL);
+	CHECK_EQ(eshm_role(a), ESHM_ROLE_MASTER);
+	CHECK_EQ(eshm_role(b), ESHM_ROLE_SLAVE);
+	CHECK_EQ(eshm_open(n, NULL, &c, &e), ESHM_EBUSY);
+	CHECK(c == NULL);
+	char want[128];
+	snprintf(want, sizeof want, "already has a live writer (pid %d)", (int)getpid());
+	CHECK(strstr(e.what, want) != NULL);
+	CHECK_EQ(e.pid, getpid());
+	eshm_close(b);
+	/* the slave's ends are free again: a new one takes them */
+	OPEN(c, n, NULL);
+	CHECK_EQ(eshm_role(c), ESHM_ROLE_SLAVE);
+	eshm_close(c);
+	eshm_close(a);
+	CHECK(!t_exists(n));
+}
+
+static void
+second_writer_is_refused_with_pid(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.ends = ESHM_END_WRITE;
+	eshm_t *a, *b;
+	struct eshm_error e;
+	OPEN(a, n, &c);
+	CHECK_EQ(eshm_open(n, &c, &b, &e), ESHM_EBUSY);
+	char want[160];
+	snprintf(want, sizeof want, "channel m2s of %s already has a live writer (pid %d)", n,
+		 (int)getpid());
+	CHECK(strstr(e.what, want) != NULL);
+	/* the reader end of the same channel is still free */
+	c.role = ESHM_ROLE_SLAVE;
+	c.ends = ESHM_END_READ;
+	OPEN(b, n, &c);
+	eshm_close(b);
+	eshm_close(a);
+}
+
+static void
+bad_arguments_are_errors_not_crashes(void)
+{
+	eshm_t *h = NULL;
+	struct eshm_error e;
+	struct eshm_config c;
+	const char *bad[] = {"", ".hidden", "-dash", "a/b", "sp ace", "x\n", NULL};
+	for (int i = 0; bad[i]; i++)
+		CHECK_EQ(eshm_open(bad[i], NULL, &h, &e), ESHM_ENAME);
+	CHECK_EQ(eshm_open(NULL, NULL, &h, &e), ESHM_ENAME);
+	char longname[ESHM_NAME_MAX + 2];
+	memset(longname, 'a', sizeof longname);
+	longname[ESHM_NAME_MAX + 1] = '\0';
+	CHECK_EQ(eshm_name_check(longname), ESHM_ENAME);
+	longname[ESHM_NAME_MAX] = '\0';
+	CHECK_EQ(eshm_name_check(longname), 0);
+	CHECK_EQ(eshm_name_check("a.b_c-D9"), 0);
+
+	eshm_config_init(&c);
+	c.capacity = 100;
+	CHECK_EQ(eshm_open(t_name(), &c, &h, &e), ESHM_EINVAL);
+	CHECK(strstr(e.what, "capacity") != NULL);
+	eshm_config_init(&c);
+	c.role = 7;
+	CHECK_EQ(eshm_open(t_name(), &c, &h, &e), ESHM_EINVAL);
+	eshm_config_init(&c);
+	c.mode = 01777;
+	CHECK_EQ(eshm_open(t_name(), &c, &h, &e), ESHM_EINVAL);
+	eshm_config_init(&c);
+	c.stale_threshold_ms = 0;
+	CHECK_EQ(eshm_open(t_name(), &c, &h, &e), ESHM_EINVAL);
+	CHECK_EQ(eshm_open("x", NULL, NULL, &e), ESHM_EINVAL);
+
+	/* calls on a NULL handle */
+	char buf[4];
+	CHECK_EQ(eshm_write(NULL, "x", 1, 0), ESHM_EINVAL);
+	CHECK_EQ(eshm_read(NULL, buf, 4, 0), ESHM_EINVAL);
+	CHECK_EQ(eshm_close(NULL), 0);
+
+	/* wrong end */
+	const char *n = t_name();
+	eshm_config_init(&c);
+	c.role = ESHM_ROLE_MASTER;
+	c.ends = ESHM_END_WRITE;
+	OPEN(h, n, &c);
+	CHECK_EQ(eshm_read(h, buf, sizeof buf, 0), ESHM_ENOEND);
+	CHECK_EQ(eshm_release(h), ESHM_ENOEND);
+	CHECK_EQ(eshm_commit(h, 1), ESHM_EINVAL); /* nothing reserved */
+	eshm_close(h);
+	CHECK(strcmp(eshm_strerror(ESHM_EBUSY), "unknown error") != 0);
+	CHECK(strstr(eshm_strerror(-ENOSPC), "space") != NULL);
+	CHECK(!strcmp(eshm_strerror(12345), "unknown error"));
+}
+
+/* A reader thread for tests where the writer needs the reader to make
+ * room meanwhile (e.g. a message of the maximum size after a wrap). */
+struct reader_arg {
+	eshm_t *s;
+	char *buf;
+	size_t cap;
+	ssize_t got;
+};
+
+static void *
+reader_main(void *p)
+{
+	struct reader_arg *a = p;
+	a->got = eshm_read(a->s, a->buf, a->cap, 5000);
+	return NULL;
+}
+
+static void
+message_too_large_names_sizes(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.capacity = 4096;
+	eshm_t *m, *s;
+	OPEN(m, n, &c);
+	c.role = ESHM_ROLE_SLAVE;
+	OPEN(s, n, &c);
+	size_t max = eshm_max_message(m);
+	CHECK_EQ(max, 4096 - 16);
+	static char big[8192], got[8192];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)(i * 7);
+	CHECK_EQ(eshm_write(m, big, max + 1, 0), ESHM_EMSGSIZE);
+	CHECK(strstr(eshm_errmsg(m), "4081") && strstr(eshm_errmsg(m), "4080"));
+	/* the limit itself goes through, at any ring position, once the
+	 * reader (here a thread) has taken the padding before it */
+	for (int k = 0; k < 5; k++) {
+		CHECK_EQ(eshm_write(m, big, 1 + (size_t)k * 100, 0), 0);
+		CHECK_EQ(eshm_read(s, got, sizeof got, 0), 1 + k * 100);
+		struct reader_arg a = {s, got, sizeof got, 0};
+		pthread_t t;
+		CHECK_EQ(pthread_create(&t, NULL, reader_main, &a), 0);
+		int w = eshm_write(m, big, max, 5000);
+		pthread_join(t, NULL);
+		CHECK_EQ(w, 0);
+		CHECK_EQ(a.got, (ssize_t)max);
+		CHECK(!memcmp(got, big, max));
+	}
+	/* too small a buffer leaves the message in place */
+	CHECK_EQ(eshm_write(m, big, 100, 0), 0);
+	CHECK_EQ(eshm_read(s, got, 10, 0), ESHM_ETRUNC);
+	CHECK_EQ(eshm_read(s, got, 100, 0), 100);
+	eshm_close(m);
+	eshm_close(s);
+}
+
+static void
+full_channel_times_out_for_writer(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.capacity = 4096;
+	eshm_t *m;
+	OPEN(m, n, &c);
+	char buf[1000] = {0};
+	int r, k = 0;
+	while ((r = eshm_write(m, buf, sizeof buf, 0)) == 0)
+		k++;
+	CHECK_EQ(r, ESHM_ETIMEDOUT);
+	CHECK_EQ(k, 4); /* 4 x 1008 bytes fit in 4096 with 8 kept for end of stream */
+	CHECK_EQ(eshm_write(m, buf, sizeof buf, 30), ESHM_ETIMEDOUT);
+	/* end of stream still fits in a full channel */
+	CHECK_EQ(eshm_eos(m), 0);
+	CHECK_EQ(eshm_close(m), 0);
+	/* undelivered: the segment stays, a later reader gets everything */
+	CHECK(t_exists(n));
+	c.role = ESHM_ROLE_SLAVE;
+	eshm_t *s;
+	OPEN(s, n, &c);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(eshm_read(s, buf, sizeof buf, 0), 1000);
+	CHECK_EQ(eshm_read(s, buf, sizeof buf, 0), ESHM_EOF);
+	eshm_close(s);
+	CHECK(!t_exists(n));
+}
+
+static void
+end_of_stream_alone_keeps_segment_for_first_reader(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.ends = ESHM_END_WRITE;
+	eshm_t *w, *r;
+	OPEN(w, n, &c);
+	eshm_close(w);
+	CHECK(t_exists(n));
+	c.role = ESHM_ROLE_SLAVE;
+	c.ends = ESHM_END_READ;
+	OPEN(r, n, &c);
+	char b[4];
+	CHECK_EQ(eshm_read(r, b, sizeof b, 0), ESHM_EOF);
+	eshm_close(r);
+	CHECK(!t_exists(n));
+}
+
+static void
+keep_flag_keeps_and_unlink_removes(void)
+{
+	const char *n = t_name();
+	struct eshm_config c;
+	eshm_config_init(&c);
+	c.flags = ESHM_KEEP | ESHM_NO_EOS;
+	eshm_t *h;
+	struct eshm_error e;
+	OPEN(h, n, &c);
+	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), ESHM_EBUSY); /* live holder */
+	eshm_close(h);
+	CHECK(t_exists(n));
+	struct eshm_info info;
+	CHECK_EQ(eshm_inspect(n, &info, &e), 0);
+	CHECK(info.valid && info.keep && !info.live && !info.pending);
+	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_DRY_RUN, 0, NULL, &e), 0);
+	CHECK(t_exists(n));
+	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), 0);
+	CHECK(!t_exists(n));
+	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), ESHM_ENOSEG);
+}
+
+static void
+unlink_respects_pending_and_idle(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	eshm_t *h;
+	struct eshm_error e;
+	OPEN(h, n, &c);
+	CHECK_EQ(eshm_write(h, "x", 1, 0), 0);
+	eshm_close(h);
+	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), ESHM_EPENDING);
+	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_PENDING, 60000, NULL, &e), ESHM_EPENDING);
+	CHECK(t_exists(n));
+	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_PENDING, 0, NULL, &e), 0);
+	CHECK(!t_exists(n));
+}
+
+static void
+no_create_waits_then_fails(void)
+{
+	const char *n = t_name();
+	struct eshm_config c;
+	eshm_config_init(&c);
+	c.flags = ESHM_NO_CREATE;
+	c.max_retries = 3;
+	c.retry_ms = 10;
+	eshm_t *h;
+	struct eshm_error e;
+	CHECK_EQ(eshm_open(n, &c, &h, &e), ESHM_ENOSEG);
+	CHECK(strstr(e.what, "3 x 10 ms") != NULL);
+	CHECK(!t_exists(n));
+}
+
+static void
+created_with_exact_mode_despite_umask(void)
+{
+	const char *n = t_name();
+	mode_t old = umask(0);
+	struct eshm_config c;
+	eshm_config_init(&c);
+	eshm_t *h;
+	OPEN(h, n, &c);
+	umask(old);
+	char path[256];
+	snprintf(path, sizeof path, "/dev/shm/eshm_%.64s", n);
+	struct stat st;
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0600);
+	eshm_close(h);
+
+	/* a wider existing segment is refused unless asked for */
+	n = t_name();
+	c.mode = 0666;
+	umask(077);
+	OPEN(h, n, &c);
+	umask(old);
+	snprintf(path, sizeof path, "/dev/shm/eshm_%.64s", n);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0666);
+	struct eshm_config d;
+	eshm_config_init(&d);
+	eshm_t *h2;
+	struct eshm_error e;
+	CHECK_EQ(eshm_open(n, &d, &h2, &e), ESHM_EMODE);
+	CHECK(strstr(e.what, "0666") != NULL);
+	eshm_close(h);
+}
+
+static void
+symlink_is_refused(void)
+{
+	const char *n = t_name();
+	char path[256];
+	snprintf(path, sizeof path, "/dev/shm/eshm_%.64s", n);
+	CHECK_EQ(symlink("/etc/passwd", path), 0);
+	eshm_t *h;
+	struct eshm_error e;
+	CHECK_EQ(eshm_open(n, NULL, &h, &e), -ELOOP);
+	CHECK(strstr(e.what, "symbolic link") != NULL);
+	struct eshm_info info;
+	CHECK_EQ(eshm_inspect(n, &info, &e), 0);
+	CHECK(!info.valid);
+	unlink(path);
+}
+
+static void
+peek_chunk_and_partial_release(void)
+{
+	const char *n = t_name();
+	struct eshm_config cm = cfg_role(ESHM_ROLE_MASTER), cs = cfg_role(ESHM_ROLE_SLAVE);
+	cm.framing = ESHM_FRAMING_LINE;
+	eshm_t *m, *s;
+	OPEN(m, n, &cm);
+	OPEN(s, n, &cs);
+	void *p;
+	size_t avail, carried;
+	CHECK_EQ(eshm_reserve(m, 1, &p, &avail, 0), 0);
+	memcpy(p, "one\ntwo\nthree\nfou", 17);
+	CHECK_EQ(eshm_commit_lines(m, 17, '\n', &carried), 3);
+	CHECK_EQ(carried, 3);
+	CHECK_EQ(eshm_reserve(m, carried + 1, &p, &avail, 0), 0);
+	CHECK(!memcmp(p, "fou", 3));
+	memcpy((char *)p + 3, "r\n", 2);
+	CHECK_EQ(eshm_commit_lines(m, 5, '\n', &carried), 1);
+	CHECK_EQ(carried, 0);
+
+	struct eshm_chunk ck;
+	CHECK_EQ(eshm_peek_chunk(s, &ck, 2, 0), 0);
+	CHECK_EQ(ck.len, 8);
+	CHECK_EQ(ck.nmsgs, 2);
+	CHECK_EQ(ck.delim, '\n');
+	CHECK(!memcmp(ck.data, "one\ntwo\n", 8));
+	CHECK_EQ(eshm_consume(s, 4), 0); /* "one\n" only */
+	CHECK_EQ(eshm_consume(s, 2), ESHM_EINVAL); /* not a message boundary */
+	char b[16];
+	CHECK_EQ(eshm_read(s, b, sizeof b, 0), 3);
+	CHECK(!memcmp(b, "two", 3));
+	/* a new reader continues where the released part ends */
+	eshm_close(s);
+	OPEN(s, n, &cs);
+	CHECK_EQ(eshm_read(s, b, sizeof b, 0), 5);
+	CHECK(!memcmp(b, "three", 5));
+	CHECK_EQ(eshm_peek_chunk(s, &ck, 0, 0), 0);
+	CHECK_EQ(ck.len, 5);
+	CHECK(!memcmp(ck.data, "four\n", 5));
+	CHECK_EQ(eshm_unpeek(s), 0);
+	CHECK_EQ(eshm_read(s, b, sizeof b, 0), 4);
+	struct eshm_info info;
+	CHECK_EQ(eshm_stats(s, &info), 0);
+	CHECK_EQ(info.chan[0].msgs_in, 4);
+	CHECK_EQ(info.chan[0].msgs_out, 4);
+	CHECK_EQ(info.chan[0].bytes_in, 19);
+	CHECK_EQ(info.chan[0].bytes_out, 19);
+	CHECK_EQ(info.chan[0].framing, ESHM_FRAMING_LINE);
+	eshm_close(m);
+	eshm_close(s);
+}
+
+static void
+inspect_reports_holders_and_garbage(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.ends = ESHM_END_WRITE;
+	eshm_t *w;
+	OPEN(w, n, &c);
+	CHECK_EQ(eshm_write(w, "12345", 5, 0), 0);
+	struct eshm_info info;
+	struct eshm_error e;
+	CHECK_EQ(eshm_inspect(n, &info, &e), 0);
+	CHECK(info.valid && info.live && info.pending);
+	CHECK_EQ(info.chan[0].writer.state, ESHM_PEER_ALIVE);
+	CHECK_EQ(info.chan[0].writer.pid, getpid());
+	CHECK_EQ(info.chan[0].reader.state, ESHM_PEER_NONE);
+	CHECK_EQ(info.chan[0].used, 16);
+	CHECK_EQ(info.chan[0].msgs_in, 1);
+	CHECK_EQ(info.mode, 0600);
+	eshm_close(w);
+
+	n = t_name();
+	char path[256];
+	snprintf(path, sizeof path, "/dev/shm/eshm_%.64s", n);
+	int fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, "garbage", 7), 7);
+	close(fd);
+	CHECK_EQ(eshm_inspect(n, &info, &e), 0);
+	CHECK(!info.valid);
+	CHECK(strstr(info.problem, "not an eshm segment") != NULL);
+	eshm_t *h;
+	CHECK_EQ(eshm_open(n, NULL, &h, &e), ESHM_ENOTSEG);
+	CHECK(strstr(e.what, "not an eshm segment") != NULL);
+	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), ESHM_ENOTSEG);
+	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_INVALID, 0, NULL, &e), 0);
+	CHECK(!t_exists(n));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct t_case cases[] = {
+		{"write_then_read", write_then_read},
+		{"auto_role_takes_master_then_slave", auto_role_takes_master_then_slave},
+		{"second_writer_is_refused_with_pid", second_writer_is_refused_with_pid},
+		{"bad_arguments_are_errors_not_crashes", bad_arguments_are_errors_not_crashes},
+		{"message_too_large_names_sizes", message_too_large_names_sizes},
+		{"full_channel_times_out_for_writer", full_channel_times_out_for_writer},
+		{"end_of_stream_alone_keeps_segment_for_first_reader",
+		 end_of_stream_alone_keeps_segment_for_first_reader},
+		{"keep_flag_keeps_and_unlink_removes", keep_flag_keeps_and_unlink_removes},
+		{"unlink_respects_pending_and_idle", unlink_respects_pending_and_idle},
+		{"no_create_waits_then_fails", no_create_waits_then_fails},
+		{"created_with_exact_mode_despite_umask", created_with_exact_mode_despite_umask},
+		{"symlink_is_refused", symlink_is_refused},
+		{"peek_chunk_and_partial_release", peek_chunk_and_partial_release},
+		{"inspect_reports_holders_and_garbage", inspect_reports_holders_and_garbage},
+		{NULL, NULL},
+	};
+	return t_run(cases, argc, argv);
+}
