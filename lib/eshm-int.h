@@ -244,7 +244,7 @@ void eshm_heartbeat_stop(struct eshm *h);
 int eshm_end_check(struct eshm *h, int end);
 
 /* ring.c */
-void eshm_wside_init(struct eshm *h, int ch);
+int eshm_wside_init(struct eshm *h, int ch);
 int eshm_rside_init(struct eshm *h, int ch);
 int eshm_ring_eos(struct eshm *h);
 

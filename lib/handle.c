@@ -208,9 +208,8 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	}
 	if ((r = eshm_ends_claim(h, err)))
 		goto fail;
-	if (h->wend >= 0)
-		eshm_wside_init(h, h->wend / 2);
-	if (h->rend >= 0 && (r = eshm_rside_init(h, h->rend / 2))) {
+	if ((h->wend >= 0 && (r = eshm_wside_init(h, h->wend / 2))) ||
+	    (h->rend >= 0 && (r = eshm_rside_init(h, h->rend / 2)))) {
 		r = eshm_fill_error(err, r, 0, "%s", h->err);
 		eshm_ends_release(h);
 		goto fail;

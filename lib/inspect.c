@@ -125,7 +125,7 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 		for (int ch = 0; ch < 2; ch++) {
 			/* tail before head, each read once: a moving pair may still
 			 * look inconsistent, so look again before calling it corrupt */
-			uint64_t t, hd;
+			uint64_t t = 0, hd = 0;
 			if (pread_full(fd, &t, sizeof t, CHAN_OFF(ch, tail)) ||
 			    pread_full(fd, &hd, sizeof hd, CHAN_OFF(ch, head)))
 				ok = false;

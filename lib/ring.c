@@ -141,7 +141,9 @@ eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci)
 
 /* ---------------------------------------------------------------- writer */
 
-void
+static int wcheck(struct eshm *h, uint64_t head, uint64_t tail);
+
+int
 eshm_wside_init(struct eshm *h, int ch)
 {
 	struct wside *w = &h->w;
@@ -155,6 +157,7 @@ eshm_wside_init(struct eshm *h, int ch)
 	w->wrote = false;
 	atomic_store_explicit(&w->c->framing, (uint32_t)h->cfg.framing,
 			      memory_order_relaxed);
+	return wcheck(h, w->head, w->tail);
 }
 
 static int

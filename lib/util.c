@@ -149,8 +149,8 @@ static const char *const msgs[] = {
 	[-ESHM_EMSGSIZE - 1000] = "message larger than the channel allows",
 	[-ESHM_ETRUNC - 1000] = "buffer smaller than the message",
 	[-ESHM_EWRITERLOST - 1000] = "writer lost",
-	[-ESHM_ENAME - 1000] = "invalid segment name (1-200 characters of "
-			       "A-Z a-z 0-9 . _ -, not starting with . or -)",
+	[-ESHM_ENAME - 1000] = ("invalid segment name (1-200 characters of "
+				"A-Z a-z 0-9 . _ -, not starting with . or -)"),
 	[-ESHM_ETAKEN - 1000] = "end taken over by another process",
 	[-ESHM_ENOEND - 1000] = "handle does not hold that end",
 	[-ESHM_EMODE - 1000] = "segment is more permissive than requested",

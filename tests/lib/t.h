@@ -39,7 +39,7 @@ static int t_nnames;
 	} while (0)
 
 /* A segment name unique to this process and test; removed at the end. */
-static const char *
+static __attribute__((unused)) const char *
 t_name(void)
 {
 	if (t_nnames == 64)
@@ -59,7 +59,7 @@ t_cleanup(void)
 	}
 }
 
-static int
+static __attribute__((unused)) int
 t_exists(const char *name)
 {
 	char path[256];
