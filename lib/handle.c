@@ -75,13 +75,23 @@ open_error(const char *name, const char *path, int e, struct eshm_error *err)
 			       eshm_strerror(-e));
 }
 
-/* Checks on a file we opened but did not create: ownership and mode. */
+/* Checks on a file we opened but did not create: is it a segment at all. */
 static int
-check_file(struct eshm *h, const char *path, const struct stat *st,
-	   struct eshm_error *err)
+check_file(const char *path, const struct stat *st, struct eshm_error *err)
 {
 	if (!S_ISREG(st->st_mode))
 		return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a regular file", path);
+	if ((uint64_t)st->st_size < ESHM_HEADER_SIZE)
+		return eshm_fill_error(err, ESHM_ENOTSEG, 0,
+				       "%s is not an eshm segment (%lld bytes, smaller than a header)",
+				       path, (long long)st->st_size);
+	return 0;
+}
+
+/* Then whose it is and how it is shared. */
+static int
+check_owner(struct eshm *h, const struct stat *st, struct eshm_error *err)
+{
 	unsigned mode = st->st_mode & 0777;
 	if (mode & ~h->cfg.mode)
 		return eshm_fill_error(err, ESHM_EMODE, 0,
@@ -95,10 +105,6 @@ check_file(struct eshm *h, const char *path, const struct stat *st,
 				       "segment %s belongs to uid %u, not to us "
 				       "(pass --mode to share segments between users)",
 				       h->name, (unsigned)st->st_uid);
-	if ((uint64_t)st->st_size < ESHM_HEADER_SIZE)
-		return eshm_fill_error(err, ESHM_ENOTSEG, 0,
-				       "%s is not an eshm segment (%lld bytes, smaller than a header)",
-				       path, (long long)st->st_size);
 	return 0;
 }
 
@@ -187,7 +193,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 		r = eshm_fill_error(err, -errno, 0, "cannot stat segment %s", name);
 		goto fail;
 	}
-	if (!h->created && (r = check_file(h, path, &st, err)))
+	if (!h->created && (r = check_file(path, &st, err)))
 		goto fail;
 	h->dev = st.st_dev;
 	h->ino = st.st_ino;
@@ -202,10 +208,14 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	h->g.size = (uint64_t)st.st_size;
 	char why[160];
 	if ((r = eshm_geom_check(h->hdr, (uint64_t)st.st_size, &h->g, why, sizeof why))) {
-		r = eshm_fill_error(err, r, 0, "segment %s is %s: %s", name,
-				    r == ESHM_ENOTSEG ? "invalid" : "corrupt", why);
+		if (r == ESHM_ENOTSEG)
+			r = eshm_fill_error(err, r, 0, "%s is %s", path, why);
+		else
+			r = eshm_fill_error(err, r, 0, "segment %s is corrupt: %s", name, why);
 		goto fail;
 	}
+	if (!h->created && (r = check_owner(h, &st, err)))
+		goto fail;
 	if ((r = eshm_ends_claim(h, err)))
 		goto fail;
 	if ((h->wend >= 0 && (r = eshm_wside_init(h, h->wend / 2))) ||
