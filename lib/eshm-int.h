@@ -22,12 +22,12 @@
  * end:
  *
  *   struct eshm_rec { u32 len; u32 info; } then len payload bytes, padded to 8
- *   info = kind (bits 0-3) | flags (bits 4-7) | message count (bits 8-31)
+ *   info = kind (bits 0-3) | writer's framing (bits 4-5) | count (bits 8-31)
  *
- *   MSG    one message; flag RAW if written as a byte stream
- *   DELIM  nmsgs messages, each ending with the delimiter ('\n', or '\0'
- *          with flag NUL); lets line streams go straight from read(2) into
- *   	    the ring and from the ring to write(2)
+ *   MSG    one message, in any framing (raw: a piece of a byte stream)
+ *   DELIM  nmsgs messages, each ending with the delimiter of its framing
+ *          ('\n' for line, '\0' for null); lets line streams go straight
+ *          from read(2) into the ring and from the ring to write(2)
  *   PAD    filler up to the ring's end; the next record starts at offset 0
  *   EOS    end of stream
  *
@@ -58,8 +58,8 @@ enum { CH_M2S = 0, CH_S2M = 1 };
 
 enum { REC_MSG = 1, REC_DELIM = 2, REC_PAD = 3, REC_EOS = 4 };
 #define REC_KIND(info) ((info) & 0xfu)
-#define REC_F_RAW 0x10u /* MSG: part of a byte stream */
-#define REC_F_NUL 0x20u /* DELIM: delimiter is '\0' rather than '\n' */
+#define REC_FRAMING(info) (((info) >> 4) & 3u)
+#define REC_F(framing) ((uint32_t)(framing) << 4)
 #define REC_NMSGS(info) ((info) >> 8)
 #define REC_MAX_NMSGS 0xffffffu
 #define REC_HDR 8u
@@ -151,7 +151,7 @@ struct wside {
 	uint64_t tail;      /* cached copy of c->tail */
 	uint64_t resv;      /* position of the reserved record, or UINT64_MAX */
 	uint64_t resv_avail; /* payload bytes the reservation allows */
-	uint32_t recflags;  /* REC_F_RAW when framing is raw */
+	uint32_t recflags;  /* REC_F(framing) */
 	/* bytes of an unfinished message carried to the next reservation */
 	size_t carry;
 	unsigned char *carry_at; /* in the ring (beyond head + 8) or in side */

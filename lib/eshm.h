@@ -2,6 +2,7 @@
 #ifndef ESHM_H
 #define ESHM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,8 +50,10 @@ enum {
 	ESHM_END_BOTH = 3,
 };
 
-/* How a channel's messages are framed; recorded in the channel by its writer
- * and used by eshm-recv to choose its output delimiter. */
+/* How a writer frames its messages; recorded with every message (and, for
+ * display, in the channel) and used by eshm-recv to choose its output
+ * delimiter: a newline after library and line messages, a NUL after null
+ * ones, nothing between pieces of a raw stream. */
 enum eshm_framing {
 	ESHM_FRAMING_MESSAGE = 0, /* library messages (printed one per line) */
 	ESHM_FRAMING_LINE = 1,    /* newline-terminated records */
@@ -77,6 +80,11 @@ struct eshm_config {
 	int retry_ms;           /* interval of those waits; default 100 */
 	int framing;            /* enum eshm_framing of what this handle writes */
 	unsigned flags;         /* ESHM_NO_CREATE | ESHM_KEEP | ESHM_TAKEOVER | ESHM_NO_EOS */
+	/* If set, blocking calls return -EINTR within one wait slice (50 ms)
+	 * of *interrupt becoming non-zero: point it at the flag your signal
+	 * handler sets, so a signal that lands just before a wait still ends
+	 * it. NULL by default. */
+	const volatile sig_atomic_t *interrupt;
 };
 
 /* Details of a failure, for a message a person can act on. */
@@ -154,7 +162,7 @@ struct eshm_chunk {
 	size_t len;       /* bytes at data */
 	size_t nmsgs;     /* messages in the chunk */
 	int delim;        /* -1: one message without delimiter; else '\n' or '\0' */
-	int raw;          /* written with ESHM_FRAMING_RAW */
+	int framing;      /* enum eshm_framing its writer used */
 };
 /* The next chunk after those already peeked, holding at most max_msgs
  * messages (0: no limit). ESHM_EOF when the next thing is end of stream. */

@@ -134,8 +134,8 @@ open_locked(struct eshm *h, const char *path, struct eshm_error *err)
 						       h->cfg.max_retries, h->cfg.retry_ms);
 			attempt++;
 			int r = sleep_ms(h->cfg.retry_ms);
-			if (r)
-				return eshm_fill_error(err, r, 0, "interrupted");
+			if (r || (h->cfg.interrupt && *h->cfg.interrupt))
+				return eshm_fill_error(err, -EINTR, 0, "interrupted");
 			continue;
 		}
 		if (fd < 0)

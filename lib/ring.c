@@ -67,6 +67,14 @@ slice_left(int64_t deadline)
 	return left < SLICE_NS ? left : SLICE_NS;
 }
 
+/* The caller's interrupt flag is set: checked once per wait slice, since a
+ * signal that arrives just before we sleep does not interrupt the sleep. */
+static bool
+interrupted(struct eshm *h)
+{
+	return h->cfg.interrupt && *h->cfg.interrupt;
+}
+
 static int
 corrupt(struct eshm *h, int ch, const char *what, uint64_t a, uint64_t b)
 {
@@ -153,7 +161,7 @@ eshm_wside_init(struct eshm *h, int ch)
 	w->head = atomic_load_explicit(&w->c->head, memory_order_acquire);
 	w->tail = atomic_load_explicit(&w->c->tail, memory_order_acquire);
 	w->resv = UINT64_MAX;
-	w->recflags = h->cfg.framing == ESHM_FRAMING_RAW ? REC_F_RAW : 0;
+	w->recflags = REC_F(h->cfg.framing);
 	w->wrote = false;
 	atomic_store_explicit(&w->c->framing, (uint32_t)h->cfg.framing,
 			      memory_order_relaxed);
@@ -197,6 +205,10 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 	} while (deadline != 0 && eshm_now_mono() < spin_end);
 
 	for (bool counted = false;; counted = true) {
+		if (interrupted(h)) {
+			atomic_store_explicit(&w->c->space_wait, 0, memory_order_relaxed);
+			return eshm_seterr(h, -EINTR, "interrupted");
+		}
 		atomic_store_explicit(&w->c->space_wait, 1, memory_order_seq_cst);
 		if ((r = wrefresh(h)))
 			return r;
@@ -350,7 +362,8 @@ eshm_commit_delimited(eshm_t *h, size_t len, int delim)
 	if (n > REC_MAX_NMSGS)
 		return eshm_seterr(h, ESHM_EINVAL, "more than %u messages in one commit",
 				   REC_MAX_NMSGS);
-	uint32_t info = REC_DELIM | (delim ? 0 : REC_F_NUL) | (uint32_t)(n << 8);
+	uint32_t info = REC_DELIM | REC_F(delim ? ESHM_FRAMING_LINE : ESHM_FRAMING_NULL) |
+			(uint32_t)(n << 8);
 	int r = commit_rec(h, len, info, n);
 	return r ? r : (ssize_t)n;
 }
@@ -558,8 +571,9 @@ rec_at(struct eshm *h, uint64_t pos, struct eshm_rec *out)
 	case REC_MSG:
 		break;
 	case REC_DELIM: {
-		unsigned char d = (rec.info & REC_F_NUL) ? '\0' : '\n';
-		if (rec.len == 0 || REC_NMSGS(rec.info) == 0 ||
+		uint32_t f = REC_FRAMING(rec.info);
+		unsigned char d = f == ESHM_FRAMING_NULL ? '\0' : '\n';
+		if ((f != ESHM_FRAMING_LINE && f != ESHM_FRAMING_NULL) || rec.len == 0 || REC_NMSGS(rec.info) == 0 ||
 		    REC_NMSGS(rec.info) > rec.len || r->ring[off + REC_HDR + rec.len - 1] != d)
 			return corrupt(h, ch, "bad delimited record", pos, rec.len);
 		break;
@@ -598,6 +612,10 @@ wait_data(struct eshm *h, int64_t deadline)
 	} while (deadline != 0 && eshm_now_mono() < spin_end);
 
 	for (bool counted = false;; counted = true) {
+		if (interrupted(h)) {
+			atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
+			return eshm_seterr(h, -EINTR, "interrupted");
+		}
 		atomic_store_explicit(&r->c->data_wait, 1, memory_order_seq_cst);
 		if ((rc = rrefresh(h)))
 			return rc;
@@ -722,7 +740,7 @@ eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 			ck->len = rec.len - r->curoff;
 			ck->nmsgs = 1;
 			ck->delim = -1;
-			ck->raw = (rec.info & REC_F_RAW) != 0;
+			ck->framing = (int)REC_FRAMING(rec.info);
 			r->cur += size;
 			r->curoff = r->curmsgs = 0;
 			r->peeked += ck->len;
@@ -733,12 +751,12 @@ eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 			if (r->curoff >= rec.len || r->curmsgs >= n)
 				return corrupt(h, h->rend / 2, "skip beyond record", r->cur, r->curoff);
 			save_undo(r);
-			int d = (rec.info & REC_F_NUL) ? '\0' : '\n';
+			int d = REC_FRAMING(rec.info) == ESHM_FRAMING_NULL ? '\0' : '\n';
 			const unsigned char *p = payload + r->curoff;
 			size_t left = rec.len - r->curoff;
 			ck->data = p;
 			ck->delim = d;
-			ck->raw = 0;
+			ck->framing = (int)REC_FRAMING(rec.info);
 			if (max_msgs && max_msgs < n - r->curmsgs) {
 				/* stop after max_msgs delimiters, inside the record */
 				size_t len = 0;
@@ -824,7 +842,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 		/* part of a record: a whole number of messages, or raw bytes */
 		const unsigned char *p = r->ring + r->tail % r->cap + REC_HDR + r->skip;
 		if (kind == REC_DELIM) {
-			int d = (rec.info & REC_F_NUL) ? '\0' : '\n';
+			int d = REC_FRAMING(rec.info) == ESHM_FRAMING_NULL ? '\0' : '\n';
 			if (p[nbytes - 1] != (unsigned char)d) {
 				rc = eshm_seterr(h, ESHM_EINVAL, "release ends inside a message");
 				break;
@@ -834,7 +852,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 				k += p[i] == (unsigned char)d;
 			r->skipmsgs += k;
 			msgs += k;
-		} else if (!(rec.info & REC_F_RAW)) {
+		} else if (REC_FRAMING(rec.info) != ESHM_FRAMING_RAW) {
 			rc = eshm_seterr(h, ESHM_EINVAL, "release ends inside a message");
 			break;
 		}

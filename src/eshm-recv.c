@@ -68,7 +68,8 @@ usage(void)
 	       "\n"
 	       "Segment:\n"
 	       "  -c, --capacity SIZE    bytes per channel when creating (default 1M)\n"
-	       "      --mode OCTAL       permissions when creating (default 0600)\n"
+	       "      --mode OCTAL       permissions when creating, and the widest\n"
+	       "                         accepted when attaching (default 0600)\n"
 	       "      --keep             never remove the segment automatically\n"
 	       "      --no-create        wait for the segment instead of creating it\n"
 	       "      --retries N        tries of --no-create, and 100 ms waits for a new\n"
@@ -257,7 +258,9 @@ out_delim(const struct eshm_chunk *ck, enum outmode m)
 	}
 	if (ck->delim >= 0)
 		return ck->delim;
-	return ck->raw ? -1 : '\n';
+	if (ck->framing == ESHM_FRAMING_RAW)
+		return -1;
+	return ck->framing == ESHM_FRAMING_NULL ? '\0' : '\n';
 }
 
 /* Room left for a chunk needing `stage` staged bytes and 2 iovecs. */
@@ -330,7 +333,7 @@ batch_add(struct batch *b, const struct eshm_chunk *ck, enum outmode m)
 			e->out++;
 			e->map = MAP_MSG;
 		} else {
-			e->map = ck->raw ? MAP_RAWMSG : MAP_MSG;
+			e->map = ck->framing == ESHM_FRAMING_RAW ? MAP_RAWMSG : MAP_MSG;
 		}
 	}
 	b->nent++;
@@ -489,6 +492,7 @@ main(int argc, char **argv)
 	parse(argc, argv, &o);
 	cli_segment = argv[optind];
 	cli_signals();
+	o.cfg.interrupt = &cli_signal;
 
 	int r = eshm_open(cli_segment, &o.cfg, &rn.h, &err);
 	if (r) {

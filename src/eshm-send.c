@@ -59,7 +59,8 @@ usage(void)
 	       "\n"
 	       "Segment:\n"
 	       "  -c, --capacity SIZE    bytes per channel when creating (default 1M)\n"
-	       "      --mode OCTAL       permissions when creating (default 0600)\n"
+	       "      --mode OCTAL       permissions when creating, and the widest\n"
+	       "                         accepted when attaching (default 0600)\n"
 	       "      --keep             never remove the segment automatically\n"
 	       "      --no-create        wait for the segment instead of creating it\n"
 	       "      --retries N        tries of --no-create, 100 ms apart (default 50)\n"
@@ -70,6 +71,7 @@ usage(void)
 	       "\n"
 	       "Behaviour:\n"
 	       "  -t, --timeout DURATION give up when the channel stays full that long\n"
+	       "                         (with --wait, also the longest wait at the end)\n"
 	       "      --wait             at the end, wait until the reader took everything\n"
 	       "  -p, --progress         show bytes, messages and rate on stderr\n"
 	       "  -v, --verbose          say what happens on stderr\n"
@@ -249,18 +251,25 @@ pump(eshm_t *h, const struct opts *o, struct cli_progress *pg)
 		if (cli_signal)
 			break;
 	}
-	/* the last line may lack its terminator; it is still a message */
+	/* The last line may lack its terminator; it is still a message. Its
+	 * room was reserved before the read, so this does not wait. */
 	if (carry) {
 		void *p;
 		size_t avail;
 		int r = eshm_reserve(h, carry + 1, &p, &avail, 0);
-		if (r)
-			fail(h, r, pg);
-		((char *)p)[carry] = (char)o->delim;
-		ssize_t m = eshm_commit_delimited(h, carry + 1, o->delim);
-		if (m < 0)
-			fail(h, (int)m, pg);
-		cli_progress_add(pg, 0, 1);
+		ssize_t m = r;
+		if (r == 0) {
+			((char *)p)[carry] = (char)o->delim;
+			m = eshm_commit_delimited(h, carry + 1, o->delim);
+		}
+		if (m < 0) {
+			cli_warn("%zu bytes of an unfinished last line were not sent: %s", carry,
+				 eshm_errmsg(h));
+			if (!cli_signal)
+				fail(h, (int)m, pg);
+		} else {
+			cli_progress_add(pg, 0, 1);
+		}
 	}
 }
 
@@ -276,6 +285,7 @@ main(int argc, char **argv)
 	parse(argc, argv, &o);
 	cli_segment = argv[optind];
 	cli_signals();
+	o.cfg.interrupt = &cli_signal;
 
 	int r = eshm_open(cli_segment, &o.cfg, &h, &err);
 	if (r) {
