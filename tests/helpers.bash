@@ -1,6 +1,8 @@
 # helpers.bash - shared set-up for the Bats tests: unique names, temp dirs,
 # processes tracked by pid, and waiting for conditions instead of sleeping.
 # shellcheck shell=bash
+# BG_PID and EXIT_STATUS are set here for the test files that load this one.
+# shellcheck disable=SC2034
 
 bats_require_minimum_version 1.5.0
 
