@@ -32,7 +32,7 @@ ASAN_TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/asan/tests/%)
 MANS := $(wildcard man/*.1 man/*.3 man/*.7)
 
 .DELETE_ON_ERROR:
-.PHONY: all check test-lib test-asan test-tsan test-bats lint bench install uninstall clean demo
+.PHONY: FORCE all check test-lib test-asan test-tsan test-bats lint bench install uninstall clean demo
 
 all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
 
@@ -51,11 +51,14 @@ $(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
-$(B)/eshm.pc: Makefile
+# rebuilt whenever the install directories change, so that
+# `make install PREFIX=/usr` never installs a file naming /usr/local
+$(B)/eshm.pc: FORCE
 	@mkdir -p $(@D)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	  'Name: eshm' 'Description: lossless shared-memory channels between processes' \
-	  'Version: $(VERSION)' 'Libs: -L$${libdir} -leshm -pthread' 'Cflags: -I$${includedir}' > $@
+	  'Version: $(VERSION)' 'Libs: -L$${libdir} -leshm -pthread' 'Cflags: -I$${includedir}' > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
 # C unit tests of the library
 $(B)/tests/%: tests/lib/%.c tests/lib/t.h $(B)/libeshm.a
@@ -96,14 +99,14 @@ test-bats: all
 
 lint:
 	mandoc -Tlint -W warning $(MANS)
-	shellcheck -x .ci/run tests/*.bash completions/bash/*
+	shellcheck -x .ci/run demo.sh tests/*.bash completions/bash/*
 
 check: all test-lib test-asan test-tsan lint test-bats
 
 # A demo: a producer and a consumer started in the wrong order on a
 # temporary segment, then what eshm-stat saw.
 demo: all
-	@sh tests/demo.sh "$(B)/bin"
+	@sh demo.sh "$(B)/bin"
 
 bench: all
 	$(B)/bin/eshm-bench --compare
