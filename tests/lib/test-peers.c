@@ -171,6 +171,46 @@ writer_lost_after_retries(void)
 	eshm_close(r);
 }
 
+/* Run fn(n) in a child; once it returns, kill the child with SIGKILL, so
+ * that it dies holding whatever it held then. 0 if fn succeeded. */
+static int
+run_then_kill(int (*fn)(const char *n), const char *n)
+{
+	int pfd[2];
+	if (pipe(pfd))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		char ok = fn(n) == 0 ? 'y' : 'n';
+		if (write(pfd[1], &ok, 1) != 1)
+			_exit(11);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	char ok = 'n';
+	ssize_t got = read(pfd[0], &ok, 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+	return got == 1 && ok == 'y' ? 0 : -1;
+}
+
+/* read "first", then peek "second" without releasing it */
+static int
+read_one_peek_one(const char *n)
+{
+	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	eshm_t *r;
+	char buf[32];
+	const void *p;
+	size_t len;
+	if (eshm_open(n, &c, &r, NULL) || eshm_read(r, buf, sizeof buf, 0) != 5)
+		return -1;
+	return eshm_peek(r, &p, &len, 0);
+}
+
 static void
 killed_reader_leaves_unreleased_message(void)
 {
@@ -180,30 +220,7 @@ killed_reader_leaves_unreleased_message(void)
 	OPEN(w, n, &c);
 	CHECK_EQ(eshm_write(w, "first", 5, 0), 0);
 	CHECK_EQ(eshm_write(w, "second", 6, 0), 0);
-	int pfd[2];
-	CHECK_EQ(pipe(pfd), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct eshm_config rc = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
-		eshm_t *r;
-		char buf[32];
-		const void *p;
-		size_t len;
-		if (eshm_open(n, &rc, &r, NULL) || eshm_read(r, buf, sizeof buf, 0) != 5 ||
-		    eshm_peek(r, &p, &len, 0))
-			_exit(10);
-		/* "second" is peeked, not released: tell the parent, then die */
-		if (write(pfd[1], "x", 1) != 1)
-			_exit(11);
-		for (;;)
-			pause();
-	}
-	char x;
-	CHECK_EQ(read(pfd[0], &x, 1), 1);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	close(pfd[0]);
-	close(pfd[1]);
+	CHECK_EQ(run_then_kill(read_one_peek_one, n), 0);
 	struct eshm_config rc = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	OPEN(r, n, &rc);
@@ -215,33 +232,26 @@ killed_reader_leaves_unreleased_message(void)
 	eshm_close(r);
 }
 
+/* write "whole", then half of a reserved message that is never committed */
+static int
+write_one_and_a_half(const char *n)
+{
+	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	eshm_t *w;
+	void *p;
+	size_t avail;
+	if (eshm_open(n, &c, &w, NULL) || eshm_write(w, "whole", 5, 0) ||
+	    eshm_reserve(w, 100, &p, &avail, 0))
+		return -1;
+	memset(p, 'h', 50);
+	return 0;
+}
+
 static void
 killed_writer_leaves_no_partial_message(void)
 {
 	const char *n = t_name();
-	int pfd[2];
-	CHECK_EQ(pipe(pfd), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
-		eshm_t *w;
-		void *p;
-		size_t avail;
-		if (eshm_open(n, &c, &w, NULL) || eshm_write(w, "whole", 5, 0) ||
-		    eshm_reserve(w, 100, &p, &avail, 0))
-			_exit(10);
-		memset(p, 'h', 50); /* half a message, never committed */
-		if (write(pfd[1], "x", 1) != 1)
-			_exit(11);
-		for (;;)
-			pause();
-	}
-	char x;
-	CHECK_EQ(read(pfd[0], &x, 1), 1);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	close(pfd[0]);
-	close(pfd[1]);
+	CHECK_EQ(run_then_kill(write_one_and_a_half, n), 0);
 	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	c.max_retries = 1;
 	c.retry_ms = 10;
