@@ -216,7 +216,16 @@ eshm_stats(eshm_t *h, struct eshm_info *info)
 		return ESHM_EINVAL;
 	memset(info, 0, sizeof *info);
 	snprintf(info->name, sizeof info->name, "%s", h->name);
-	return inspect_fd(h->fd, info, &g);
+	/* F_OFD_GETLK never reports the asker's own locks: look through a new
+	 * open file description of the same file, or our ends seem dead */
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", h->fd);
+	int fd = open(self, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return eshm_seterr(h, -errno, "cannot reopen the segment: %s", eshm_strerror(-errno));
+	int r = inspect_fd(fd, info, &g);
+	close(fd);
+	return r;
 }
 
 int

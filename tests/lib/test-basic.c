@@ -408,6 +408,11 @@ peek_chunk_and_partial_release(void)
 	CHECK_EQ(info.chan[0].bytes_in, 19);
 	CHECK_EQ(info.chan[0].bytes_out, 19);
 	CHECK_EQ(info.chan[0].framing, ESHM_FRAMING_LINE);
+	/* a handle sees its own ends, and its peer's, as alive */
+	CHECK(info.live);
+	CHECK_EQ(info.chan[0].reader.state, ESHM_PEER_ALIVE);
+	CHECK_EQ(info.chan[0].reader.pid, getpid());
+	CHECK_EQ(info.chan[0].writer.state, ESHM_PEER_ALIVE);
 	eshm_close(m);
 	eshm_close(s);
 }
