@@ -243,6 +243,12 @@ struct eshm_info {
 int eshm_inspect(const char *name, struct eshm_info *info,
 		 struct eshm_error *err);
 
+/* The names of the segments in /dev/shm (files eshm_NAME with a valid
+ * NAME, whatever they hold), sorted; free with eshm_list_free. Returns
+ * the count or a negative code. */
+ssize_t eshm_list(char ***names);
+void eshm_list_free(char **names, size_t n);
+
 /* Statistics of the channels of an open handle (same as eshm_inspect). */
 int eshm_stats(eshm_t *h, struct eshm_info *info);
 
@@ -251,11 +257,13 @@ enum {
 	ESHM_UNLINK_PENDING = 1, /* also if it holds undelivered data, idle that long */
 	ESHM_UNLINK_INVALID = 2, /* also a file that is not a valid segment */
 	ESHM_UNLINK_DRY_RUN = 4, /* decide, but do not remove */
+	ESHM_UNLINK_KEPT = 8,    /* also one created with ESHM_KEEP, idle that long */
 };
 /* Remove segment NAME, atomically with respect to attachers. Never removes
  * one with a live holder (ESHM_EBUSY), nor one being attached right now
  * (ESHM_EBUSY); with undelivered data only given ESHM_UNLINK_PENDING and at
- * least min_idle_ms without activity (else ESHM_EPENDING); an invalid file
+ * least min_idle_ms without activity (else ESHM_EPENDING); one created with
+ * ESHM_KEEP only given ESHM_UNLINK_KEPT and as idle (else ESHM_EPENDING); an invalid file
  * only given ESHM_UNLINK_INVALID (else ESHM_ENOTSEG). info (may be NULL)
  * receives what was found under the lock. */
 int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,

@@ -1,6 +1,8 @@
 /* inspect.c - look at a segment without touching it, and remove one safely. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -299,6 +301,13 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 				    info->problem);
 		goto out;
 	}
+	if (info->valid && info->keep &&
+	    (!(flags & ESHM_UNLINK_KEPT) || info->idle_ms < min_idle_ms)) {
+		r = eshm_fill_error(err, ESHM_EPENDING, 0,
+				    "segment %s was created to be kept (idle %lld ms)", name,
+				    (long long)info->idle_ms);
+		goto out;
+	}
 	if (info->valid && info->pending &&
 	    (!(flags & ESHM_UNLINK_PENDING) || info->idle_ms < min_idle_ms)) {
 		r = eshm_fill_error(err, ESHM_EPENDING, 0,
@@ -322,4 +331,57 @@ out:
 	flock(fd, LOCK_UN);
 	close(fd);
 	return r;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+ssize_t
+eshm_list(char ***names)
+{
+	if (!names)
+		return ESHM_EINVAL;
+	*names = NULL;
+	DIR *d = opendir(ESHM_DIR);
+	if (!d)
+		return -errno;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	const size_t plen = sizeof ESHM_PREFIX - 1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name + plen;
+		if (strncmp(de->d_name, ESHM_PREFIX, plen) || eshm_name_check(name))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			char **nv = realloc(v, cap * sizeof *v);
+			if (!nv)
+				goto oom;
+			v = nv;
+		}
+		if (!(v[n] = strdup(name)))
+			goto oom;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_names);
+	*names = v;
+	return (ssize_t)n;
+oom:
+	closedir(d);
+	eshm_list_free(v, n);
+	return -ENOMEM;
+}
+
+void
+eshm_list_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }

@@ -1,0 +1,195 @@
+/* eshm-clean - remove the segments that no live process holds: what crashed processes left. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+	OPT_OLDER = CHAR_MAX + 1,
+	OPT_FORCE,
+};
+
+static const struct option longopts[] = {
+	{"older-than", required_argument, NULL, OPT_OLDER},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"dry-run", no_argument, NULL, 'n'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void
+usage(void)
+{
+	printf("Usage: %s [options] [NAME...]\n"
+	       "Remove eshm segments (all in /dev/shm, or the named ones) that no live\n"
+	       "process holds: by default only those with nothing undelivered, and in a\n"
+	       "sweep of all of them not those created with --keep.\n"
+	       "\n"
+	       "      --older-than DURATION  also remove those holding undelivered data,\n"
+	       "                             or created with --keep, idle for that long\n"
+	       "      --force                remove the named segments whatever they hold,\n"
+	       "                             and named files that are not valid segments;\n"
+	       "                             never one with a live holder\n"
+	       "  -n, --dry-run              say what would be removed, remove nothing\n"
+	       "  -v, --verbose              also say what is kept, and why\n"
+	       "  -h, --help                 show this help and exit\n"
+	       "  -V, --version              show the version and exit\n"
+	       "\n"
+	       "A segment being attached while we look is never removed. Durations take\n"
+	       "ms, s, m, h (bare: seconds).\n"
+	       "Exit status: 0 success; 1 something could not be removed (a named\n"
+	       "segment kept, a permission problem); 2 usage error.\n",
+	       cli_prog);
+}
+
+struct opts {
+	unsigned flags;
+	int64_t older_ms; /* -1: not given */
+	bool dry, verbose, force;
+};
+
+static void
+parse(int argc, char **argv, struct opts *o)
+{
+	int c;
+	o->older_ms = -1;
+	while ((c = getopt_long(argc, argv, "nvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_OLDER: {
+			int64_t ms;
+			if (cli_parse_duration(optarg, &ms))
+				cli_usage_error("invalid duration for --older-than: '%s' "
+						"(use e.g. 30m, 2h, 1.5h)",
+						optarg);
+			o->older_ms = ms;
+			break;
+		}
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case 'n':
+			o->dry = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage();
+			exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
+		case 'V':
+			cli_version();
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+			exit(EX_USAGE);
+		}
+	}
+	if (o->force && optind == argc)
+		cli_usage_error("--force needs the NAMEs of the segments to remove");
+	for (int i = optind; i < argc; i++)
+		if (eshm_name_check(argv[i]))
+			cli_usage_error("invalid segment name '%s': %s", argv[i],
+					eshm_strerror(ESHM_ENAME));
+	/* a sweep leaves segments created with --keep alone, unless idle for
+	 * --older-than; naming one is asking for it */
+	if (o->older_ms >= 0 || optind < argc)
+		o->flags |= ESHM_UNLINK_KEPT;
+	if (o->older_ms >= 0)
+		o->flags |= ESHM_UNLINK_PENDING;
+	if (o->force)
+		o->flags |= ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID;
+	if (o->dry)
+		o->flags |= ESHM_UNLINK_DRY_RUN;
+}
+
+/* What a removed segment held, for its line. */
+static void
+describe(const struct eshm_info *in, char *buf, size_t len)
+{
+	if (!in->valid) {
+		snprintf(buf, len, "not a valid segment: %s", in->problem);
+		return;
+	}
+	uint64_t msgs = 0, bytes = 0;
+	for (int ch = 0; ch < 2; ch++) {
+		msgs += in->chan[ch].msgs_in - in->chan[ch].msgs_out;
+		bytes += in->chan[ch].used;
+	}
+	if (!in->pending) {
+		snprintf(buf, len, "empty");
+		return;
+	}
+	char b[32], idle[32];
+	cli_human(bytes, b, sizeof b);
+	snprintf(idle, sizeof idle, "%.1f h", (double)in->idle_ms / 3600000);
+	if (in->idle_ms < 3600000)
+		snprintf(idle, sizeof idle, "%lld s", (long long)(in->idle_ms / 1000));
+	snprintf(buf, len, "%llu undelivered messages, %s, idle %s", (unsigned long long)msgs, b,
+		 idle);
+}
+
+/* One segment; returns true unless it failed in a way that counts. */
+static bool
+clean_one(const struct opts *o, const char *name, bool named)
+{
+	struct eshm_info info;
+	struct eshm_error err;
+	char what[320];
+	int r = eshm_unlink(name, o->flags, o->older_ms < 0 ? 0 : o->older_ms, &info, &err);
+	if (r == 0) {
+		describe(&info, what, sizeof what);
+		printf("%s %s (%s)\n", o->dry ? "would remove" : "removed", name, what);
+		return true;
+	}
+	const char *why = cli_err_text(&err, r);
+	switch (r) {
+	case ESHM_EBUSY:
+	case ESHM_EPENDING:
+	case ESHM_ENOSEG:
+		/* in a sweep, keeping these is the point; by name, it is a failure */
+		if (named) {
+			cli_warn("%s: kept: %s", name, why);
+			return false;
+		}
+		if (o->verbose && r != ESHM_ENOSEG)
+			fprintf(stderr, "%s: kept %s: %s\n", cli_prog, name, why);
+		return true;
+	case ESHM_ENOTSEG:
+		cli_warn("%s: %s; 'eshm-clean --force %s' removes it", name, why, name);
+		return !named;
+	default:
+		cli_warn("%s: %s", name, why);
+		return false;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {0};
+	cli_init("eshm-clean");
+	parse(argc, argv, &o);
+
+	bool ok = true;
+	if (optind < argc) {
+		for (int i = optind; i < argc; i++)
+			ok &= clean_one(&o, argv[i], true);
+	} else {
+		char **names;
+		ssize_t n = eshm_list(&names);
+		if (n < 0)
+			cli_die(EX_FAIL, "cannot list /dev/shm: %s", eshm_strerror((int)n));
+		for (ssize_t i = 0; i < n; i++)
+			ok &= clean_one(&o, names[i], false);
+		eshm_list_free(names, (size_t)n);
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		cli_warn("cannot write standard output");
+		return EX_FAIL;
+	}
+	return ok ? EX_OK : EX_FAIL;
+}
