@@ -116,8 +116,9 @@ describe(const struct eshm_info *in, char *buf, size_t len)
 	}
 	uint64_t msgs = 0, bytes = 0;
 	for (int ch = 0; ch < 2; ch++) {
-		msgs += in->chan[ch].msgs_in - in->chan[ch].msgs_out;
-		bytes += in->chan[ch].used;
+		const struct eshm_channel_info *c = &in->chan[ch];
+		msgs += c->msgs_in > c->msgs_out ? c->msgs_in - c->msgs_out : 0;
+		bytes += c->bytes_in > c->bytes_out ? c->bytes_in - c->bytes_out : 0;
 	}
 	if (!in->pending) {
 		snprintf(buf, len, "empty");

@@ -38,7 +38,7 @@ usage(void)
 	       "end of each channel, what is queued, and the traffic so far. Read-only:\n"
 	       "it never claims, changes or waits for a segment.\n"
 	       "\n"
-	       "  -j, --json             one JSON document (keys in eshm-stat(1))\n"
+	       "  -j, --json             one JSON document on one line (keys in eshm-stat(1))\n"
 	       "  -w, --watch[=SECONDS]  refresh every SECONDS (default 1), with rates\n"
 	       "  -n, --count N          with --watch: stop after N refreshes\n"
 	       "      --bytes            exact byte counts instead of human units\n"
@@ -379,7 +379,7 @@ print_json(const struct snap *s, const struct snap *prev)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct seg *g = &s->v[i];
 		const struct eshm_info *in = &g->info;
-		printf("%s\n  {\"name\": ", i ? "," : "");
+		printf("%s{\"name\": ", i ? ", " : "");
 		json_str(in->name);
 		printf(", \"path\": \"/dev/shm/eshm_%s\"", in->name);
 		if (g->err) {
@@ -441,7 +441,7 @@ print_json(const struct snap *s, const struct snap *prev)
 		}
 		printf("}}");
 	}
-	printf("%s]}\n", s->n ? "\n" : "");
+	printf("]}\n");
 }
 
 /* --check: one line per problem on stdout; the count of problems. */

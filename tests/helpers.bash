@@ -95,3 +95,21 @@ lines_at_least() {
 bytes_at_least() {
     [ -e "$1" ] && [ "$(stat -c %s "$1")" -ge "$2" ]
 }
+
+# private_shm SCRIPT: run a bash script with an empty /dev/shm of its own
+# (a tmpfs in a private mount namespace), so that sweeps over /dev/shm see
+# only what the script makes and never touch the machine's other segments.
+# The script must end the processes it starts.
+private_shm() {
+    local ns=(unshare --mount --propagation private)
+    [ "$(id -u)" -eq 0 ] || ns=(unshare --mount --map-root-user --propagation private)
+    "${ns[@]}" bash -c 'mount -t tmpfs -o size=64m,mode=1777 eshm-test /dev/shm || exit 99
+set -e
+'"$1"
+}
+
+# json QUERY: evaluate a Python expression on the JSON document on stdin
+# (bound to `d`), with a real parser; prints the result.
+json() {
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}

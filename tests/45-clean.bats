@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# eshm-clean: what it removes, what it never removes, and races with attachers.
+
+load helpers
+
+# a live holder of segment $1: eshm-recv waiting for data
+hold() {
+    bg_sh "exec eshm-recv -v $1 >/dev/null 2>$TMP/hold-$1"
+    HOLDER=$BG_PID
+    wait_until 5 grep -q "reading channel" "$TMP/hold-$1"
+}
+
+@test "eshm-clean --help and --version" {
+    run -0 eshm-clean --help
+    [[ "$output" == "Usage: eshm-clean [options] [NAME...]"* ]]
+    run -0 eshm-clean -V
+    [[ "$output" =~ ^eshm-clean\ \(eshm\)\ [0-9.]+$ ]]
+}
+
+@test "eshm-clean rejects bad usage with status 2" {
+    run -2 --separate-stderr eshm-clean --bogus
+    [[ "$stderr" == *"Try 'eshm-clean --help'."* ]]
+    run -2 --separate-stderr eshm-clean --force
+    [[ "$stderr" == *"--force needs the NAMEs"* ]]
+    run -2 eshm-clean --older-than 1x "$SEG"
+    run -2 eshm-clean --older-than '' "$SEG"
+    run -2 eshm-clean -- -bad
+}
+
+@test "eshm-clean removes an empty orphan left by a crash" {
+    hold "$SEG"
+    kill -KILL "$HOLDER"
+    wait_exit "$HOLDER"
+    seg_exists
+    run -0 --separate-stderr eshm-clean "$SEG"
+    [ "$output" = "removed $SEG (empty)" ]
+    seg_gone
+}
+
+@test "eshm-clean removes a named empty segment created with --keep" {
+    eshm-send --keep "$SEG" </dev/null
+    eshm-recv "$SEG"
+    run -0 eshm-clean "$SEG"
+    [ "$output" = "removed $SEG (empty)" ]
+    seg_gone
+}
+
+@test "eshm-clean keeps an orphan with data, and removes it with --older-than" {
+    seq 5 | eshm-send "$SEG"
+    run -1 --separate-stderr eshm-clean "$SEG"
+    [[ "$stderr" == "eshm-clean: $SEG: kept: segment $SEG holds undelivered data (idle "* ]]
+    seg_exists
+    run -1 eshm-clean --older-than 1h "$SEG"
+    seg_exists
+    run -0 --separate-stderr eshm-clean --older-than 0 "$SEG"
+    [ "$output" = "removed $SEG (5 undelivered messages, 10 B, idle 0 s)" ]
+    seg_gone
+}
+
+@test "eshm-clean never removes a segment with a live holder, even with --force" {
+    hold "$SEG"
+    for opts in "" "--older-than 0" "--force"; do
+        # shellcheck disable=SC2086
+        run -1 --separate-stderr eshm-clean $opts "$SEG"
+        [ "$stderr" = "eshm-clean: $SEG: kept: segment $SEG has a live holder (pid $HOLDER)" ]
+        [ -z "$output" ]
+        seg_exists
+    done
+    # and the holder still works
+    echo still | eshm-send "$SEG"
+    wait_exit "$HOLDER"
+    [ "$EXIT_STATUS" -eq 0 ]
+}
+
+@test "eshm-clean keeps a stopped holder's segment: stale is not dead" {
+    bg_sh "exec eshm-recv -v --stale 10ms $SEG >/dev/null 2>$TMP/err"
+    holder=$BG_PID
+    wait_until 5 grep -q "reading channel" "$TMP/err"
+    kill -STOP "$holder"
+    run -1 eshm-clean --force "$SEG"
+    seg_exists
+    kill -CONT "$holder"
+}
+
+@test "eshm-clean keeps a garbage file, and removes it with --force" {
+    echo junk >"$(seg_path "$SEG")"
+    run -1 --separate-stderr eshm-clean "$SEG"
+    [[ "$stderr" == *"not an eshm segment"*"'eshm-clean --force $SEG' removes it" ]]
+    [ "$(cat "$(seg_path "$SEG")")" = junk ]
+    run -0 eshm-clean --force "$SEG"
+    [[ "$output" == "removed $SEG (not a valid segment: not an eshm segment"* ]]
+    seg_gone
+}
+
+@test "eshm-clean --force removes a named segment whatever it holds" {
+    seq 3 | eshm-send --keep "$SEG"
+    run -0 eshm-clean --force "$SEG"
+    [[ "$output" == "removed $SEG (3 undelivered messages"* ]]
+    seg_gone
+}
+
+@test "eshm-clean removes a symbolic link only with --force, never its target" {
+    echo precious >"$TMP/target"
+    ln -s "$TMP/target" "$(seg_path "$SEG")"
+    run -1 eshm-clean "$SEG"
+    [ -L "$(seg_path "$SEG")" ]
+    run -0 eshm-clean --force "$SEG"
+    [ ! -e "$(seg_path "$SEG")" ] && [ ! -L "$(seg_path "$SEG")" ]
+    [ "$(cat "$TMP/target")" = precious ]
+}
+
+@test "eshm-clean --dry-run says what it would remove and changes nothing" {
+    seq 2 | eshm-send "$SEG-data"
+    eshm-send --keep "$SEG-empty" </dev/null
+    eshm-recv "$SEG-empty"
+    echo junk >"$(seg_path "$SEG-junk")"
+    sums=$(cat "$(seg_path "$SEG-data")" "$(seg_path "$SEG-empty")" | sha256sum)
+    run -0 eshm-clean --dry-run "$SEG-empty"
+    [ "$output" = "would remove $SEG-empty (empty)" ]
+    run -0 eshm-clean -n --force "$SEG-data" "$SEG-junk"
+    [[ "${lines[0]}" == "would remove $SEG-data (2 undelivered messages"* ]]
+    [[ "${lines[1]}" == "would remove $SEG-junk (not a valid segment"* ]]
+    seg_exists "$SEG-data" && seg_exists "$SEG-empty" && seg_exists "$SEG-junk"
+    [ "$sums" = "$(cat "$(seg_path "$SEG-data")" "$(seg_path "$SEG-empty")" | sha256sum)" ]
+    run -0 eshm-recv "$SEG-data"
+    [ "$output" = "$(seq 2)" ]
+}
+
+@test "eshm-clean goes on past a failure and exits 1 at the end" {
+    eshm-send --keep "$SEG-a" </dev/null
+    eshm-recv "$SEG-a"
+    eshm-send --keep "$SEG-c" </dev/null
+    eshm-recv "$SEG-c"
+    run -1 --separate-stderr eshm-clean "$SEG-a" "$SEG-missing" "$SEG-c"
+    [ "${lines[0]}" = "removed $SEG-a (empty)" ]
+    [ "${lines[1]}" = "removed $SEG-c (empty)" ]
+    [[ "$stderr" == *"$SEG-missing: kept: no segment $SEG-missing"* ]]
+}
+
+@test "eshm-clean explains why it may not remove another user's segment" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to act as another user"
+    command -v setpriv >/dev/null
+    # root's segment in the sticky /dev/shm; nobody may not remove it
+    eshm-send --keep --mode 0666 "$SEG" </dev/null
+    eshm-recv --mode 0666 "$SEG"
+    run -1 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        eshm-clean "$SEG"
+    [[ "$stderr" == *"cannot remove /dev/shm/eshm_$SEG: it belongs to uid 0 and /dev/shm is sticky, so only its owner may remove it"* ]]
+    seg_exists
+}
+
+@test "a sweep removes empty orphans and keeps everything else" {
+    run -0 --separate-stderr private_shm '
+        eshm-recv -v orphan 2>/tmp/orphan-$$ & crashed=$!          # empty orphan:
+        until grep -q reading /tmp/orphan-$$; do sleep 0.01; done  # its holder
+        kill -KILL $crashed; wait $crashed || true                 # crashed
+        seq 3 | eshm-send queued                                  # undelivered data
+        eshm-send --keep kept </dev/null; eshm-recv kept
+        eshm-recv -v live >/dev/null 2>/tmp/live-$$ & live=$!     # live holder
+        until grep -q reading /tmp/live-$$; do sleep 0.01; done
+        echo junk >/dev/shm/eshm_junk
+        eshm-clean -v
+        echo ---
+        ls /dev/shm
+        kill $live; wait $live || true
+        rm -f /tmp/live-$$ /tmp/orphan-$$
+    '
+    [ "${lines[0]}" = "removed orphan (empty)" ]
+    [ "${lines[1]}" = --- ]
+    [ "${lines[*]:2}" = "eshm_junk eshm_kept eshm_live eshm_queued" ]
+    [[ "$stderr" == *"junk: /dev/shm/eshm_junk is not a valid segment"* ]]
+    [[ "$stderr" == *"kept kept: segment kept was created to be kept"* ]]
+    [[ "$stderr" == *"kept live: segment live has a live holder"* ]]
+    [[ "$stderr" == *"kept queued: segment queued holds undelivered data"* ]]
+}
+
+@test "a sweep with --older-than also removes idle data and kept segments" {
+    run -0 private_shm '
+        seq 3 | eshm-send queued
+        eshm-send --keep kept </dev/null; eshm-recv kept
+        eshm-clean --older-than 1h
+        eshm-clean --older-than 0
+        ls /dev/shm
+    '
+    [ "${lines[0]}" = "removed kept (empty)" ]
+    [[ "${lines[1]}" == "removed queued (3 undelivered messages"* ]]
+    [ "${#lines[@]}" -eq 2 ]
+}
+
+@test "eshm-clean racing attach and detach never removes a live segment nor loses data" {
+    # an aggressive cleaner: --force removes anything without a live holder
+    bg_sh "while :; do eshm-clean --force $SEG $SEG-live >/dev/null 2>&1; done"
+    # a long-lived holder on another segment all along
+    bg_sh "exec eshm-recv -f $SEG-live >$TMP/live.out"
+    live=$BG_PID
+    end=$((SECONDS + 4))
+    i=0
+    while ((SECONDS < end)); do
+        i=$((i + 1))
+        # the reader attaches first, so the segment always has a live holder
+        # while data is in it: nothing may be removed, nothing lost
+        bg_sh "exec eshm-recv -t 5 -n 1 $SEG >$TMP/got"
+        r=$BG_PID
+        echo "msg $i" | eshm-send --no-create --retries 50 "$SEG"
+        echo "live $i" | eshm-send "$SEG-live"
+        wait_exit "$r"
+        [ "$EXIT_STATUS" -eq 0 ]
+        [ "$(cat "$TMP/got")" = "msg $i" ]
+    done
+    echo "rounds: $i" >&3
+    [ "$i" -gt 20 ]
+    wait_until 5 lines_at_least "$TMP/live.out" "$i"
+    [ "$(cat "$TMP/live.out")" = "$(for ((k = 1; k <= i; k++)); do echo "live $k"; done)" ]
+    seg_exists "$SEG-live"
+    alive "$live"
+}
