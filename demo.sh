@@ -10,11 +10,13 @@ export PATH
 seg="demo-$$"
 work=$(mktemp -d "${TMPDIR:-/tmp}/eshm-demo.XXXXXX")
 reader=
+live=
 cleanup() {
-    [ -n "$reader" ] && kill "$reader" 2>/dev/null
+    for p in $reader $live; do kill "$p" 2>/dev/null; done
     rm -rf "$work"
-    # only if something went wrong: eshm removes a finished segment itself
-    rm -f "/dev/shm/eshm_$seg"
+    # only what this demo made and did not clean up itself
+    rm -f "/dev/shm/eshm_$seg" "/dev/shm/eshm_$seg-live" "/dev/shm/eshm_$seg-crashed" \
+        "/dev/shm/eshm_$seg-junk"
 }
 trap cleanup EXIT INT TERM
 
@@ -59,4 +61,33 @@ printf 'job %s\n' 1 2 3 | eshm-send "$seg"
 eshm-recv -n 2 "$seg" | sed 's/^/   first reader:  /'
 eshm-recv "$seg" | sed 's/^/   second reader: /'
 
-say "Done. Next: man eshm (man/eshm.7), eshm-send --help, eshm-recv --help."
+say "6. What a crash leaves behind, and how to see it and clean it up."
+echo "   A live pipeline, a crashed one (its writer killed with SIGKILL), a garbage file:"
+eshm-recv "$seg-live" >/dev/null &
+live=$!
+mkfifo "$work/in"
+eshm-send "$seg-crashed" <"$work/in" &
+crashed=$!
+exec 3>"$work/in"
+printf 'lost? no: kept for the next reader\n' >&3
+until eshm-stat --noheadings "$seg-crashed" 2>/dev/null | grep -q ' 1/'; do sleep 0.01; done
+kill -KILL "$crashed"
+wait "$crashed" 2>/dev/null || true
+exec 3>&-
+echo junk >"/dev/shm/eshm_$seg-junk"
+until [ -e "/dev/shm/eshm_$seg-live" ]; do sleep 0.01; done
+echo "   \$ eshm-stat $seg-live $seg-crashed $seg-junk"
+eshm-stat "$seg-live" "$seg-crashed" "$seg-junk" | sed 's/^/   /'
+echo "   \$ eshm-stat --check ...     # for cron and monitoring: one line per problem, exit 1"
+eshm-stat --check "$seg-live" "$seg-crashed" "$seg-junk" | sed 's/^/   /' || true
+echo "   \$ eshm-clean -v ...         # removes nothing here: live, undelivered data, not a segment"
+eshm-clean -v "$seg-live" "$seg-crashed" "$seg-junk" 2>&1 | sed 's/^/   /' || true
+echo "   \$ eshm-recv $seg-crashed     # the crashed writer's message is still there"
+eshm-recv --retries 1 "$seg-crashed" 2>/dev/null | sed 's/^/   /' || true
+echo "   \$ eshm-clean --force $seg-junk"
+eshm-clean --force "$seg-junk" | sed 's/^/   /'
+kill "$live"
+wait "$live" 2>/dev/null || true
+live=
+
+say "Done. Next: man eshm (man/eshm.7), and --help of eshm-send, eshm-recv, eshm-stat, eshm-clean."

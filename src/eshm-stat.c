@@ -283,8 +283,13 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 {
 	double secs = prev ? (double)(s->when_ms - prev->when_ms) / 1000 : 0;
 	bool rates = o->watch && prev;
+	int nw = 4; /* the NAME column fits the longest name */
+	for (size_t i = 0; i < s->n; i++) {
+		int l = (int)strlen(s->v[i].info.name);
+		nw = l > nw ? l : nw;
+	}
 	if (!o->noheadings) {
-		printf("%-16s %-3s %6s %4s %-8s %5s %-14s %-14s %13s %13s %13s %3s %5s", "NAME", "CH",
+		printf("%-*s %-3s %6s %4s %-8s %5s %-14s %-14s %13s %13s %13s %3s %5s", nw, "NAME", "CH",
 		       "SIZE", "MODE", "OWNER", "AGE", "WRITER", "READER", "USED/CAP", "IN", "OUT",
 		       "EOS", "WAITS");
 		if (rates)
@@ -295,7 +300,7 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 		const struct seg *g = &s->v[i];
 		const struct eshm_info *in = &g->info;
 		if (g->err) {
-			printf("%-16s %s\n", in->name, g->what);
+			printf("%-*s %s\n", nw, in->name, g->what);
 			continue;
 		}
 		char size[16], owner[32], age[16];
@@ -303,7 +308,7 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 		owner_str(in->uid, owner, sizeof owner);
 		age_str(in->valid ? age_ms(in) : -1, age, sizeof age);
 		if (!in->valid) {
-			printf("%-16s %-3s %6s %04o %-8s %5s INVALID: %s\n", in->name, "-", size,
+			printf("%-*s %-3s %6s %04o %-8s %5s INVALID: %s\n", nw, in->name, "-", size,
 			       in->mode, owner, age, in->problem);
 			continue;
 		}
@@ -324,8 +329,8 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 			snprintf(io, sizeof io, "%s/%s", mi, bi);
 			snprintf(oo, sizeof oo, "%s/%s", mo, bo);
 			count_str(o, c->waits_full, waits, sizeof waits);
-			printf("%-16s %-3s %6s %04o %-8s %5s %-14s %-14s %13s %13s %13s %3s %5s",
-			       in->name, ch ? "s2m" : "m2s", size, in->mode, owner, age, w, r, uc, io,
+			printf("%-*s %-3s %6s %04o %-8s %5s %-14s %-14s %13s %13s %13s %3s %5s",
+			       nw, in->name, ch ? "s2m" : "m2s", size, in->mode, owner, age, w, r, uc, io,
 			       oo, c->eos ? "yes" : "-", waits);
 			if (rates) {
 				const struct eshm_channel_info *p = pg && pg->info.valid ? &pg->info.chan[ch] : c;

@@ -43,8 +43,8 @@ start_writer() {
     run -0 eshm-stat "$SEG"
     [[ "${lines[0]}" == NAME*CH*SIZE*MODE*OWNER*AGE*WRITER*READER*USED/CAP*IN*OUT*EOS*WAITS ]]
     # one read, so one record of 8 + 16 bytes for the three lines
-    [[ "${lines[1]}" == "$SEG "*" m2s "*" 0600 "*" $WRITER/alive "*" - "*" 24B/1.0M "*" 3/14B "*" 0/0B "* ]]
-    [[ "${lines[2]}" == "$SEG "*" s2m "* ]]
+    [[ "${lines[1]}" == "$SEG m2s "*" 0600 "*" $WRITER/alive "*" - "*" 24B/1.0M "*" 3/14B "*" 0/0B "* ]]
+    [[ "${lines[2]}" == "$SEG s2m "* ]]
     run -0 eshm-stat --noheadings --bytes "$SEG"
     [[ "${lines[0]}" == *" 24/1048576 "*" 3/14 "* ]]
     [ "${#lines[@]}" -eq 2 ]
