@@ -257,13 +257,15 @@ enum {
 	ESHM_UNLINK_PENDING = 1, /* also if it holds undelivered data, idle that long */
 	ESHM_UNLINK_INVALID = 2, /* also a file that is not a valid segment */
 	ESHM_UNLINK_DRY_RUN = 4, /* decide, but do not remove */
-	ESHM_UNLINK_KEPT = 8,    /* also one created with ESHM_KEEP, idle that long */
+	ESHM_UNLINK_KEPT = 8,       /* also one created with ESHM_KEEP */
+	ESHM_UNLINK_KEPT_IDLE = 16, /* also one created with ESHM_KEEP, if idle that long */
 };
 /* Remove segment NAME, atomically with respect to attachers. Never removes
  * one with a live holder (ESHM_EBUSY), nor one being attached right now
  * (ESHM_EBUSY); with undelivered data only given ESHM_UNLINK_PENDING and at
  * least min_idle_ms without activity (else ESHM_EPENDING); one created with
- * ESHM_KEEP only given ESHM_UNLINK_KEPT and as idle (else ESHM_EPENDING); an invalid file
+ * ESHM_KEEP only given ESHM_UNLINK_KEPT, or ESHM_UNLINK_KEPT_IDLE and as
+ * idle (else ESHM_EPENDING); an invalid file
  * only given ESHM_UNLINK_INVALID (else ESHM_ENOTSEG). info (may be NULL)
  * receives what was found under the lock. */
 int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,

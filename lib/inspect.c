@@ -178,6 +178,22 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 	return 0;
 }
 
+/* A symbolic link in place of a segment: say so, with the link's own
+ * owner and mode, never following it. */
+static void
+describe_link(const char *path, struct eshm_info *info)
+{
+	struct stat st;
+	invalid(info, "%s", "a symbolic link");
+	if (lstat(path, &st) == 0) {
+		info->size = (uint64_t)st.st_size;
+		info->mode = st.st_mode & 07777;
+		info->uid = st.st_uid;
+		info->gid = st.st_gid;
+	}
+	info->idle_ms = -1;
+}
+
 int
 eshm_inspect(const char *name, struct eshm_info *info, struct eshm_error *err)
 {
@@ -198,7 +214,7 @@ eshm_inspect(const char *name, struct eshm_info *info, struct eshm_error *err)
 		if (e == ENOENT)
 			return eshm_fill_error(err, ESHM_ENOSEG, 0, "no segment %s", name);
 		if (e == ELOOP) {
-			invalid(info, "%s", "a symbolic link");
+			describe_link(path, info);
 			return 0;
 		}
 		return eshm_fill_error(err, -e, 0, "cannot open %s: %s", path, eshm_strerror(-e));
@@ -250,7 +266,7 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 	if (fd < 0 && errno == ELOOP) {
 		/* a symbolic link is never a segment of ours; removing the link
 		 * itself (not its target) is safe when asked for */
-		invalid(info, "%s", "a symbolic link");
+		describe_link(path, info);
 		if (!(flags & ESHM_UNLINK_INVALID))
 			return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is a symbolic link", path);
 		if (!(flags & ESHM_UNLINK_DRY_RUN) && unlink(path) < 0)
@@ -296,13 +312,23 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 				    name, (int)pid);
 		goto out;
 	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		r = eshm_fill_error(err, -errno, 0, "cannot stat %s: %s", path, eshm_strerror(-errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = eshm_fill_error(err, ESHM_ENOTSEG, 0,
+				    "%s is not a regular file; not removing it", path);
+		goto out;
+	}
 	if (!info->valid && !(flags & ESHM_UNLINK_INVALID)) {
 		r = eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a valid segment: %s", path,
 				    info->problem);
 		goto out;
 	}
-	if (info->valid && info->keep &&
-	    (!(flags & ESHM_UNLINK_KEPT) || info->idle_ms < min_idle_ms)) {
+	if (info->valid && info->keep && !(flags & ESHM_UNLINK_KEPT) &&
+	    (!(flags & ESHM_UNLINK_KEPT_IDLE) || info->idle_ms < min_idle_ms)) {
 		r = eshm_fill_error(err, ESHM_EPENDING, 0,
 				    "segment %s was created to be kept (idle %lld ms)", name,
 				    (long long)info->idle_ms);
@@ -315,10 +341,15 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 				    (long long)info->idle_ms);
 		goto out;
 	}
-	if (!(flags & ESHM_UNLINK_DRY_RUN) && unlink(path) < 0) {
-		int e = errno;
-		struct stat st;
-		if ((e == EPERM || e == EACCES) && fstat(fd, &st) == 0 && st.st_uid != geteuid())
+	/* /dev/shm is sticky: only the file's owner (or a privileged user)
+	 * may remove it. A dry run says so too, instead of promising. */
+	int e = 0;
+	if (!(flags & ESHM_UNLINK_DRY_RUN))
+		e = unlink(path) < 0 ? errno : 0;
+	else if (st.st_uid != geteuid() && geteuid() != 0)
+		e = EPERM;
+	if (e) {
+		if ((e == EPERM || e == EACCES) && st.st_uid != geteuid())
 			r = eshm_fill_error(err, -e, 0,
 					    "cannot remove %s: it belongs to uid %u and %s is "
 					    "sticky, so only its owner may remove it",

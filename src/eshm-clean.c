@@ -1,4 +1,5 @@
 /* eshm-clean - remove the segments that no live process holds: what crashed processes left. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -96,12 +97,17 @@ parse(int argc, char **argv, struct opts *o)
 					eshm_strerror(ESHM_ENAME));
 	/* a sweep leaves segments created with --keep alone, unless idle for
 	 * --older-than; naming one is asking for it */
-	if (o->older_ms >= 0 || optind < argc)
+	if (optind < argc)
 		o->flags |= ESHM_UNLINK_KEPT;
+	else if (o->older_ms >= 0)
+		o->flags |= ESHM_UNLINK_KEPT_IDLE;
 	if (o->older_ms >= 0)
 		o->flags |= ESHM_UNLINK_PENDING;
-	if (o->force)
+	/* --force: whatever it holds, however recently used */
+	if (o->force) {
 		o->flags |= ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID;
+		o->older_ms = 0;
+	}
 	if (o->dry)
 		o->flags |= ESHM_UNLINK_DRY_RUN;
 }
@@ -122,6 +128,10 @@ describe(const struct eshm_info *in, char *buf, size_t len)
 	}
 	if (!in->pending) {
 		snprintf(buf, len, "empty");
+		return;
+	}
+	if (!msgs) {
+		snprintf(buf, len, "an undelivered end-of-stream mark");
 		return;
 	}
 	char b[32], idle[32];
@@ -148,19 +158,28 @@ clean_one(const struct opts *o, const char *name, bool named)
 	}
 	const char *why = cli_err_text(&err, r);
 	switch (r) {
+	case ESHM_ENOSEG:
+		/* gone meanwhile: fine in a sweep, a failure by name */
+		if (named)
+			cli_warn("%s: %s", name, why);
+		return !named;
 	case ESHM_EBUSY:
 	case ESHM_EPENDING:
-	case ESHM_ENOSEG:
 		/* in a sweep, keeping these is the point; by name, it is a failure */
-		if (named) {
+		if (named || o->verbose)
 			cli_warn("%s: kept: %s", name, why);
-			return false;
-		}
-		if (o->verbose && r != ESHM_ENOSEG)
-			fprintf(stderr, "%s: kept %s: %s\n", cli_prog, name, why);
-		return true;
+		return !named;
+	case -EACCES:
+	case -EPERM:
+		/* in a sweep, another user's segment is not ours to clean */
+		if (named || o->verbose)
+			cli_warn("%s: %s", name, why);
+		return !named;
 	case ESHM_ENOTSEG:
-		cli_warn("%s: %s; 'eshm-clean --force %s' removes it", name, why, name);
+		if (strstr(why, "not a regular file"))
+			cli_warn("%s: %s", name, why);
+		else
+			cli_warn("%s: %s; 'eshm-clean --force %s' removes it", name, why, name);
 		return !named;
 	default:
 		cli_warn("%s: %s", name, why);

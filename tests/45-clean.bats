@@ -134,7 +134,7 @@ hold() {
     run -1 --separate-stderr eshm-clean "$SEG-a" "$SEG-missing" "$SEG-c"
     [ "${lines[0]}" = "removed $SEG-a (empty)" ]
     [ "${lines[1]}" = "removed $SEG-c (empty)" ]
-    [[ "$stderr" == *"$SEG-missing: kept: no segment $SEG-missing"* ]]
+    [[ "$stderr" == *"eshm-clean: $SEG-missing: no segment $SEG-missing"* ]]
 }
 
 @test "eshm-clean explains why it may not remove another user's segment" {
@@ -147,6 +147,21 @@ hold() {
         eshm-clean "$SEG"
     [[ "$stderr" == *"cannot remove /dev/shm/eshm_$SEG: it belongs to uid 0 and /dev/shm is sticky, so only its owner may remove it"* ]]
     seg_exists
+    # a dry run says the same instead of promising
+    run -1 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        eshm-clean --dry-run "$SEG"
+    [[ "$stderr" == *"only its owner may remove it"* ]]
+    [ -z "$output" ]
+    # and sweeps by another user leave what they may not read alone, quietly
+    run -0 --separate-stderr private_shm '
+        eshm-recv -v --retries 0 orphan 2>/dev/null & p=$!
+        until [ -e /dev/shm/eshm_orphan ]; do sleep 0.01; done
+        kill -KILL $p; wait $p || true
+        as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+        as_nobody eshm-clean 2>&1
+        as_nobody eshm-stat --check 2>&1
+        ls /dev/shm'
+    [ "$output" = eshm_orphan ]
 }
 
 @test "a sweep removes empty orphans and keeps everything else" {
@@ -155,7 +170,7 @@ hold() {
         until grep -q reading /tmp/orphan-$$; do sleep 0.01; done  # its holder
         kill -KILL $crashed; wait $crashed || true                 # crashed
         seq 3 | eshm-send queued                                  # undelivered data
-        eshm-send --keep kept </dev/null; eshm-recv kept
+        eshm-send --keep keepme </dev/null; eshm-recv keepme
         eshm-recv -v live >/dev/null 2>/tmp/live-$$ & live=$!     # live holder
         until grep -q reading /tmp/live-$$; do sleep 0.01; done
         echo junk >/dev/shm/eshm_junk
@@ -167,24 +182,47 @@ hold() {
     '
     [ "${lines[0]}" = "removed orphan (empty)" ]
     [ "${lines[1]}" = --- ]
-    [ "${lines[*]:2}" = "eshm_junk eshm_kept eshm_live eshm_queued" ]
-    [[ "$stderr" == *"junk: /dev/shm/eshm_junk is not a valid segment"* ]]
-    [[ "$stderr" == *"kept kept: segment kept was created to be kept"* ]]
-    [[ "$stderr" == *"kept live: segment live has a live holder"* ]]
-    [[ "$stderr" == *"kept queued: segment queued holds undelivered data"* ]]
+    [ "${lines[*]:2}" = "eshm_junk eshm_keepme eshm_live eshm_queued" ]
+    [[ "$stderr" == *"eshm-clean: junk: /dev/shm/eshm_junk is not a valid segment"* ]]
+    [[ "$stderr" == *"eshm-clean: keepme: kept: segment keepme was created to be kept"* ]]
+    [[ "$stderr" == *"eshm-clean: live: kept: segment live has a live holder"* ]]
+    [[ "$stderr" == *"eshm-clean: queued: kept: segment queued holds undelivered data"* ]]
 }
 
 @test "a sweep with --older-than also removes idle data and kept segments" {
     run -0 private_shm '
         seq 3 | eshm-send queued
         eshm-send --keep kept </dev/null; eshm-recv kept
+        true | eshm-send ended
         eshm-clean --older-than 1h
+        echo ---
         eshm-clean --older-than 0
         ls /dev/shm
     '
-    [ "${lines[0]}" = "removed kept (empty)" ]
-    [[ "${lines[1]}" == "removed queued (3 undelivered messages"* ]]
-    [ "${#lines[@]}" -eq 2 ]
+    [ "${lines[0]}" = --- ]
+    [ "${lines[1]}" = "removed ended (an undelivered end-of-stream mark)" ]
+    [ "${lines[2]}" = "removed kept (empty)" ]
+    [[ "${lines[3]}" == "removed queued (3 undelivered messages"* ]]
+    [ "${#lines[@]}" -eq 4 ]
+}
+
+@test "eshm-clean --force ignores --older-than; a named kept segment goes whatever its age" {
+    seq 3 | eshm-send "$SEG-q"
+    eshm-send --keep "$SEG-k" </dev/null
+    eshm-recv "$SEG-k"
+    run -0 eshm-clean --older-than 1h "$SEG-k"
+    [ "$output" = "removed $SEG-k (empty)" ]
+    run -0 eshm-clean --force --older-than 1h "$SEG-q"
+    [[ "$output" == "removed $SEG-q (3 undelivered messages"* ]]
+}
+
+@test "eshm-clean refuses to remove a directory named like a segment" {
+    mkdir "$(seg_path "$SEG")"
+    run -1 --separate-stderr eshm-clean --force "$SEG"
+    [[ "$stderr" == *"is not a regular file; not removing it"* ]]
+    [ -d "$(seg_path "$SEG")" ]
+    run -1 --separate-stderr eshm-clean --force -n "$SEG"
+    rmdir "$(seg_path "$SEG")"
 }
 
 @test "eshm-clean racing attach and detach never removes a live segment nor loses data" {

@@ -267,9 +267,13 @@ keep_flag_keeps_and_unlink_removes(void)
 	struct eshm_info info;
 	CHECK_EQ(eshm_inspect(n, &info, &e), 0);
 	CHECK(info.valid && info.keep && !info.live && !info.pending);
-	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_DRY_RUN, 0, NULL, &e), 0);
+	/* kept: only removed when asked for, and when idle long enough */
+	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), ESHM_EPENDING);
+	CHECK(strstr(e.what, "created to be kept") != NULL);
+	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_KEPT_IDLE, 3600000, NULL, &e), ESHM_EPENDING);
+	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_KEPT | ESHM_UNLINK_DRY_RUN, 0, NULL, &e), 0);
 	CHECK(t_exists(n));
-	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), 0);
+	CHECK_EQ(eshm_unlink(n, ESHM_UNLINK_KEPT, 0, NULL, &e), 0);
 	CHECK(!t_exists(n));
 	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, &e), ESHM_ENOSEG);
 }
