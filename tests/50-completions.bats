@@ -4,12 +4,15 @@
 load helpers
 
 COMPLETIONS="$BATS_TEST_DIRNAME/../completions"
-TOOLS=(eshm-send eshm-recv)
+TOOLS=(eshm-send eshm-recv eshm-stat eshm-clean)
 
-# help_long_options TOOL: the long options TOOL --help mentions, one a
-# line, sorted the same way as offered_long_options.
+# help_long_options TOOL: the long options TOOL --help lists, one a line,
+# sorted the same way as offered_long_options. Only those that start a
+# line of the option list count: the prose may name another tool's option
+# ("created with --keep" in eshm-clean --help).
 help_long_options() {
-    "$1" --help | grep -o -- '--[a-z][a-z0-9-]*' | LC_ALL=C sort -u
+    "$1" --help | grep -oE -- '^ +(-[[:alnum:]], +)?--[a-z][a-z0-9-]*' |
+        grep -oE -- '--[a-z][a-z0-9-]*' | LC_ALL=C sort -u
 }
 
 # offered_long_options: the long options in COMPREPLY, one a line.
@@ -91,17 +94,24 @@ not_offered() {
     done
 }
 
-@test "the bash completion offers master and slave after --role" {
+@test "the bash completion offers master and slave after --role, in the tools that have it" {
     source "$COMPLETIONS/bash/eshm"
-    local tool
+    local tool with_role=0
     for tool in "${TOOLS[@]}"; do
+        complete_bash "$tool" --role=s
+        if ! help_long_options "$tool" | grep -qx -- --role; then
+            echo "$tool has no --role"
+            [ "${#COMPREPLY[@]}" -eq 0 ]
+            continue
+        fi
+        with_role=$((with_role + 1))
+        [ "${COMPREPLY[*]}" = "--role=slave" ]
         complete_bash "$tool" --role ''
         [ "${COMPREPLY[*]}" = "master slave" ]
         complete_bash "$tool" --role = m
         [ "${COMPREPLY[*]}" = "master" ]
-        complete_bash "$tool" --role=s
-        [ "${COMPREPLY[*]}" = "--role=slave" ]
     done
+    [ "$with_role" -eq 2 ]
 }
 
 @test "the bash completion offers likely values for the options that take one" {
@@ -118,6 +128,49 @@ not_offered() {
     [ "${COMPREPLY[*]}" = "100ms 1s 1m" ]
     complete_bash eshm-recv -n ''
     [ "${#COMPREPLY[@]}" -eq 0 ]
+    complete_bash eshm-stat --count ''
+    [ "${#COMPREPLY[@]}" -eq 0 ]
+    complete_bash eshm-clean --older-than ''
+    [ "${COMPREPLY[*]}" = "10m 1h 24h" ]
+    complete_bash eshm-clean -v --older-than = 1
+    [ "${COMPREPLY[*]}" = "10m 1h" ]
+    complete_bash eshm-clean --older-than=2
+    [ "${COMPREPLY[*]}" = "--older-than=24h" ]
+}
+
+@test "the bash completion offers intervals after --watch= only, as its value is optional" {
+    source "$COMPLETIONS/bash/eshm"
+    complete_bash eshm-stat --watch =
+    [ "${COMPREPLY[*]}" = "1 2 5" ]
+    complete_bash eshm-stat -j --watch = 2
+    [ "${COMPREPLY[*]}" = "2" ]
+    complete_bash eshm-stat --watch=
+    [ "${COMPREPLY[*]}" = "--watch=1 --watch=2 --watch=5" ]
+    # In "--watch 5", "-w 5" and "-jw 5" the 5 is an operand: a NAME.
+    eshm-send --keep "$SEG" </dev/null
+    complete_bash eshm-stat --watch "${SEG:0:5}"
+    offered "$SEG"
+    complete_bash eshm-stat -w "${SEG:0:5}"
+    offered "$SEG"
+    complete_bash eshm-stat -jw "${SEG:0:5}"
+    offered "$SEG"
+    # In "-wn", n is the value of -w, not -n waiting for its count.
+    complete_bash eshm-stat -wn "${SEG:0:5}"
+    offered "$SEG"
+    # and after "--watch=2" too
+    complete_bash eshm-stat --watch = 2 "${SEG:0:5}"
+    offered "$SEG"
+}
+
+@test "the bash completion of -n follows the tool: a count in eshm-stat, --dry-run in eshm-clean" {
+    source "$COMPLETIONS/bash/eshm"
+    eshm-send --keep "$SEG" </dev/null
+    complete_bash eshm-stat -n "${SEG:0:5}"
+    [ "${#COMPREPLY[@]}" -eq 0 ]
+    complete_bash eshm-clean -n "${SEG:0:5}"
+    offered "$SEG"
+    complete_bash eshm-clean -nv "${SEG:0:5}"
+    offered "$SEG"
 }
 
 # offers WORD...: print what complete_bash offers, one a line, so that
@@ -165,6 +218,31 @@ offers() {
     [ "${#not_a_segment[@]}" -eq 0 ]
 }
 
+@test "the bash completion of eshm-stat and eshm-clean offers several segments, for every operand" {
+    source "$COMPLETIONS/bash/eshm"
+    local s tool
+    for s in a b c; do
+        eshm-send --keep "$SEG-$s" </dev/null
+    done
+    for tool in eshm-stat eshm-clean; do
+        complete_bash "$tool" "$SEG-"
+        [ "${#COMPREPLY[@]}" -eq 3 ]
+        offered "$SEG-a"
+        offered "$SEG-b"
+        offered "$SEG-c"
+        complete_bash "$tool" "$SEG-a" "$SEG-"
+        [ "${#COMPREPLY[@]}" -eq 3 ]
+        complete_bash "$tool" "$SEG-a" "$SEG-b" "$SEG-"
+        offered "$SEG-c"
+        complete_bash "$tool" -- "$SEG-a" "$SEG-"
+        offered "$SEG-b"
+    done
+    complete_bash eshm-stat -w2 --bytes "$SEG-a" -n 3 "$SEG-"
+    [ "${#COMPREPLY[@]}" -eq 3 ]
+    complete_bash eshm-clean --older-than 1h -v "$SEG-a" "$SEG-"
+    [ "${#COMPREPLY[@]}" -eq 3 ]
+}
+
 @test "the bash completion offers no segment once NAME is given, and segments after --" {
     source "$COMPLETIONS/bash/eshm"
     eshm-send --keep "$SEG" </dev/null
@@ -192,13 +270,15 @@ count_offers_with_failglob() {
 }
 
 @test "the per-command bash files register the completion of every tool" {
-    local tool
+    local tool i
     for tool in "${TOOLS[@]}"; do
-        run bash -c 'cd / && . "$1" && complete -p eshm-send eshm-recv' _ "$COMPLETIONS/bash/$tool"
+        run bash -c 'cd / && f=$1 && shift && . "$f" && complete -p "$@"' _ \
+            "$COMPLETIONS/bash/$tool" "${TOOLS[@]}"
         [ "$status" -eq 0 ]
-        [ "${#lines[@]}" -eq 2 ]
-        [ "${lines[0]}" = "complete -F _eshm eshm-send" ]
-        [ "${lines[1]}" = "complete -F _eshm eshm-recv" ]
+        [ "${#lines[@]}" -eq "${#TOOLS[@]}" ]
+        for i in "${!TOOLS[@]}"; do
+            [ "${lines[i]}" = "complete -F _eshm ${TOOLS[i]}" ]
+        done
     done
 }
 
