@@ -208,6 +208,7 @@ heartbeat_main(void *arg)
 			if (h->held[e])
 				atomic_store_explicit(&h->hdr->slot[e].heartbeat_ns,
 						      (uint64_t)now, memory_order_relaxed);
+		eshm_counters_flush(h);
 		next += period;
 		if (next <= now) /* we were descheduled: do not try to catch up */
 			next = now + period;

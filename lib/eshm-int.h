@@ -142,6 +142,21 @@ struct eshm_geom {
 	uint32_t flags;
 };
 
+/* A side's counters, kept in the handle and published to the segment's
+ * counter line by the heartbeat thread (and at close): the hot path then
+ * writes no shared line but the index. Written by the owning thread only;
+ * atomics so that the heartbeat thread may read them. */
+struct counters {
+	_Atomic uint64_t msgs, bytes, waits, wakes;
+};
+
+static inline void
+count_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
 /* Local state of the channel a handle writes. */
 struct wside {
 	struct eshm_chan *c;
@@ -151,6 +166,7 @@ struct wside {
 	uint64_t tail;      /* cached copy of c->tail */
 	uint64_t resv;      /* position of the reserved record, or UINT64_MAX */
 	uint64_t resv_avail; /* payload bytes the reservation allows */
+	struct counters n;
 	uint32_t recflags;  /* REC_F(framing) */
 	/* bytes of an unfinished message carried to the next reservation */
 	size_t carry;
@@ -182,6 +198,7 @@ struct rside {
 		bool valid;
 	} undo;
 	int end_w;          /* index of the writer end of this channel */
+	struct counters n;
 	int64_t lost_since; /* CLOCK_MONOTONIC ns the writer was seen dead, or 0 */
 };
 
@@ -250,5 +267,6 @@ int eshm_ring_eos(struct eshm *h);
 
 /* stats via seqlock */
 void eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci);
+void eshm_counters_flush(struct eshm *h);
 
 #endif

@@ -263,6 +263,7 @@ eshm_close(eshm_t *h)
 	if (h->wend >= 0 && !(h->cfg.flags & ESHM_NO_EOS) && eshm_end_check(h, h->wend) == 0)
 		rc = eshm_ring_eos(h);
 	eshm_heartbeat_stop(h);
+	eshm_counters_flush(h);
 
 	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
 	eshm_path(h->name, path, sizeof path);

@@ -83,37 +83,60 @@ corrupt(struct eshm *h, int ch, const char *what, uint64_t a, uint64_t b)
 			   (unsigned long long)b);
 }
 
+/* Publish one side's local counters under its sequence lock. */
 static void
-wcount(struct eshm_chan *c, uint64_t msgs, uint64_t bytes, uint64_t waits,
-       uint64_t wakes)
+seq_publish(_Atomic uint32_t *seq, _Atomic uint64_t *dst[4], struct counters *n)
 {
-	uint32_t s = atomic_load_explicit(&c->wseq, memory_order_relaxed);
-	atomic_store_explicit(&c->wseq, s + 1, memory_order_relaxed);
+	/* odd: a predecessor was killed half-way; we are the only writer now */
+	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed) & ~1u;
+	atomic_store_explicit(seq, s + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-#define ADD(f, v)                                                               \
-	if (v)                                                                  \
-	atomic_store_explicit(&c->f, atomic_load_explicit(&c->f, memory_order_relaxed) + (v), \
-			      memory_order_relaxed)
-	ADD(msgs_in, msgs);
-	ADD(bytes_in, bytes);
-	ADD(waits_full, waits);
-	ADD(wakes_w, wakes);
-	atomic_store_explicit(&c->wseq, s + 2, memory_order_release);
+	atomic_store_explicit(dst[0], atomic_load_explicit(&n->msgs, memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(dst[1], atomic_load_explicit(&n->bytes, memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(dst[2], atomic_load_explicit(&n->waits, memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(dst[3], atomic_load_explicit(&n->wakes, memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(seq, s + 2, memory_order_release);
+}
+
+/* Called by the heartbeat thread, or with it stopped or its mutex held:
+ * the only writer of the shared counters of our ends. A holder that was
+ * taken over must not overwrite its successor's counts.
+ *
+ * Publishing from the heartbeat thread rather than per message measured
+ * about 30% more 64-byte messages per second across two processes (the
+ * hot path then writes no shared line but the index); the price is that
+ * counts lag by up to one heartbeat, and that a process killed by SIGKILL
+ * may leave that much of its counts unpublished. */
+void
+eshm_counters_flush(struct eshm *h)
+{
+	if (h->wend >= 0 && eshm_end_check(h, h->wend) == 0) {
+		struct eshm_chan *c = h->w.c;
+		_Atomic uint64_t *dst[4] = {&c->msgs_in, &c->bytes_in, &c->waits_full, &c->wakes_w};
+		seq_publish(&c->wseq, dst, &h->w.n);
+	}
+	if (h->rend >= 0 && eshm_end_check(h, h->rend) == 0) {
+		struct eshm_chan *c = h->r.c;
+		_Atomic uint64_t *dst[4] = {&c->msgs_out, &c->bytes_out, &c->waits_empty, &c->wakes_r};
+		seq_publish(&c->rseq, dst, &h->r.n);
+	}
 }
 
 static void
-rcount(struct eshm_chan *c, uint64_t msgs, uint64_t bytes, uint64_t waits,
-       uint64_t wakes)
+counters_load(struct counters *n, _Atomic uint64_t *src[4])
 {
-	uint32_t s = atomic_load_explicit(&c->rseq, memory_order_relaxed);
-	atomic_store_explicit(&c->rseq, s + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	ADD(msgs_out, msgs);
-	ADD(bytes_out, bytes);
-	ADD(waits_empty, waits);
-	ADD(wakes_r, wakes);
-#undef ADD
-	atomic_store_explicit(&c->rseq, s + 2, memory_order_release);
+	atomic_store_explicit(&n->msgs, atomic_load_explicit(src[0], memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(&n->bytes, atomic_load_explicit(src[1], memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(&n->waits, atomic_load_explicit(src[2], memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(&n->wakes, atomic_load_explicit(src[3], memory_order_relaxed),
+			      memory_order_relaxed);
 }
 
 void
@@ -163,6 +186,9 @@ eshm_wside_init(struct eshm *h, int ch)
 	w->resv = UINT64_MAX;
 	w->recflags = REC_F(h->cfg.framing);
 	w->wrote = false;
+	_Atomic uint64_t *src[4] = {&w->c->msgs_in, &w->c->bytes_in, &w->c->waits_full,
+				    &w->c->wakes_w};
+	counters_load(&w->n, src);
 	atomic_store_explicit(&w->c->framing, (uint32_t)h->cfg.framing,
 			      memory_order_relaxed);
 	return wcheck(h, w->head, w->tail);
@@ -223,8 +249,12 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 					   "channel %s of %s stayed full", eshm_chan_name(h->wend / 2),
 					   h->name);
 		}
-		if (!counted)
-			wcount(w->c, 0, 0, 1, 0);
+		if (!counted) {
+			count_add(&w->n.waits, 1);
+			pthread_mutex_lock(&h->hb_mu);
+			eshm_counters_flush(h);
+			pthread_mutex_unlock(&h->hb_mu);
+		}
 		r = eshm_futex_wait(&w->c->space_wait, 1, left);
 		if (r == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
@@ -243,7 +273,7 @@ publish(struct eshm *h, uint64_t newhead)
 	if (atomic_load_explicit(&w->c->data_wait, memory_order_seq_cst)) {
 		atomic_store_explicit(&w->c->data_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&w->c->data_wait);
-		wcount(w->c, 0, 0, 0, 1);
+		count_add(&w->n.wakes, 1);
 	}
 }
 
@@ -333,7 +363,8 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 		w->wrote = true;
 		atomic_store_explicit(&w->c->closed, 0, memory_order_relaxed);
 	}
-	wcount(w->c, nmsgs, len, 0, 0);
+	count_add(&w->n.msgs, nmsgs);
+	count_add(&w->n.bytes, len);
 	return 0;
 }
 
@@ -434,6 +465,29 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 	size_t avail;
 	if (!h || (len && !buf))
 		return ESHM_EINVAL;
+	/* Fast path: the record fits before the ring's end and, by our cached
+	 * copy of the tail, in the free space (keeping room for an end mark):
+	 * no wait, no padding, no reservation bookkeeping. */
+	struct wside *w = &h->w;
+	if (h->wend >= 0 && !w->carry && len <= w->cap) {
+		uint64_t size = REC_HDR + ALIGN8((uint64_t)len);
+		uint64_t off = w->head % w->cap;
+		if (size <= w->cap - off && w->tail + w->cap - w->head >= size + REC_HDR) {
+			unsigned char *rec = w->ring + off;
+			if (len)
+				memcpy(rec + REC_HDR, buf, len);
+			put_rec(w, w->head, (uint32_t)len, REC_MSG | w->recflags | (1u << 8));
+			w->resv = UINT64_MAX;
+			publish(h, w->head + size);
+			if (!w->wrote) {
+				w->wrote = true;
+				atomic_store_explicit(&w->c->closed, 0, memory_order_relaxed);
+			}
+			count_add(&w->n.msgs, 1);
+			count_add(&w->n.bytes, len);
+			return 0;
+		}
+	}
 	int r = eshm_reserve(h, len, &p, &avail, timeout_ms);
 	if (r)
 		return r;
@@ -496,6 +550,9 @@ eshm_rside_init(struct eshm *h, int ch)
 		r->skipmsgs = (uint32_t)(sw >> 32);
 	}
 	r->lost_since = 0;
+	_Atomic uint64_t *src[4] = {&r->c->msgs_out, &r->c->bytes_out, &r->c->waits_empty,
+				    &r->c->wakes_r};
+	counters_load(&r->n, src);
 	eshm_rewind(h);
 	return 0;
 }
@@ -647,8 +704,12 @@ wait_data(struct eshm *h, int64_t deadline)
 			return eshm_seterr(h, ESHM_ETIMEDOUT, "nothing arrived on channel %s of %s",
 					   eshm_chan_name(h->rend / 2), h->name);
 		}
-		if (!counted)
-			rcount(r->c, 0, 0, 1, 0);
+		if (!counted) {
+			count_add(&r->n.waits, 1);
+			pthread_mutex_lock(&h->hb_mu);
+			eshm_counters_flush(h);
+			pthread_mutex_unlock(&h->hb_mu);
+		}
 		rc = eshm_futex_wait(&r->c->data_wait, 1, left);
 		if (rc == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
@@ -676,7 +737,7 @@ rpublish(struct eshm *h)
 	if (atomic_load_explicit(&r->c->space_wait, memory_order_seq_cst)) {
 		atomic_store_explicit(&r->c->space_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&r->c->space_wait);
-		rcount(r->c, 0, 0, 0, 1);
+		count_add(&r->n.wakes, 1);
 	}
 }
 
@@ -804,7 +865,8 @@ eshm_consume(eshm_t *h, size_t nbytes)
 		r->peeked = r->peekmsgs = 0;
 		r->undo.valid = false;
 		rpublish(h);
-		rcount(r->c, msgs, bytes, 0, 0);
+		count_add(&r->n.msgs, msgs);
+		count_add(&r->n.bytes, bytes);
 		return 0;
 	}
 	if (nbytes > r->peeked)
@@ -862,7 +924,8 @@ eshm_consume(eshm_t *h, size_t nbytes)
 	}
 	if (bytes || msgs) {
 		rpublish(h);
-		rcount(r->c, msgs, bytes, 0, 0);
+		count_add(&r->n.msgs, msgs);
+		count_add(&r->n.bytes, bytes);
 	}
 	/* what was peeked beyond the released prefix will be peeked again */
 	eshm_rewind(h);
@@ -901,6 +964,36 @@ eshm_read(eshm_t *h, void *buf, size_t cap, int timeout_ms)
 {
 	const void *p;
 	size_t len;
+	if (!h)
+		return ESHM_EINVAL;
+	/* Fast path: nothing peeked, a whole MSG record at the tail, checked
+	 * as rec_at checks it, copied out and released at once. */
+	struct rside *r = &h->r;
+	if (h->rend >= 0 && r->cur == r->tail && !r->skip && !r->peekmsgs) {
+		if (r->tail == r->head) {
+			rrefresh(h); /* an error is reported by the slow path */
+			if (r->tail == r->head)
+				goto slow;
+		}
+		uint64_t off = r->tail % r->cap;
+		struct eshm_rec rec;
+		memcpy(&rec, r->ring + off, sizeof rec);
+		uint64_t size = REC_HDR + ALIGN8((uint64_t)rec.len);
+		if (REC_KIND(rec.info) == REC_MSG && rec.len <= r->cap - off - REC_HDR &&
+		    size <= r->head - r->tail && rec.len <= cap) {
+			if (rec.len)
+				memcpy(buf, r->ring + off + REC_HDR, rec.len);
+			r->tail += size;
+			r->cur = r->tail;
+			r->curoff = r->curmsgs = 0;
+			r->undo.valid = false;
+			rpublish(h);
+			count_add(&r->n.msgs, 1);
+			count_add(&r->n.bytes, rec.len);
+			return (ssize_t)rec.len;
+		}
+	}
+slow:;
 	int rc = eshm_peek(h, &p, &len, timeout_ms);
 	if (rc)
 		return rc;

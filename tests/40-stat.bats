@@ -56,8 +56,10 @@ start_writer() {
     printf 'a\nbb\n' >&4
     bg_sh "exec eshm-recv -v -n 1 --follow $SEG >$TMP/out 2>$TMP/rerr"
     wait_until 5 lines_at_least "$TMP/out" 1
-    # hold a reader that has taken one message: now queued is "bb\n"
+    # a reader has taken one message: now queued is "bb\n"
     wait_exit "$BG_PID"
+    # the live writer publishes its counts with its heartbeat
+    wait_until 5 bash -c "eshm-stat --noheadings $SEG | grep -q ' 2/5B '"
     run -0 bash -c "eshm-stat --json $SEG >$TMP/doc"
     [ "$(wc -l <"$TMP/doc")" -eq 1 ]
     [ "$(json 'd["version"]' <"$TMP/doc")" = 1 ]
