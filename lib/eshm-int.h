@@ -51,6 +51,7 @@
 #define ESHM_DEFAULT_CAPACITY (1u << 20)
 #define ESHM_DIR "/dev/shm"
 #define ESHM_PREFIX "eshm_"
+#define SPIN_START_NS 50000 /* first spin budget of an adaptive wait */
 
 /* Ends, also the lock byte offsets. */
 enum { END_M2S_W = 0, END_M2S_R = 1, END_S2M_W = 2, END_S2M_R = 3, NENDS = 4 };
@@ -157,6 +158,14 @@ count_add(_Atomic uint64_t *c, uint64_t v)
 			      memory_order_relaxed);
 }
 
+/* How a wait spins before it sleeps; see ring.c. */
+struct spin {
+	int64_t budget;   /* ns */
+	unsigned poll;    /* pauses between two looks at the index */
+	unsigned waits, fails;
+	bool adaptive;
+};
+
 /* Local state of the channel a handle writes. */
 struct wside {
 	struct eshm_chan *c;
@@ -166,6 +175,7 @@ struct wside {
 	uint64_t tail;      /* cached copy of c->tail */
 	uint64_t resv;      /* position of the reserved record, or UINT64_MAX */
 	uint64_t resv_avail; /* payload bytes the reservation allows */
+	uint64_t need;      /* free bytes wait_space waits for */
 	struct counters n;
 	uint32_t recflags;  /* REC_F(framing) */
 	/* bytes of an unfinished message carried to the next reservation */
@@ -214,6 +224,7 @@ struct eshm {
 	bool held[NENDS];
 	uint64_t gen[NENDS];    /* generation of each end we hold */
 	int wend, rend;         /* ends held for writing/reading, or -1 */
+	struct spin spin_w, spin_r; /* the space and data waits (ring.c) */
 	struct wside w;
 	struct rside r;
 	dev_t dev;

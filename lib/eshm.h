@@ -80,6 +80,9 @@ struct eshm_config {
 	int retry_ms;           /* interval of those waits; default 100 */
 	int framing;            /* enum eshm_framing of what this handle writes */
 	unsigned flags;         /* ESHM_NO_CREATE | ESHM_KEEP | ESHM_TAKEOVER | ESHM_NO_EOS */
+	int spin_us;            /* spin before sleeping in a wait: -1 (default)
+				 * adapts, up to 50 us, none when the process
+				 * may run on one CPU only; 0 never spins */
 	/* If set, blocking calls return -EINTR within one wait slice (50 ms)
 	 * of *interrupt becoming non-zero: point it at the flag your signal
 	 * handler sets, so a signal that lands just before a wait still ends

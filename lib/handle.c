@@ -1,6 +1,7 @@
 /* handle.c - eshm_open and eshm_close: attach, claim, detach, remove when done. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ eshm_config_init(struct eshm_config *cfg)
 	cfg->max_retries = 50;
 	cfg->retry_ms = 100;
 	cfg->framing = ESHM_FRAMING_MESSAGE;
+	cfg->spin_us = -1;
 }
 
 static int
@@ -47,6 +49,8 @@ config_check(const struct eshm_config *c, struct eshm_error *err)
 		bad = "retry interval must be at least 1 ms";
 	else if (c->framing < ESHM_FRAMING_MESSAGE || c->framing > ESHM_FRAMING_RAW)
 		bad = "unknown framing";
+	else if (c->spin_us < -1 || c->spin_us > 1000000)
+		bad = "spin must be -1 (adaptive) or 0 to 1000000 us";
 	if (bad)
 		return eshm_fill_error(err, ESHM_EINVAL, 0, "%s", bad);
 	return 0;
@@ -185,6 +189,17 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	}
 	snprintf(h->name, sizeof h->name, "%s", name);
 	h->fd = -1;
+	/* a process that may run on one CPU only would spin against the very
+	 * peer it waits for: never spin there */
+	cpu_set_t cpus;
+	bool one_cpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) <= 1;
+	struct spin sp = {
+		.budget = h->cfg.spin_us >= 0 ? (int64_t)h->cfg.spin_us * 1000
+			  : one_cpu ? 0 : SPIN_START_NS,
+		.poll = 1,
+		.adaptive = h->cfg.spin_us < 0 && !one_cpu,
+	};
+	h->spin_w = h->spin_r = sp;
 	h->wend = h->rend = -1;
 
 	if ((r = open_locked(h, path, err)))
