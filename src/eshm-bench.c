@@ -1,0 +1,1016 @@
+/* eshm-bench - measure eshm against a pipe, a Unix socket and a POSIX message queue, in one run. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <mqueue.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+	OPT_COMPARE = CHAR_MAX + 1,
+	OPT_CPUS,
+	OPT_SPIN,
+	OPT_CAPACITY,
+};
+
+static const struct option longopts[] = {
+	{"sizes", required_argument, NULL, 's'},
+	{"duration", required_argument, NULL, 'd'},
+	{"repeat", required_argument, NULL, 'r'},
+	{"case", required_argument, NULL, 'c'},
+	{"compare", no_argument, NULL, OPT_COMPARE},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"spin", required_argument, NULL, OPT_SPIN},
+	{"capacity", required_argument, NULL, OPT_CAPACITY},
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void
+usage(void)
+{
+	printf("Usage: %s [options]\n"
+	       "Measure message throughput and round-trip latency between two processes\n"
+	       "over a temporary eshm segment (always removed), and with --compare over\n"
+	       "a pipe, a Unix socket and a POSIX message queue in the same run.\n"
+	       "\n"
+	       "  -c, --case CASE        throughput, latency, idle, or all (default:\n"
+	       "                         throughput and latency)\n"
+	       "  -s, --sizes LIST       message sizes, e.g. 64,1K,64K (the default)\n"
+	       "  -d, --duration DURATION  per case, size and transport (default 1s;\n"
+	       "                         idle: 10s)\n"
+	       "  -r, --repeat N         runs of each, interleaved; the median is shown\n"
+	       "                         (default 3)\n"
+	       "      --compare          also pipe, Unix socket and POSIX message queue,\n"
+	       "                         and for latency a bare futex ping-pong\n"
+	       "      --cpus LIST        pin the two processes, e.g. 0,1 (or 0,0: one\n"
+	       "                         shared core)\n"
+	       "      --spin US          eshm's spin before sleeping: -1 adaptive\n"
+	       "                         (default), 0 never\n"
+	       "      --capacity SIZE    eshm ring per channel (default 1M, at least\n"
+	       "                         4 messages)\n"
+	       "  -j, --json             one JSON document (keys in eshm-bench(1))\n"
+	       "  -h, --help             show this help and exit\n"
+	       "  -V, --version          show the version and exit\n"
+	       "\n"
+	       "Progress goes to stderr when it is a terminal. Exit status: 0 success,\n"
+	       "1 a transport failed, 2 usage error, 128+N ended by signal N.\n",
+	       cli_prog);
+}
+
+enum tkind { T_ESHM, T_PIPE, T_UNIX, T_MQ, T_FUTEX, NT };
+static const char *const tnames[NT] = {"eshm", "pipe", "unix", "mq", "futex"};
+enum ckind { C_THROUGHPUT, C_LATENCY, C_IDLE };
+static const char *const cnames[] = {"throughput", "latency", "idle"};
+
+struct opts {
+	size_t sizes[16];
+	int nsizes;
+	int64_t duration_ms;
+	bool duration_set;
+	int repeat;
+	bool cases[3];
+	bool compare, json;
+	int cpu[2]; /* -1: not pinned */
+	int spin_us;
+	size_t capacity;
+};
+
+static void
+parse_sizes(struct opts *o, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL;
+	if (!copy)
+		cli_die(EX_FAIL, "out of memory");
+	o->nsizes = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		uint64_t v = cli_size_arg("--sizes", t);
+		if (v == 0 || v > (16u << 20))
+			cli_usage_error("message sizes must be between 1 byte and 16M, not '%s'", t);
+		if (o->nsizes == 16)
+			cli_usage_error("at most 16 sizes");
+		o->sizes[o->nsizes++] = (size_t)v;
+	}
+	free(copy);
+	if (!o->nsizes)
+		cli_usage_error("--sizes needs at least one size");
+}
+
+static void
+parse(int argc, char **argv, struct opts *o)
+{
+	int c;
+	o->sizes[0] = 64, o->sizes[1] = 1024, o->sizes[2] = 65536;
+	o->nsizes = 3;
+	o->duration_ms = 1000;
+	o->repeat = 3;
+	o->cases[C_THROUGHPUT] = o->cases[C_LATENCY] = true;
+	o->cpu[0] = o->cpu[1] = -1;
+	o->spin_us = -1;
+	o->capacity = 1u << 20;
+	while ((c = getopt_long(argc, argv, "s:d:r:c:jhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			parse_sizes(o, optarg);
+			break;
+		case 'd':
+			o->duration_ms = cli_duration_ms_arg("--duration", optarg);
+			if (o->duration_ms < 10)
+				cli_usage_error("--duration must be at least 10ms");
+			o->duration_set = true;
+			break;
+		case 'r':
+			o->repeat = (int)cli_count_arg("--repeat", optarg, 1000);
+			if (o->repeat < 1)
+				cli_usage_error("--repeat must be at least 1");
+			break;
+		case 'c':
+			memset(o->cases, 0, sizeof o->cases);
+			if (!strcmp(optarg, "all"))
+				o->cases[C_THROUGHPUT] = o->cases[C_LATENCY] = o->cases[C_IDLE] = true;
+			else if (!strcmp(optarg, "throughput"))
+				o->cases[C_THROUGHPUT] = true;
+			else if (!strcmp(optarg, "latency"))
+				o->cases[C_LATENCY] = true;
+			else if (!strcmp(optarg, "idle"))
+				o->cases[C_IDLE] = true;
+			else
+				cli_usage_error("invalid --case '%s' (throughput, latency, idle or all)",
+						optarg);
+			break;
+		case OPT_COMPARE:
+			o->compare = true;
+			break;
+		case OPT_CPUS: {
+			int a, b, n = 0;
+			if (sscanf(optarg, "%d,%d%n", &a, &b, &n) == 2 && !optarg[n] && a >= 0 && b >= 0 &&
+			    a < CPU_SETSIZE && b < CPU_SETSIZE) {
+				o->cpu[0] = a, o->cpu[1] = b;
+			} else if (sscanf(optarg, "%d%n", &a, &n) == 1 && !optarg[n] && a >= 0 &&
+				   a < CPU_SETSIZE) {
+				o->cpu[0] = o->cpu[1] = a;
+			} else {
+				cli_usage_error("invalid --cpus '%s' (e.g. 0,1 or 0)", optarg);
+			}
+			break;
+		}
+		case OPT_SPIN: {
+			if (!strcmp(optarg, "-1")) {
+				o->spin_us = -1;
+				break;
+			}
+			o->spin_us = (int)cli_count_arg("--spin", optarg, 1000000);
+			break;
+		}
+		case OPT_CAPACITY: {
+			uint64_t v = cli_size_arg("--capacity", optarg);
+			if (v < 4096 || v > (1ull << 31))
+				cli_usage_error("--capacity must be between 4K and 2G");
+			o->capacity = (size_t)v;
+			break;
+		}
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			usage();
+			exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
+		case 'V':
+			cli_version();
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+			exit(EX_USAGE);
+		}
+	}
+	if (optind < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+pin(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		cli_die(EX_FAIL, "cannot pin to CPU %d: %s", cpu, strerror(errno));
+}
+
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+		if (r < 0 && errno == EINTR && !cli_signal)
+			continue;
+		if (r <= 0)
+			return got ? -1 : 0;
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+static int
+write_full(int fd, const void *buf, size_t len)
+{
+	size_t put = 0;
+	while (put < len) {
+		ssize_t w = write(fd, (const char *)buf + put, len - put);
+		if (w < 0 && errno == EINTR && !cli_signal)
+			continue;
+		if (w <= 0)
+			return -1;
+		put += (size_t)w;
+	}
+	return 0;
+}
+
+static int
+futex_wait(_Atomic uint32_t *a, uint32_t v)
+{
+	return (int)syscall(SYS_futex, (uint32_t *)a, FUTEX_WAIT, v, NULL, NULL, 0);
+}
+
+static void
+futex_wake(_Atomic uint32_t *a)
+{
+	syscall(SYS_futex, (uint32_t *)a, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* The segment of the current run; removed by the parent whatever happens. */
+static char segname[64];
+static int run_id;
+
+/* --------------------------------------------------------- transports */
+
+/* Two one-way links: dir 0 from A (the parent) to B (the child), dir 1
+ * back. Each process opens its side after the fork. */
+struct link {
+	enum tkind t;
+	size_t size;
+	int pfd[2][2];      /* pipe: per direction, [0] read end [1] write end */
+	int sv[2];          /* unix socketpair: A uses sv[0], B sv[1] */
+	mqd_t mq[2];
+	_Atomic uint32_t *fx; /* futex: shared page, words 0 and 1 */
+	eshm_t *h;
+	bool is_a;
+	char mqname[2][64];
+};
+
+static const char *
+link_prepare(struct link *l, const struct opts *o)
+{
+	(void)o;
+	switch (l->t) {
+	case T_ESHM:
+		snprintf(segname, sizeof segname, "eshm-bench-%d-%d", (int)getpid(), ++run_id);
+		return NULL;
+	case T_PIPE:
+		if (pipe(l->pfd[0]) || pipe(l->pfd[1]))
+			return strerror(errno);
+		return NULL;
+	case T_UNIX:
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, l->sv))
+			return strerror(errno);
+		return NULL;
+	case T_MQ:
+		for (int d = 0; d < 2; d++) {
+			struct mq_attr a = {.mq_maxmsg = 10, .mq_msgsize = (long)l->size};
+			snprintf(l->mqname[d], sizeof l->mqname[d], "/eshm-bench-%d-%d-%d",
+				 (int)getpid(), ++run_id, d);
+			l->mq[d] = mq_open(l->mqname[d], O_RDWR | O_CREAT | O_EXCL, 0600, &a);
+			if (l->mq[d] == (mqd_t)-1) {
+				static char why[160];
+				int e = errno;
+				long max = 0;
+				FILE *f = fopen("/proc/sys/fs/mqueue/msgsize_max", "re");
+				if (f) {
+					if (fscanf(f, "%ld", &max) != 1)
+						max = 0;
+					fclose(f);
+				}
+				if (d == 1) {
+					mq_close(l->mq[0]);
+					mq_unlink(l->mqname[0]);
+				}
+				if (e == EINVAL && max && (long)l->size > max)
+					snprintf(why, sizeof why,
+						 "skipped: %zu-byte messages exceed "
+						 "/proc/sys/fs/mqueue/msgsize_max (%ld)",
+						 l->size, max);
+				else
+					snprintf(why, sizeof why, "skipped: mq_open: %s", strerror(e));
+				return why;
+			}
+			/* gone from the namespace at once: nothing to clean up */
+			mq_unlink(l->mqname[d]);
+		}
+		return NULL;
+	case T_FUTEX:
+		l->fx = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (l->fx == MAP_FAILED)
+			return strerror(errno);
+		return NULL;
+	case NT:
+		break;
+	}
+	return "unknown transport";
+}
+
+/* After the fork: keep this side's ends, open the segment. */
+static int
+link_open(struct link *l, bool is_a, const struct opts *o)
+{
+	l->is_a = is_a;
+	switch (l->t) {
+	case T_ESHM: {
+		struct eshm_config c;
+		struct eshm_error err;
+		eshm_config_init(&c);
+		c.role = is_a ? ESHM_ROLE_MASTER : ESHM_ROLE_SLAVE;
+		c.capacity = o->capacity;
+		c.spin_us = o->spin_us;
+		c.interrupt = &cli_signal;
+		int r = eshm_open(segname, &c, &l->h, &err);
+		if (r)
+			cli_warn("%s: %s", segname, cli_err_text(&err, r));
+		return r;
+	}
+	case T_PIPE:
+		close(l->pfd[0][is_a ? 0 : 1]);
+		close(l->pfd[1][is_a ? 1 : 0]);
+		return 0;
+	case T_UNIX:
+		close(l->sv[is_a ? 1 : 0]);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+link_send(struct link *l, const void *buf)
+{
+	int d = l->is_a ? 0 : 1;
+	switch (l->t) {
+	case T_ESHM:
+		return eshm_write(l->h, buf, l->size, -1);
+	case T_PIPE:
+		return write_full(l->pfd[d][1], buf, l->size);
+	case T_UNIX:
+		return write_full(l->sv[l->is_a ? 0 : 1], buf, l->size);
+	case T_MQ:
+		while (mq_send(l->mq[d], buf, l->size, 0) < 0)
+			if (errno != EINTR || cli_signal)
+				return -1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* 1: a message; 0: end of stream; <0: failure */
+static int
+link_recv(struct link *l, void *buf)
+{
+	int d = l->is_a ? 1 : 0;
+	switch (l->t) {
+	case T_ESHM: {
+		ssize_t r = eshm_read(l->h, buf, l->size, -1);
+		return r == ESHM_EOF ? 0 : r < 0 ? -1 : 1;
+	}
+	case T_PIPE:
+		return read_full(l->pfd[d][0], buf, l->size);
+	case T_UNIX:
+		return read_full(l->sv[l->is_a ? 0 : 1], buf, l->size);
+	case T_MQ: {
+		ssize_t r;
+		while ((r = mq_receive(l->mq[d], buf, l->size, NULL)) < 0)
+			if (errno != EINTR || cli_signal)
+				return -1;
+		return r == 0 ? 0 : 1; /* a zero-length message ends the stream */
+	}
+	default:
+		return -1;
+	}
+}
+
+/* End of our sending direction. */
+static void
+link_end(struct link *l)
+{
+	int d = l->is_a ? 0 : 1;
+	switch (l->t) {
+	case T_ESHM:
+		eshm_eos(l->h);
+		break;
+	case T_PIPE:
+		close(l->pfd[d][1]);
+		break;
+	case T_UNIX:
+		shutdown(l->sv[l->is_a ? 0 : 1], SHUT_WR);
+		break;
+	case T_MQ:
+		mq_send(l->mq[d], "", 0, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+link_close(struct link *l)
+{
+	if (l->t == T_ESHM && l->h) {
+		eshm_close(l->h);
+		l->h = NULL;
+	}
+}
+
+/* ------------------------------------------------------------- results */
+
+struct result {
+	enum tkind t;
+	enum ckind c;
+	size_t size;
+	const char *skipped;
+	double msgs_per_s, bytes_per_s;
+	double futex_per_msg; /* eshm only: futex calls per message */
+	int64_t p50, p99, p999, max; /* ns */
+	double cpu_pct;        /* idle */
+	int runs;
+};
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* What a child reports to the parent through a pipe. */
+struct report {
+	int ok;
+	uint64_t msgs;
+	int64_t first_ns, last_ns;
+};
+
+/* Ends the run: the child's status, and the segment removed in any case. */
+static int
+reap(pid_t pid, bool kill_it)
+{
+	int st = 0;
+	if (kill_it)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (segname[0]) {
+		/* normally already gone; after a failure, make sure */
+		eshm_unlink(segname, ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID | ESHM_UNLINK_KEPT, 0,
+			    NULL, NULL);
+	}
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Throughput: A sends as many messages as it can for the duration, then
+ * ends the stream; B counts them and reports. Rate is B's count over the
+ * time from A's start to B's end of stream. */
+static int
+run_throughput(const struct opts *o, struct link *l, struct result *res)
+{
+	int rp[2];
+	if (pipe(rp))
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	unsigned char *buf = malloc(l->size);
+	if (!buf)
+		_exit(1);
+	memset(buf, 0x5a, l->size);
+	if (pid == 0) {
+		close(rp[0]);
+		pin(o->cpu[1]);
+		struct report rep = {0};
+		if (link_open(l, false, o) == 0) {
+			int r;
+			while ((r = link_recv(l, buf)) == 1)
+				rep.msgs++;
+			rep.last_ns = now_ns();
+			rep.ok = r == 0;
+			link_close(l);
+		}
+		if (write(rp[1], &rep, sizeof rep) != sizeof rep)
+			_exit(1);
+		_exit(rep.ok ? 0 : 1);
+	}
+	close(rp[1]);
+	pin(o->cpu[0]);
+	int rc = link_open(l, true, o);
+	int64_t start = now_ns(), end = start + o->duration_ms * 1000000;
+	uint64_t sent = 0;
+	while (!rc && !cli_signal) {
+		for (int i = 0; i < 256 && !rc; i++, sent++)
+			rc = link_send(l, buf);
+		if (now_ns() >= end)
+			break;
+	}
+	if (!rc)
+		link_end(l);
+	struct report rep = {0};
+	bool got = read_full(rp[0], &rep, sizeof rep) == 1;
+	close(rp[0]);
+	if (l->t == T_ESHM && l->h) {
+		struct eshm_info info;
+		if (eshm_stats(l->h, &info) == 0 && rep.msgs) {
+			const struct eshm_channel_info *c = &info.chan[0];
+			res->futex_per_msg =
+				(double)(c->wakes + c->waits_full + c->waits_empty) / (double)rep.msgs;
+		}
+	}
+	link_close(l);
+	int child = reap(pid, !got);
+	free(buf);
+	if (rc || !got || !rep.ok || child || rep.msgs != sent)
+		return -1;
+	double secs = (double)(rep.last_ns - start) / 1e9;
+	res->msgs_per_s = (double)rep.msgs / secs;
+	res->bytes_per_s = res->msgs_per_s * (double)l->size;
+	return 0;
+}
+
+/* Latency: A sends, B echoes; A times each round trip. */
+static int
+run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **rtts,
+	    size_t *nrtt)
+{
+	int rp[2];
+	if (pipe(rp))
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	unsigned char *buf = calloc(1, l->size);
+	if (!buf)
+		_exit(1);
+	if (pid == 0) {
+		close(rp[0]);
+		pin(o->cpu[1]);
+		int ok = 0;
+		if (l->t == T_FUTEX) {
+			/* bare futex ping-pong: the floor of sleeping handoffs */
+			for (uint32_t seq = 1;; seq++) {
+				uint32_t v;
+				while ((v = atomic_load(&l->fx[0])) < seq && v != UINT32_MAX)
+					futex_wait(&l->fx[0], v);
+				if (v == UINT32_MAX)
+					break;
+				atomic_store(&l->fx[1], seq);
+				futex_wake(&l->fx[1]);
+			}
+			ok = 1;
+		} else if (link_open(l, false, o) == 0) {
+			int r;
+			while ((r = link_recv(l, buf)) == 1)
+				if (link_send(l, buf))
+					break;
+			ok = r == 0;
+			link_end(l);
+			link_close(l);
+		}
+		if (write(rp[1], &ok, sizeof ok) != sizeof ok)
+			_exit(1);
+		_exit(ok ? 0 : 1);
+	}
+	close(rp[1]);
+	pin(o->cpu[0]);
+	int rc = l->t == T_FUTEX ? 0 : link_open(l, true, o);
+	int64_t start = now_ns(), end = start + o->duration_ms * 1000000;
+	size_t n = 0;
+	while (!rc && !cli_signal) {
+		if (n == *nrtt) {
+			size_t cap = *nrtt ? *nrtt * 2 : 65536;
+			int64_t *nv = realloc(*rtts, cap * sizeof *nv);
+			if (!nv) {
+				rc = -1;
+				break;
+			}
+			*rtts = nv;
+			*nrtt = cap;
+		}
+		int64_t t0 = now_ns();
+		if (l->t == T_FUTEX) {
+			uint32_t seq = (uint32_t)n + 1;
+			atomic_store(&l->fx[0], seq);
+			futex_wake(&l->fx[0]);
+			uint32_t v;
+			while ((v = atomic_load(&l->fx[1])) < seq)
+				futex_wait(&l->fx[1], v);
+		} else {
+			rc = link_send(l, buf);
+			if (!rc && link_recv(l, buf) != 1)
+				rc = -1;
+		}
+		int64_t t1 = now_ns();
+		(*rtts)[n++] = t1 - t0;
+		if (t1 >= end)
+			break;
+	}
+	if (l->t == T_FUTEX) {
+		atomic_store(&l->fx[0], UINT32_MAX);
+		futex_wake(&l->fx[0]);
+	} else if (!rc) {
+		link_end(l);
+		/* drain the child's end of stream */
+		while (link_recv(l, buf) == 1)
+			;
+	}
+	int ok = 0;
+	bool got = read_full(rp[0], &ok, sizeof ok) == 1;
+	close(rp[0]);
+	link_close(l);
+	int child = reap(pid, !got);
+	free(buf);
+	if (rc || !got || !ok || child || n == 0)
+		return -1;
+	qsort(*rtts, n, sizeof **rtts, cmp_i64);
+	res->p50 = (*rtts)[n / 2];
+	res->p99 = (*rtts)[(size_t)((double)n * 0.99)];
+	res->p999 = (*rtts)[(size_t)((double)n * 0.999)];
+	res->max = (*rtts)[n - 1];
+	res->msgs_per_s = (double)n / ((double)(now_ns() - start) / 1e9);
+	return 0;
+}
+
+/* Idle: a holder that only heartbeats, over the duration; CPU time of the
+ * whole process (heartbeat thread included) as a share of one core. */
+static int
+run_idle(const struct opts *o, struct result *res)
+{
+	struct link l = {.t = T_ESHM, .size = 64};
+	link_prepare(&l, o);
+	pin(o->cpu[0]);
+	if (link_open(&l, true, o))
+		return -1;
+	struct rusage a, b;
+	getrusage(RUSAGE_SELF, &a);
+	int64_t t0 = now_ns();
+	struct timespec ts = {(time_t)(o->duration_ms / 1000), (long)(o->duration_ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !cli_signal)
+		;
+	getrusage(RUSAGE_SELF, &b);
+	int64_t t1 = now_ns();
+	link_close(&l);
+	eshm_unlink(segname, ESHM_UNLINK_PENDING | ESHM_UNLINK_KEPT, 0, NULL, NULL);
+	double cpu = (double)(b.ru_utime.tv_sec - a.ru_utime.tv_sec + b.ru_stime.tv_sec -
+			      a.ru_stime.tv_sec) +
+		     (double)(b.ru_utime.tv_usec - a.ru_utime.tv_usec + b.ru_stime.tv_usec -
+			      a.ru_stime.tv_usec) / 1e6;
+	res->cpu_pct = 100.0 * cpu / ((double)(t1 - t0) / 1e9);
+	return cli_signal ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- output */
+
+static void
+human_rate(double v, char *buf, size_t len)
+{
+	if (v >= 1e9)
+		snprintf(buf, len, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, len, "%.2fM", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+static void
+human_ns(int64_t ns, char *buf, size_t len)
+{
+	if (ns >= 1000000)
+		snprintf(buf, len, "%.2fms", (double)ns / 1e6);
+	else if (ns >= 1000)
+		snprintf(buf, len, "%.2fus", (double)ns / 1e3);
+	else
+		snprintf(buf, len, "%lldns", (long long)ns);
+}
+
+static void
+size_label(size_t s, char *buf, size_t len)
+{
+	if (s >= 1024 * 1024 && s % (1024 * 1024) == 0)
+		snprintf(buf, len, "%zuM", s >> 20);
+	else if (s >= 1024 && s % 1024 == 0)
+		snprintf(buf, len, "%zuK", s >> 10);
+	else
+		snprintf(buf, len, "%zu", s);
+}
+
+static const struct result *
+find_res(const struct result *v, int n, enum ckind c, size_t size, enum tkind t)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i].c == c && v[i].size == size && v[i].t == t && !v[i].skipped)
+			return &v[i];
+	return NULL;
+}
+
+static void
+print_table(const struct opts *o, const struct result *v, int n)
+{
+	bool thr = false, lat = false;
+	for (int i = 0; i < n; i++) {
+		thr |= v[i].c == C_THROUGHPUT;
+		lat |= v[i].c == C_LATENCY;
+	}
+	printf("eshm-bench: median of %d run%s of %.1f s each%s%s\n", o->repeat,
+	       o->repeat == 1 ? "" : "s", (double)o->duration_ms / 1000,
+	       o->cpu[0] >= 0 ? ", pinned" : "", o->compare ? ", same run, interleaved" : "");
+	if (thr) {
+		printf("\n%-10s %6s %12s %12s %9s %12s\n", "THROUGHPUT", "SIZE", "MSGS/S", "BYTES/S",
+		       "VS PIPE", "FUTEX/MSG");
+		for (int i = 0; i < n; i++) {
+			const struct result *r = &v[i];
+			if (r->c != C_THROUGHPUT)
+				continue;
+			char sz[32], m[32], b[32], ratio[32] = "", fx[32] = "";
+			size_label(r->size, sz, sizeof sz);
+			if (r->skipped) {
+				printf("%-10s %6s %s\n", tnames[r->t], sz, r->skipped);
+				continue;
+			}
+			human_rate(r->msgs_per_s, m, sizeof m);
+			human_rate(r->bytes_per_s, b, sizeof b);
+			const struct result *p = find_res(v, n, C_THROUGHPUT, r->size, T_PIPE);
+			if (p && p->msgs_per_s > 0)
+				snprintf(ratio, sizeof ratio, "%.1fx", r->msgs_per_s / p->msgs_per_s);
+			if (r->t == T_ESHM)
+				snprintf(fx, sizeof fx, "%.5f", r->futex_per_msg);
+			printf("%-10s %6s %12s %11sB %9s %12s\n", tnames[r->t], sz, m, b, ratio, fx);
+		}
+	}
+	if (lat) {
+		printf("\n%-10s %6s %10s %10s %10s %10s %9s\n", "LATENCY", "SIZE", "RTT P50", "P99",
+		       "P99.9", "MAX", "VS PIPE");
+		for (int i = 0; i < n; i++) {
+			const struct result *r = &v[i];
+			if (r->c != C_LATENCY)
+				continue;
+			char sz[32], a[32], b[32], c[32], d[32], ratio[32] = "";
+			size_label(r->size, sz, sizeof sz);
+			if (r->skipped) {
+				printf("%-10s %6s %s\n", tnames[r->t], sz, r->skipped);
+				continue;
+			}
+			human_ns(r->p50, a, sizeof a);
+			human_ns(r->p99, b, sizeof b);
+			human_ns(r->p999, c, sizeof c);
+			human_ns(r->max, d, sizeof d);
+			const struct result *p = find_res(v, n, C_LATENCY, r->size, T_PIPE);
+			if (p && p->p50 > 0)
+				snprintf(ratio, sizeof ratio, "%.2fx", (double)r->p50 / (double)p->p50);
+			printf("%-10s %6s %10s %10s %10s %10s %9s\n", tnames[r->t], sz, a, b, c, d, ratio);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (v[i].c == C_IDLE)
+			printf("\nIDLE: a holder that only heartbeats used %.3f%% of a core over %.1f s\n",
+			       v[i].cpu_pct, (double)o->duration_ms / 1000);
+	if (thr && o->compare)
+		printf("\nVS PIPE: messages per second against the pipe's; for latency, the "
+		       "median round trip\nagainst the pipe's (lower is better).\n");
+}
+
+static void
+print_json(const struct opts *o, const struct result *v, int n)
+{
+	printf("{\"version\": 1, \"repeat\": %d, \"duration_ms\": %lld, \"cpus\": ", o->repeat,
+	       (long long)o->duration_ms);
+	if (o->cpu[0] >= 0)
+		printf("[%d, %d]", o->cpu[0], o->cpu[1]);
+	else
+		printf("null");
+	printf(", \"results\": [");
+	for (int i = 0; i < n; i++) {
+		const struct result *r = &v[i];
+		printf("%s{\"transport\": \"%s\", \"case\": \"%s\", \"size\": %zu", i ? ", " : "",
+		       tnames[r->t], cnames[r->c], r->size);
+		if (r->skipped) {
+			printf(", \"skipped\": \"%s\"}", r->skipped);
+			continue;
+		}
+		if (r->c == C_THROUGHPUT) {
+			printf(", \"msgs_per_s\": %.0f, \"bytes_per_s\": %.0f", r->msgs_per_s,
+			       r->bytes_per_s);
+			if (r->t == T_ESHM)
+				printf(", \"futex_calls_per_msg\": %.6f", r->futex_per_msg);
+		} else if (r->c == C_LATENCY) {
+			printf(", \"rtt_p50_ns\": %lld, \"rtt_p99_ns\": %lld, \"rtt_p999_ns\": %lld, "
+			       "\"rtt_max_ns\": %lld, \"round_trips_per_s\": %.0f",
+			       (long long)r->p50, (long long)r->p99, (long long)r->p999,
+			       (long long)r->max, r->msgs_per_s);
+		} else {
+			printf(", \"cpu_percent\": %.4f", r->cpu_pct);
+		}
+		printf(", \"runs\": %d}", r->runs);
+	}
+	printf("]}\n");
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void
+progress(bool on, int done, int total, enum ckind c, size_t size, enum tkind t)
+{
+	if (!on)
+		return;
+	char sz[32];
+	size_label(size, sz, sizeof sz);
+	fprintf(stderr, "\r\033[K%s: [%d/%d] %s %s %s", cli_prog, done + 1, total, cnames[c], sz,
+		tnames[t]);
+	fflush(stderr);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {0};
+	cli_init("eshm-bench");
+	parse(argc, argv, &o);
+	cli_signals();
+	bool tty = isatty(STDERR_FILENO);
+
+	enum tkind ts[NT];
+	int nt = 0;
+	ts[nt++] = T_ESHM;
+	if (o.compare) {
+		ts[nt++] = T_PIPE;
+		ts[nt++] = T_UNIX;
+		ts[nt++] = T_MQ;
+	}
+	struct result res[256];
+	int nres = 0;
+	int total = 0, done = 0, failures = 0;
+	for (int c = C_THROUGHPUT; c <= C_LATENCY; c++)
+		if (o.cases[c])
+			total += o.nsizes * o.repeat * (nt + (c == C_LATENCY && o.compare));
+
+	int64_t *rtts = NULL;
+	size_t nrtt = 0;
+	for (int c = C_THROUGHPUT; c <= C_LATENCY && !cli_signal; c++) {
+		if (!o.cases[c])
+			continue;
+		int ntc = nt;
+		enum tkind tc[NT];
+		memcpy(tc, ts, sizeof ts);
+		if (c == C_LATENCY && o.compare)
+			tc[ntc++] = T_FUTEX;
+		for (int si = 0; si < o.nsizes && !cli_signal; si++) {
+			size_t size = o.sizes[si];
+			/* per transport: values of each run, for the median */
+			double vals[NT][64];
+			int64_t lat[NT][4][64];
+			double fx[NT][64];
+			int nv[NT] = {0};
+			const char *skipped[NT] = {0};
+			for (int rep = 0; rep < o.repeat && !cli_signal; rep++) {
+				for (int k = 0; k < ntc && !cli_signal; k++) {
+					enum tkind t = tc[k];
+					progress(tty, done++, total, (enum ckind)c, size, t);
+					if (skipped[t])
+						continue;
+					if (t == T_ESHM && size + 16 > o.capacity) {
+						skipped[t] = "skipped: message larger than the ring "
+							     "(--capacity)";
+						continue;
+					}
+					struct link l = {.t = t, .size = size};
+					const char *why = link_prepare(&l, &o);
+					if (why) {
+						skipped[t] = why;
+						continue;
+					}
+					struct result r = {0};
+					int rc = c == C_THROUGHPUT
+							 ? run_throughput(&o, &l, &r)
+							 : run_latency(&o, &l, &r, &rtts, &nrtt);
+					if (t == T_MQ) {
+						mq_close(l.mq[0]);
+						mq_close(l.mq[1]);
+					}
+					if (t == T_UNIX)
+						close(l.sv[0]);
+					if (t == T_PIPE) {
+						close(l.pfd[0][1]);
+						close(l.pfd[1][0]);
+					}
+					if (t == T_FUTEX)
+						munmap((void *)l.fx, 4096);
+					if (rc) {
+						if (!cli_signal) {
+							cli_warn("%s %s %zu bytes: run failed", cnames[c],
+								 tnames[t], size);
+							failures++;
+						}
+						continue;
+					}
+					int i = nv[t]++;
+					vals[t][i] = r.msgs_per_s;
+					fx[t][i] = r.futex_per_msg;
+					lat[t][0][i] = r.p50;
+					lat[t][1][i] = r.p99;
+					lat[t][2][i] = r.p999;
+					lat[t][3][i] = r.max;
+				}
+			}
+			for (int k = 0; k < ntc && nres < 256; k++) {
+				enum tkind t = tc[k];
+				struct result *r = &res[nres];
+				memset(r, 0, sizeof *r);
+				r->t = t, r->c = (enum ckind)c, r->size = size;
+				if (skipped[t]) {
+					r->skipped = skipped[t];
+					nres++;
+					continue;
+				}
+				if (!nv[t])
+					continue;
+				r->runs = nv[t];
+				qsort(vals[t], (size_t)nv[t], sizeof(double), cmp_dbl);
+				qsort(fx[t], (size_t)nv[t], sizeof(double), cmp_dbl);
+				r->msgs_per_s = vals[t][nv[t] / 2];
+				r->bytes_per_s = r->msgs_per_s * (double)size;
+				r->futex_per_msg = fx[t][nv[t] / 2];
+				for (int q = 0; q < 4; q++)
+					qsort(lat[t][q], (size_t)nv[t], sizeof(int64_t), cmp_i64);
+				r->p50 = lat[t][0][nv[t] / 2];
+				r->p99 = lat[t][1][nv[t] / 2];
+				r->p999 = lat[t][2][nv[t] / 2];
+				r->max = lat[t][3][nv[t] / 2];
+				nres++;
+			}
+		}
+	}
+	free(rtts);
+	if (o.cases[C_IDLE] && !cli_signal && nres < 256) {
+		if (!o.duration_set)
+			o.duration_ms = 10000;
+		if (tty)
+			fprintf(stderr, "\r\033[K%s: idle holder for %.0f s", cli_prog,
+				(double)o.duration_ms / 1000);
+		struct result *r = &res[nres];
+		memset(r, 0, sizeof *r);
+		r->t = T_ESHM, r->c = C_IDLE, r->runs = 1;
+		if (run_idle(&o, r) == 0)
+			nres++;
+		else if (!cli_signal)
+			failures++;
+	}
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	cli_reraise(cli_signal);
+	if (o.json)
+		print_json(&o, res, nres);
+	else
+		print_table(&o, res, nres);
+	if (fflush(stdout) || ferror(stdout))
+		return EX_FAIL;
+	return failures ? EX_FAIL : EX_OK;
+}
