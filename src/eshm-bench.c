@@ -95,21 +95,26 @@ struct opts {
 static void
 parse_sizes(struct opts *o, const char *arg)
 {
-	char *copy = strdup(arg), *save = NULL;
-	if (!copy)
-		cli_die(EX_FAIL, "out of memory");
 	o->nsizes = 0;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		uint64_t v = cli_size_arg("--sizes", t);
+	for (const char *p = arg;;) {
+		/* one item: no empty ones, as "64,,1K" would be */
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		char item[32];
+		if (n == 0 || n >= sizeof item)
+			cli_usage_error("invalid --sizes '%s' (e.g. 64,1K,64K)", arg);
+		memcpy(item, p, n);
+		item[n] = '\0';
+		uint64_t v = cli_size_arg("--sizes", item);
 		if (v == 0 || v > (16u << 20))
-			cli_usage_error("message sizes must be between 1 byte and 16M, not '%s'", t);
+			cli_usage_error("message sizes must be between 1 byte and 16M, not '%s'", item);
 		if (o->nsizes == 16)
 			cli_usage_error("at most 16 sizes");
 		o->sizes[o->nsizes++] = (size_t)v;
+		if (!comma)
+			break;
+		p = comma + 1;
 	}
-	free(copy);
-	if (!o->nsizes)
-		cli_usage_error("--sizes needs at least one size");
 }
 
 static void
@@ -554,7 +559,8 @@ run_throughput(const struct opts *o, struct link *l, struct result *res)
 	if (!rc)
 		link_end(l);
 	struct report rep = {0};
-	bool got = read_full(rp[0], &rep, sizeof rep) == 1;
+	/* cut short: the child may wait for messages that will never come */
+	bool got = !rc && !cli_signal && read_full(rp[0], &rep, sizeof rep) == 1;
 	close(rp[0]);
 	if (l->t == T_ESHM && l->h) {
 		struct eshm_info info;
@@ -662,7 +668,7 @@ run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **
 			;
 	}
 	int ok = 0;
-	bool got = read_full(rp[0], &ok, sizeof ok) == 1;
+	bool got = !rc && !cli_signal && read_full(rp[0], &ok, sizeof ok) == 1;
 	close(rp[0]);
 	link_close(l);
 	int child = reap(pid, !got);
