@@ -1,6 +1,7 @@
 /* endpoint.c - the four ends of a segment: who holds them, claiming, releasing, heartbeats. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,21 @@ eshm_any_live(int fd)
 		if (eshm_end_probe(fd, e) != 0)
 			return true;
 	return false;
+}
+
+/* The CPUs this process may run on, one bit each; bit 63 stands for CPU 63
+ * and all above it. */
+uint64_t
+eshm_cpu_mask(void)
+{
+	cpu_set_t set;
+	uint64_t m = 0;
+	if (sched_getaffinity(0, sizeof set, &set) < 0)
+		return ~(uint64_t)0;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			m |= (uint64_t)1 << (c < 63 ? c : 63);
+	return m;
 }
 
 static void
@@ -140,6 +156,7 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 		atomic_store_explicit(&s->stale_ms, (uint32_t)h->cfg.stale_threshold_ms,
 				      memory_order_relaxed);
 		atomic_store_explicit(&s->start_time, start, memory_order_relaxed);
+		atomic_store_explicit(&s->cpus, h->cpus, memory_order_relaxed);
 		atomic_store_explicit(&s->pid, (uint32_t)getpid(), memory_order_relaxed);
 		h->gen[e] = atomic_fetch_add_explicit(&s->generation, 1,
 						      memory_order_relaxed) + 1;

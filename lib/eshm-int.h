@@ -52,6 +52,7 @@
 #define ESHM_DIR "/dev/shm"
 #define ESHM_PREFIX "eshm_"
 #define SPIN_START_NS 50000 /* first spin budget of an adaptive wait */
+uint64_t eshm_cpu_mask(void);
 
 /* Ends, also the lock byte offsets. */
 enum { END_M2S_W = 0, END_M2S_R = 1, END_S2M_W = 2, END_S2M_R = 3, NENDS = 4 };
@@ -78,7 +79,8 @@ struct eshm_slot {
 	_Atomic uint64_t start_time;   /* holder's start, ticks since boot */
 	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC; kept at detach */
 	_Atomic uint64_t generation;   /* number of claims so far */
-	char pad[ESHM_CL - 32];
+	_Atomic uint64_t cpus;         /* CPUs it may run on (bit 63: 63 and up) */
+	char pad[ESHM_CL - 40];
 };
 
 /* One channel's shared state; each line has one main writer. */
@@ -225,6 +227,7 @@ struct eshm {
 	uint64_t gen[NENDS];    /* generation of each end we hold */
 	int wend, rend;         /* ends held for writing/reading, or -1 */
 	struct spin spin_w, spin_r; /* the space and data waits (ring.c) */
+	uint64_t cpus;          /* our CPU affinity, as in struct eshm_slot */
 	struct wside w;
 	struct rside r;
 	dev_t dev;

@@ -1,7 +1,6 @@
 /* handle.c - eshm_open and eshm_close: attach, claim, detach, remove when done. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,17 +188,13 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	}
 	snprintf(h->name, sizeof h->name, "%s", name);
 	h->fd = -1;
-	/* a process that may run on one CPU only would spin against the very
-	 * peer it waits for: never spin there */
-	cpu_set_t cpus;
-	bool one_cpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) <= 1;
 	struct spin sp = {
-		.budget = h->cfg.spin_us >= 0 ? (int64_t)h->cfg.spin_us * 1000
-			  : one_cpu ? 0 : SPIN_START_NS,
+		.budget = h->cfg.spin_us >= 0 ? (int64_t)h->cfg.spin_us * 1000 : SPIN_START_NS,
 		.poll = 1,
-		.adaptive = h->cfg.spin_us < 0 && !one_cpu,
+		.adaptive = h->cfg.spin_us < 0,
 	};
 	h->spin_w = h->spin_r = sp;
+	h->cpus = eshm_cpu_mask();
 	h->wend = h->rend = -1;
 
 	if ((r = open_locked(h, path, err)))

@@ -49,8 +49,12 @@
  *   the probe it never would: a spin shorter than the wait never pays).
  *   A first rule, "2t after a spin of t", measured 43 us median 64 KiB
  *   round trips against 16 us: one slow wait halved it below the typical
- *   one, and it cascaded down. Between SPIN_MIN_NS and SPIN_MAX_NS; zero
- *   when the process may run on one CPU only (set at open).
+ *   one, and it cascaded down. Between SPIN_MIN_NS and SPIN_MAX_NS.
+ * - no spinning at all when we and our peer may both run on one and the
+ *   same CPU only (pinned together, or a one-CPU machine): there the spin
+ *   only keeps the peer from running. Each holder records its affinity in
+ *   its slot; a process pinned alone to its own CPU still spins, as it
+ *   should (a first rule, "not if we may use one CPU only", stopped that).
  * - the interval between two looks at the index adapts too. A reader that
  *   keeps up with a fast writer would otherwise pull the index's cache line
  *   across cores after every message, stalling the writer's next store:
@@ -104,10 +108,14 @@ spin_failed(struct spin *sp)
 }
 
 /* Spin until ready(h) or the budget is spent: 1 if ready, 0 if not, or an
- * error from ready. */
+ * error from ready. peer: the end whose holder we wait for. */
 static int
-spin_until(struct eshm *h, struct spin *sp, int (*ready)(struct eshm *))
+spin_until(struct eshm *h, struct spin *sp, int peer, int (*ready)(struct eshm *))
 {
+	uint64_t both = h->cpus | atomic_load_explicit(&h->hdr->slot[peer].cpus,
+							 memory_order_relaxed);
+	if (__builtin_popcountll(both) <= 1)
+		return 0;
 	int64_t budget = spin_probe(sp) ? SPIN_MAX_NS : sp->budget;
 	if (budget <= 0)
 		return 0;
@@ -320,7 +328,7 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 	if (w->tail + w->cap - w->head >= need)
 		return 0;
 	w->need = need;
-	if (deadline != 0 && (r = spin_until(h, &h->spin_w, space_ready)))
+	if (deadline != 0 && (r = spin_until(h, &h->spin_w, h->wend + 1, space_ready)))
 		return r < 0 ? r : 0;
 
 	for (bool counted = false;; counted = true) {
@@ -765,7 +773,7 @@ wait_data(struct eshm *h, int64_t deadline)
 		return rc;
 	if (r->head != r->cur)
 		return 0;
-	if (deadline != 0 && (rc = spin_until(h, &h->spin_r, data_ready)))
+	if (deadline != 0 && (rc = spin_until(h, &h->spin_r, r->end_w, data_ready)))
 		return rc < 0 ? rc : 0;
 
 	for (bool counted = false;; counted = true) {
