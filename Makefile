@@ -99,7 +99,7 @@ test-bats: all
 
 lint:
 	mandoc -Tlint -W warning $(MANS)
-	shellcheck -x .ci/run demo.sh tests/*.bash completions/bash/*
+	shellcheck -x .ci/run demo.sh bench/*.sh tests/*.bash completions/bash/*
 
 check: all test-lib test-asan test-tsan lint test-bats
 
@@ -108,8 +108,15 @@ check: all test-lib test-asan test-tsan lint test-bats
 demo: all
 	@sh demo.sh "$(B)/bin"
 
+# eshm-bench against pipe, Unix socket and POSIX mq; an idle holder's CPU;
+# then the filters on a 1 GiB file (made once, in the build folder) against
+# cat | cat, a FIFO and socat
 bench: all
 	$(B)/bin/eshm-bench --compare
+	@echo
+	$(B)/bin/eshm-bench --case idle
+	@echo
+	sh bench/pipeline.sh $(B)/bin $(B)/bench-1G
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \

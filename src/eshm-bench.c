@@ -27,6 +27,8 @@ enum {
 	OPT_CAPACITY,
 };
 
+#define MAX_REPEAT 64 /* runs kept per transport for the median */
+
 static const struct option longopts[] = {
 	{"sizes", required_argument, NULL, 's'},
 	{"duration", required_argument, NULL, 'd'},
@@ -56,33 +58,38 @@ usage(void)
 	       "  -d, --duration DURATION  per case, size and transport (default 1s;\n"
 	       "                         idle: 10s)\n"
 	       "  -r, --repeat N         runs of each, interleaved; the median is shown\n"
-	       "                         (default 3)\n"
+	       "                         (default 3, at most %d)\n"
 	       "      --compare          also pipe, Unix socket and POSIX message queue,\n"
 	       "                         and for latency a bare futex ping-pong\n"
-	       "      --cpus LIST        pin the two processes, e.g. 0,1 (or 0,0: one\n"
+	       "      --cpus LIST        pin the two processes: 0,1 (or 0,0, or 0: one\n"
 	       "                         shared core)\n"
 	       "      --spin US          eshm's spin before sleeping: -1 adaptive\n"
 	       "                         (default), 0 never\n"
-	       "      --capacity SIZE    eshm ring per channel (default 1M, at least\n"
-	       "                         4 messages)\n"
+	       "      --capacity SIZE    eshm ring per channel (default 1M); a size that\n"
+	       "                         does not fit with 16 bytes to spare is skipped\n"
 	       "  -j, --json             one JSON document (keys in eshm-bench(1))\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
 	       "Progress goes to stderr when it is a terminal. Exit status: 0 success,\n"
 	       "1 a transport failed, 2 usage error, 128+N ended by signal N.\n",
-	       cli_prog);
+	       cli_prog, MAX_REPEAT);
 }
 
 enum tkind { T_ESHM, T_PIPE, T_UNIX, T_MQ, T_FUTEX, NT };
-static const char *const tnames[NT] = {"eshm", "pipe", "unix", "mq", "futex"};
+static const char *const tnames[NT] = {
+	[T_ESHM] = "eshm", [T_PIPE] = "pipe", [T_UNIX] = "unix", [T_MQ] = "mq", [T_FUTEX] = "futex",
+};
 enum ckind { C_THROUGHPUT, C_LATENCY, C_IDLE };
-static const char *const cnames[] = {"throughput", "latency", "idle"};
+static const char *const cnames[] = {
+	[C_THROUGHPUT] = "throughput", [C_LATENCY] = "latency", [C_IDLE] = "idle",
+};
 
 struct opts {
 	size_t sizes[16];
 	int nsizes;
 	int64_t duration_ms;
+	int64_t idle_ms; /* the idle case: -d, or 10 s */
 	bool duration_set;
 	int repeat;
 	bool cases[3];
@@ -141,7 +148,7 @@ parse(int argc, char **argv, struct opts *o)
 			o->duration_set = true;
 			break;
 		case 'r':
-			o->repeat = (int)cli_count_arg("--repeat", optarg, 1000);
+			o->repeat = (int)cli_count_arg("--repeat", optarg, MAX_REPEAT);
 			if (o->repeat < 1)
 				cli_usage_error("--repeat must be at least 1");
 			break;
@@ -205,6 +212,13 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	/* a CPU we may not use would fail in one process after the fork */
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+		for (int i = 0; i < 2; i++)
+			if (o->cpu[i] >= 0 && !CPU_ISSET(o->cpu[i], &allowed))
+				cli_usage_error("--cpus: CPU %d is not available to this process",
+						o->cpu[i]);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -440,6 +454,7 @@ link_end(struct link *l)
 		break;
 	case T_PIPE:
 		close(l->pfd[d][1]);
+		l->pfd[d][1] = -1;
 		break;
 	case T_UNIX:
 		shutdown(l->sv[l->is_a ? 0 : 1], SHUT_WR);
@@ -550,8 +565,11 @@ run_throughput(const struct opts *o, struct link *l, struct result *res)
 	int rc = link_open(l, true, o);
 	int64_t start = now_ns(), end = start + o->duration_ms * 1000000;
 	uint64_t sent = 0;
+	/* look at the clock every 256 messages or 16 MiB, whichever is less */
+	size_t batch = (16u << 20) / l->size;
+	batch = batch < 1 ? 1 : batch > 256 ? 256 : batch;
 	while (!rc && !cli_signal) {
-		for (int i = 0; i < 256 && !rc; i++, sent++)
+		for (size_t i = 0; i < batch && !rc; i++, sent++)
 			rc = link_send(l, buf);
 		if (now_ns() >= end)
 			break;
@@ -658,6 +676,7 @@ run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **
 		if (t1 >= end)
 			break;
 	}
+	double elapsed = (double)(now_ns() - start) / 1e9;
 	if (l->t == T_FUTEX) {
 		atomic_store(&l->fx[0], UINT32_MAX);
 		futex_wake(&l->fx[0]);
@@ -680,7 +699,7 @@ run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **
 	res->p99 = (*rtts)[(size_t)((double)n * 0.99)];
 	res->p999 = (*rtts)[(size_t)((double)n * 0.999)];
 	res->max = (*rtts)[n - 1];
-	res->msgs_per_s = (double)n / ((double)(now_ns() - start) / 1e9);
+	res->msgs_per_s = (double)n / elapsed;
 	return 0;
 }
 
@@ -697,7 +716,7 @@ run_idle(const struct opts *o, struct result *res)
 	struct rusage a, b;
 	getrusage(RUSAGE_SELF, &a);
 	int64_t t0 = now_ns();
-	struct timespec ts = {(time_t)(o->duration_ms / 1000), (long)(o->duration_ms % 1000) * 1000000};
+	struct timespec ts = {(time_t)(o->idle_ms / 1000), (long)(o->idle_ms % 1000) * 1000000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !cli_signal)
 		;
 	getrusage(RUSAGE_SELF, &b);
@@ -766,9 +785,10 @@ print_table(const struct opts *o, const struct result *v, int n)
 		thr |= v[i].c == C_THROUGHPUT;
 		lat |= v[i].c == C_LATENCY;
 	}
-	printf("eshm-bench: median of %d run%s of %.1f s each%s%s\n", o->repeat,
-	       o->repeat == 1 ? "" : "s", (double)o->duration_ms / 1000,
-	       o->cpu[0] >= 0 ? ", pinned" : "", o->compare ? ", same run, interleaved" : "");
+	if (thr || lat)
+		printf("eshm-bench: median of %d run%s of %g s each%s%s\n", o->repeat,
+		       o->repeat == 1 ? "" : "s", (double)o->duration_ms / 1000,
+		       o->cpu[0] >= 0 ? ", pinned" : "", o->compare ? ", same run, interleaved" : "");
 	if (thr) {
 		printf("\n%-10s %6s %12s %12s %9s %12s\n", "THROUGHPUT", "SIZE", "MSGS/S", "BYTES/S",
 		       "VS PIPE", "FUTEX/MSG");
@@ -817,18 +837,19 @@ print_table(const struct opts *o, const struct result *v, int n)
 	}
 	for (int i = 0; i < n; i++)
 		if (v[i].c == C_IDLE)
-			printf("\nIDLE: a holder that only heartbeats used %.3f%% of a core over %.1f s\n",
-			       v[i].cpu_pct, (double)o->duration_ms / 1000);
-	if (thr && o->compare)
-		printf("\nVS PIPE: messages per second against the pipe's; for latency, the "
-		       "median round trip\nagainst the pipe's (lower is better).\n");
+			printf("%sIDLE: a holder that only heartbeats used %.3f%% of a core over %g s\n",
+			       thr || lat ? "\n" : "", v[i].cpu_pct, (double)o->idle_ms / 1000);
+	if ((thr || lat) && o->compare)
+		printf("\nVS PIPE: messages per second against the pipe's; for latency, the\n"
+		       "median round trip against the pipe's (lower is better).\n");
 }
 
 static void
 print_json(const struct opts *o, const struct result *v, int n)
 {
-	printf("{\"version\": 1, \"repeat\": %d, \"duration_ms\": %lld, \"cpus\": ", o->repeat,
-	       (long long)o->duration_ms);
+	printf("{\"version\": 1, \"repeat\": %d, \"duration_ms\": %lld, \"idle_ms\": %lld, "
+	       "\"cpus\": ",
+	       o->repeat, (long long)o->duration_ms, (long long)o->idle_ms);
 	if (o->cpu[0] >= 0)
 		printf("[%d, %d]", o->cpu[0], o->cpu[1]);
 	else
@@ -911,9 +932,9 @@ main(int argc, char **argv)
 		for (int si = 0; si < o.nsizes && !cli_signal; si++) {
 			size_t size = o.sizes[si];
 			/* per transport: values of each run, for the median */
-			double vals[NT][64];
-			int64_t lat[NT][4][64];
-			double fx[NT][64];
+			double vals[NT][MAX_REPEAT];
+			int64_t lat[NT][4][MAX_REPEAT];
+			double fx[NT][MAX_REPEAT];
 			int nv[NT] = {0};
 			const char *skipped[NT] = {0};
 			for (int rep = 0; rep < o.repeat && !cli_signal; rep++) {
@@ -944,7 +965,10 @@ main(int argc, char **argv)
 					if (t == T_UNIX)
 						close(l.sv[0]);
 					if (t == T_PIPE) {
-						close(l.pfd[0][1]);
+						/* ours: A's write end (unless link_end closed
+						 * it) and read end */
+						if (l.pfd[0][1] >= 0)
+							close(l.pfd[0][1]);
 						close(l.pfd[1][0]);
 					}
 					if (t == T_FUTEX)
@@ -989,18 +1013,17 @@ main(int argc, char **argv)
 				r->p50 = lat[t][0][nv[t] / 2];
 				r->p99 = lat[t][1][nv[t] / 2];
 				r->p999 = lat[t][2][nv[t] / 2];
-				r->max = lat[t][3][nv[t] / 2];
+				r->max = lat[t][3][nv[t] - 1]; /* the worst seen, not a median */
 				nres++;
 			}
 		}
 	}
 	free(rtts);
 	if (o.cases[C_IDLE] && !cli_signal && nres < 256) {
-		if (!o.duration_set)
-			o.duration_ms = 10000;
+		o.idle_ms = o.duration_set ? o.duration_ms : 10000;
 		if (tty)
-			fprintf(stderr, "\r\033[K%s: idle holder for %.0f s", cli_prog,
-				(double)o.duration_ms / 1000);
+			fprintf(stderr, "\r\033[K%s: idle holder for %g s", cli_prog,
+				(double)o.idle_ms / 1000);
 		struct result *r = &res[nres];
 		memset(r, 0, sizeof *r);
 		r->t = T_ESHM, r->c = C_IDLE, r->runs = 1;
