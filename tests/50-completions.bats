@@ -4,7 +4,7 @@
 load helpers
 
 COMPLETIONS="$BATS_TEST_DIRNAME/../completions"
-TOOLS=(eshm-send eshm-recv eshm-stat eshm-clean)
+TOOLS=(eshm-send eshm-recv eshm-stat eshm-clean eshm-bench)
 
 # help_long_options TOOL: the long options TOOL --help lists, one a line,
 # sorted the same way as offered_long_options. Only those that start a
@@ -170,6 +170,42 @@ not_offered() {
     complete_bash eshm-clean -n "${SEG:0:5}"
     offered "$SEG"
     complete_bash eshm-clean -nv "${SEG:0:5}"
+    offered "$SEG"
+}
+
+@test "the bash completion of eshm-bench offers the --case values after -c, and no operand" {
+    source "$COMPLETIONS/bash/eshm"
+    eshm-send --keep "$SEG" </dev/null
+    # -c is --case here, not --capacity as in eshm-send and eshm-recv
+    complete_bash eshm-bench -c ''
+    [ "${COMPREPLY[*]}" = "throughput latency idle all" ]
+    complete_bash eshm-bench --case = l
+    [ "${COMPREPLY[*]}" = "latency" ]
+    complete_bash eshm-bench -jc i
+    [ "${COMPREPLY[*]}" = "idle" ]
+    complete_bash eshm-bench --case=t
+    [ "${COMPREPLY[*]}" = "--case=throughput" ]
+    complete_bash eshm-send -c ''
+    [ "${COMPREPLY[*]}" = "64K 1M 16M 256M" ]
+    complete_bash eshm-bench --capacity ''
+    [ "${COMPREPLY[*]}" = "64K 1M 16M" ]
+    complete_bash eshm-bench -s 64
+    [ "${COMPREPLY[*]}" = "64,1K,64K 64 64K" ]
+    complete_bash eshm-bench --spin ''
+    [ "${COMPREPLY[*]}" = "-1 0 10 50" ]
+    complete_bash eshm-bench -r ''
+    [ "${#COMPREPLY[@]}" -eq 0 ]
+    # eshm-bench takes no operand: no segment, wherever the cursor is
+    complete_bash eshm-bench ''
+    [ "${#COMPREPLY[@]}" -eq 0 ]
+    complete_bash eshm-bench "${SEG:0:5}"
+    [ "${#COMPREPLY[@]}" -eq 0 ]
+    complete_bash eshm-bench -c latency --spin -1 "${SEG:0:5}"
+    [ "${#COMPREPLY[@]}" -eq 0 ]
+    complete_bash eshm-bench -- "${SEG:0:5}"
+    [ "${#COMPREPLY[@]}" -eq 0 ]
+    # while the other tools offer it
+    complete_bash eshm-recv "${SEG:0:5}"
     offered "$SEG"
 }
 
