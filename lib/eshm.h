@@ -110,7 +110,8 @@ int eshm_name_check(const char *name);
 int eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	      struct eshm_error *err);
 
-/* Mark end of stream on the written channel (unless ESHM_NO_EOS), release
+/* Mark end of stream on the written channel if this handle wrote on it
+ * since it attached or since its last eshm_eos (unless ESHM_NO_EOS), release
  * the ends, and remove the segment if this was the last holder and nothing
  * is pending (unless the segment was created with ESHM_KEEP). */
 int eshm_close(eshm_t *h);
@@ -134,6 +135,22 @@ int eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms);
 /* Read one message into buf; returns its length, ESHM_EOF at end of stream,
  * ESHM_ETRUNC (message left in place) if cap is too small. */
 ssize_t eshm_read(eshm_t *h, void *buf, size_t cap, int timeout_ms);
+
+/* Write n messages laid end to end in buf, lens[i] bytes each: one call
+ * for many (bindings such as Python's pay per call). Returns how many were
+ * written: n, or fewer if the timeout expired or a failure stopped it
+ * (eshm_errmsg says which; those before stay written), or a negative code
+ * if none was. */
+ssize_t eshm_write_batch(eshm_t *h, const void *buf, const uint32_t *lens, size_t n,
+			 int timeout_ms);
+
+/* Read up to max messages into buf, laid end to end, their lengths into lens.
+ * Waits (timeout_ms) for the first only; then takes what is already
+ * there and fits. Returns the count, or ESHM_EOF, ESHM_ETRUNC (first
+ * message larger than cap) or another negative code. An end-of-stream
+ * mark after some messages is left for the next call. */
+ssize_t eshm_read_batch(eshm_t *h, void *buf, size_t cap, uint32_t *lens, size_t max,
+			int timeout_ms);
 
 /* Mark end of stream now (eshm_close does it too). */
 int eshm_eos(eshm_t *h);

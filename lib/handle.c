@@ -270,7 +270,12 @@ eshm_close(eshm_t *h)
 	if (!h)
 		return 0;
 	int rc = 0;
-	if (h->wend >= 0 && !(h->cfg.flags & ESHM_NO_EOS) && eshm_end_check(h, h->wend) == 0)
+	/* End the stream we wrote, if we wrote one: a handle that holds a
+	 * write end it never used (a slave that only reads, say) must not
+	 * leave an end mark that nobody will read and that keeps the segment.
+	 * An empty stream is ended with eshm_eos, as eshm-send does. */
+	if (h->wend >= 0 && h->w.wrote && !(h->cfg.flags & ESHM_NO_EOS) &&
+	    eshm_end_check(h, h->wend) == 0)
 		rc = eshm_ring_eos(h);
 	eshm_heartbeat_stop(h);
 	eshm_counters_flush(h);

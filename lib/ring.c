@@ -852,8 +852,19 @@ rpublish(struct eshm *h)
 	}
 }
 
+static int peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms,
+		      bool take_eos);
+
 int
 eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms)
+{
+	return peek_chunk(h, ck, max_msgs, timeout_ms, true);
+}
+
+/* take_eos: consume an end-of-stream mark met with nothing peeked before it;
+ * otherwise it is only reported, and stays for the next call. */
+static int
+peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms, bool take_eos)
 {
 	if (!h || !ck)
 		return ESHM_EINVAL;
@@ -897,7 +908,7 @@ eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		case REC_EOS:
 			/* reported, but consumed only once everything before it
 			 * has been released */
-			if (r->peeked || r->peekmsgs)
+			if (r->peeked || r->peekmsgs || !take_eos)
 				return ESHM_EOF;
 			r->tail = r->cur + size;
 			r->skip = r->skipmsgs = 0;
@@ -1070,6 +1081,39 @@ eshm_release(eshm_t *h)
 	return eshm_consume(h, SIZE_MAX);
 }
 
+/* A whole MSG record waiting at the tail, with nothing peeked: copy it out
+ * and release it, with the checks rec_at makes. Its length, or -1 when this
+ * short path does not apply (the general path then decides). */
+static ssize_t
+fast_read(struct eshm *h, void *buf, size_t cap)
+{
+	struct rside *r = &h->r;
+	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs)
+		return -1;
+	if (r->tail == r->head) {
+		rrefresh(h); /* an error is reported by the general path */
+		if (r->tail == r->head)
+			return -1;
+	}
+	uint64_t off = r->tail % r->cap;
+	struct eshm_rec rec;
+	memcpy(&rec, r->ring + off, sizeof rec);
+	uint64_t size = REC_HDR + ALIGN8((uint64_t)rec.len);
+	if (REC_KIND(rec.info) != REC_MSG || rec.len > r->cap - off - REC_HDR ||
+	    size > r->head - r->tail || rec.len > cap)
+		return -1;
+	if (rec.len)
+		memcpy(buf, r->ring + off + REC_HDR, rec.len);
+	r->tail += size;
+	r->cur = r->tail;
+	r->curoff = r->curmsgs = 0;
+	r->undo.valid = false;
+	rpublish(h);
+	count_add(&r->n.msgs, 1);
+	count_add(&r->n.bytes, rec.len);
+	return (ssize_t)rec.len;
+}
+
 ssize_t
 eshm_read(eshm_t *h, void *buf, size_t cap, int timeout_ms)
 {
@@ -1077,34 +1121,9 @@ eshm_read(eshm_t *h, void *buf, size_t cap, int timeout_ms)
 	size_t len;
 	if (!h)
 		return ESHM_EINVAL;
-	/* Fast path: nothing peeked, a whole MSG record at the tail, checked
-	 * as rec_at checks it, copied out and released at once. */
-	struct rside *r = &h->r;
-	if (h->rend >= 0 && r->cur == r->tail && !r->skip && !r->peekmsgs) {
-		if (r->tail == r->head) {
-			rrefresh(h); /* an error is reported by the slow path */
-			if (r->tail == r->head)
-				goto slow;
-		}
-		uint64_t off = r->tail % r->cap;
-		struct eshm_rec rec;
-		memcpy(&rec, r->ring + off, sizeof rec);
-		uint64_t size = REC_HDR + ALIGN8((uint64_t)rec.len);
-		if (REC_KIND(rec.info) == REC_MSG && rec.len <= r->cap - off - REC_HDR &&
-		    size <= r->head - r->tail && rec.len <= cap) {
-			if (rec.len)
-				memcpy(buf, r->ring + off + REC_HDR, rec.len);
-			r->tail += size;
-			r->cur = r->tail;
-			r->curoff = r->curmsgs = 0;
-			r->undo.valid = false;
-			rpublish(h);
-			count_add(&r->n.msgs, 1);
-			count_add(&r->n.bytes, rec.len);
-			return (ssize_t)rec.len;
-		}
-	}
-slow:;
+	ssize_t n = fast_read(h, buf, cap);
+	if (n >= 0)
+		return n;
 	int rc = eshm_peek(h, &p, &len, timeout_ms);
 	if (rc)
 		return rc;
@@ -1116,4 +1135,80 @@ slow:;
 		memcpy(buf, p, len);
 	rc = eshm_release(h);
 	return rc ? rc : (ssize_t)len;
+}
+
+ssize_t
+eshm_read_batch(eshm_t *h, void *buf, size_t cap, uint32_t *lens, size_t max, int timeout_ms)
+{
+	if (!h || !lens || !max || (cap && !buf))
+		return ESHM_EINVAL;
+	ssize_t n = eshm_read(h, buf, cap, timeout_ms);
+	if (n < 0)
+		return n;
+	lens[0] = (uint32_t)n;
+	size_t got = 1, off = (size_t)n;
+	/* then only whole messages already there and fitting; an end-of-stream
+	 * mark stops the batch and stays for the next call */
+	while (got < max) {
+		n = fast_read(h, (char *)buf + off, cap - off);
+		if (n >= 0) {
+			lens[got++] = (uint32_t)n;
+			off += (size_t)n;
+			continue;
+		}
+		/* a run of delimited messages (from eshm-send), or anything else */
+		struct eshm_chunk ck;
+		eshm_rewind(h);
+		if (peek_chunk(h, &ck, max - got, 0, false))
+			break;
+		const unsigned char *p = ck.data, *end = p + ck.len;
+		size_t before = got;
+		if (ck.delim < 0) {
+			if (ck.len <= cap - off) {
+				memcpy((char *)buf + off, p, ck.len);
+				lens[got++] = (uint32_t)ck.len;
+				off += ck.len;
+				p = end;
+			}
+		} else {
+			while (p < end && got < max) {
+				const unsigned char *q = memchr(p, ck.delim, (size_t)(end - p));
+				size_t l = q ? (size_t)(q - p) : 0;
+				if (!q || l > cap - off)
+					break;
+				memcpy((char *)buf + off, p, l);
+				lens[got++] = (uint32_t)l;
+				off += l;
+				p = q + 1;
+			}
+		}
+		if (got == before) {
+			eshm_rewind(h);
+			break;
+		}
+		/* release exactly what was copied: all of the chunk (empty
+		 * messages included), or the messages before where we stopped */
+		size_t used = (size_t)(p - (const unsigned char *)ck.data);
+		if (eshm_consume(h, used == ck.len ? ESHM_ALL : used)) {
+			got = before; /* not released: they will be read again */
+			break;
+		}
+	}
+	return (ssize_t)got;
+}
+
+ssize_t
+eshm_write_batch(eshm_t *h, const void *buf, const uint32_t *lens, size_t n, int timeout_ms)
+{
+	if (!h || (n && !lens))
+		return ESHM_EINVAL;
+	const char *p = buf;
+	size_t i = 0;
+	for (; i < n; i++) {
+		int r = eshm_write(h, p, lens[i], timeout_ms);
+		if (r)
+			return i ? (ssize_t)i : r;
+		p += lens[i];
+	}
+	return (ssize_t)i;
 }

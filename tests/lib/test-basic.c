@@ -240,6 +240,8 @@ end_of_stream_alone_keeps_segment_for_first_reader(void)
 	c.ends = ESHM_END_WRITE;
 	eshm_t *w, *r;
 	OPEN(w, n, &c);
+	/* an empty stream is ended explicitly: closing alone marks nothing */
+	CHECK_EQ(eshm_eos(w), 0);
 	eshm_close(w);
 	CHECK(t_exists(n));
 	c.role = ESHM_ROLE_SLAVE;
@@ -248,6 +250,26 @@ end_of_stream_alone_keeps_segment_for_first_reader(void)
 	char b[4];
 	CHECK_EQ(eshm_read(r, b, sizeof b, 0), ESHM_EOF);
 	eshm_close(r);
+	CHECK(!t_exists(n));
+}
+
+static void
+closing_without_writing_marks_nothing(void)
+{
+	/* a slave that only reads holds the s2m write end too: its close must
+	 * leave no mark that keeps the segment */
+	const char *n = t_name();
+	eshm_t *m, *s;
+	struct eshm_config cm = cfg_role(ESHM_ROLE_MASTER), cs = cfg_role(ESHM_ROLE_SLAVE);
+	cm.ends = ESHM_END_WRITE;
+	OPEN(m, n, &cm);
+	CHECK_EQ(eshm_write(m, "x", 1, 0), 0);
+	eshm_close(m);
+	OPEN(s, n, &cs);
+	char b[4];
+	CHECK_EQ(eshm_read(s, b, sizeof b, 0), 1);
+	CHECK_EQ(eshm_read(s, b, sizeof b, 0), ESHM_EOF);
+	eshm_close(s);
 	CHECK(!t_exists(n));
 }
 
@@ -425,6 +447,66 @@ peek_chunk_and_partial_release(void)
 }
 
 static void
+batches_write_and_read_many_messages_per_call(void)
+{
+	const char *n = t_name();
+	struct eshm_config cm = cfg_role(ESHM_ROLE_MASTER), cs = cfg_role(ESHM_ROLE_SLAVE);
+	eshm_t *m, *s;
+	OPEN(m, n, &cm);
+	OPEN(s, n, &cs);
+	const char data[] = "onetwo\0\0three";
+	uint32_t lens[] = {3, 0, 5, 6};
+	CHECK_EQ(eshm_write_batch(m, data, lens, 4, 0), 4);
+	CHECK_EQ(eshm_eos(m), 0);
+	CHECK_EQ(eshm_write(m, "after", 5, 0), 0);
+	char buf[64];
+	uint32_t got[8];
+	/* at most 3, then the rest; the end-of-stream mark stops a batch and
+	 * is reported by the next call */
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 3, 0), 3);
+	CHECK_EQ(got[0], 3);
+	CHECK_EQ(got[1], 0);
+	CHECK_EQ(got[2], 5);
+	CHECK(!memcmp(buf, "one" "two\0\0", 8));
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), 1);
+	CHECK_EQ(got[0], 6);
+	CHECK(!memcmp(buf, "three\0", 6));
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), ESHM_EOF);
+	CHECK_EQ(eshm_read_batch(s, buf, 2, got, 8, 0), ESHM_ETRUNC);
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), 1);
+	CHECK(!memcmp(buf, "after", 5));
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), ESHM_ETIMEDOUT);
+	/* delimited runs (what eshm-send writes) are taken apart, an end
+	 * mark after them left for the next call */
+	void *wp;
+	size_t avail, carried;
+	CHECK_EQ(eshm_reserve(m, 1, &wp, &avail, 0), 0);
+	memcpy(wp, "l1\nl2\n\nl4\n", 10);
+	CHECK_EQ(eshm_commit_lines(m, 10, '\n', &carried), 4);
+	CHECK_EQ(eshm_eos(m), 0);
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 3, 0), 3);
+	CHECK(got[0] == 2 && got[1] == 2 && got[2] == 0);
+	CHECK(!memcmp(buf, "l1l2", 4));
+	CHECK_EQ(eshm_read_batch(s, buf, 2, got, 8, 0), 1);
+	CHECK(got[0] == 2 && !memcmp(buf, "l4", 2));
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), ESHM_EOF);
+	/* a batch that meets a full channel stops there and says how far it got */
+	struct eshm_config small = cfg_role(ESHM_ROLE_MASTER);
+	small.capacity = 4096;
+	eshm_t *w;
+	const char *n2 = t_name();
+	OPEN(w, n2, &small);
+	static char big[6000];
+	uint32_t three[] = {2000, 2000, 2000}; /* 2008-byte records: two fit */
+	CHECK_EQ(eshm_write_batch(w, big, three, 3, 0), 2);
+	CHECK_EQ(eshm_write_batch(w, big, three, 1, 0), ESHM_ETIMEDOUT);
+	eshm_close(w);
+	eshm_unlink(n2, ESHM_UNLINK_PENDING, 0, NULL, NULL);
+	eshm_close(m);
+	eshm_close(s);
+}
+
+static void
 inspect_reports_holders_and_garbage(void)
 {
 	const char *n = t_name();
@@ -476,6 +558,7 @@ main(int argc, char **argv)
 		{"full_channel_times_out_for_writer", full_channel_times_out_for_writer},
 		{"end_of_stream_alone_keeps_segment_for_first_reader",
 		 end_of_stream_alone_keeps_segment_for_first_reader},
+		{"closing_without_writing_marks_nothing", closing_without_writing_marks_nothing},
 		{"keep_flag_keeps_and_unlink_removes", keep_flag_keeps_and_unlink_removes},
 		{"unlink_respects_pending_and_idle", unlink_respects_pending_and_idle},
 		{"no_create_waits_then_fails", no_create_waits_then_fails},
@@ -483,6 +566,8 @@ main(int argc, char **argv)
 		{"symlink_is_refused", symlink_is_refused},
 		{"peek_chunk_and_partial_release", peek_chunk_and_partial_release},
 		{"inspect_reports_holders_and_garbage", inspect_reports_holders_and_garbage},
+		{"batches_write_and_read_many_messages_per_call",
+		 batches_write_and_read_many_messages_per_call},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
