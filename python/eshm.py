@@ -1,0 +1,500 @@
+"""eshm - lossless shared-memory channels between processes (ctypes over libeshm).
+
+    from eshm import ESHM
+    with ESHM("jobs", role="master") as ch:
+        ch.write(b"hello")
+        reply = ch.read(timeout=1.0)      # bytes, or None after 1 s
+
+Messages are bytes (any length up to the channel's limit, zero included,
+NUL bytes included) and arrive whole, in order, exactly once. A segment
+is shared with the command-line tools and with C and C++ programs: see
+eshm(7) and libeshm(3). The library is found next to this module's source
+tree (build/libeshm.so), next to the module, where it was installed, or
+wherever ESHM_LIBRARY says.
+"""
+
+import array
+import ctypes
+import ctypes.util
+import os
+
+__all__ = [
+    "ESHM", "ESHMError", "EndOfStream", "inspect", "unlink", "segments",
+    "library_path",
+]
+
+# ------------------------------------------------------------ the library
+
+
+def _candidates():
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = os.environ.get("ESHM_LIBRARY")
+    if env:
+        return [env]  # asked for explicitly: nothing else
+    paths = [
+        os.path.join(here, "..", "build", "libeshm.so"),  # the source tree
+        os.path.join(here, "libeshm.so"),                 # next to the module
+        os.path.join(here, "libeshm.so.0"),
+    ]
+    # installed: PREFIX/lib/pythonX.Y/site-packages/eshm.py, PREFIX/lib/libeshm.so.0
+    lib = here
+    for _ in range(3):
+        lib = os.path.dirname(lib)
+        paths.append(os.path.join(lib, "libeshm.so.0"))
+        paths.append(os.path.join(lib, "lib", "libeshm.so.0"))
+    found = ctypes.util.find_library("eshm")
+    if found:
+        paths.append(found)
+    return paths
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        path = os.path.normpath(path) if os.sep in path else path
+        if os.sep in path and not os.path.exists(path):
+            tried.append(path)
+            continue
+        try:
+            return path, ctypes.CDLL(path), ctypes.PyDLL(path)
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+    raise ImportError(
+        "eshm: cannot find libeshm.so; looked in: %s. Build it with `make`, "
+        "or set ESHM_LIBRARY to its path." % ", ".join(tried))
+
+
+library_path, _lib, _plib = _load()
+# _lib releases the GIL during a call, for what may block; _plib keeps it,
+# for non-blocking attempts, which then cost less (no GIL hand-off).
+
+_c = ctypes
+_vp, _sz, _int, _u32p = _c.c_void_p, _c.c_size_t, _c.c_int, _c.POINTER(_c.c_uint32)
+
+
+class _Config(_c.Structure):
+    _fields_ = [
+        ("role", _c.c_int), ("ends", _c.c_uint), ("capacity", _c.c_size_t),
+        ("mode", _c.c_uint), ("heartbeat_ms", _c.c_int),
+        ("stale_threshold_ms", _c.c_int), ("max_retries", _c.c_int),
+        ("retry_ms", _c.c_int), ("framing", _c.c_int), ("flags", _c.c_uint),
+        ("spin_us", _c.c_int), ("interrupt", _c.c_void_p),
+    ]
+
+
+class _Error(_c.Structure):
+    _fields_ = [("code", _c.c_int), ("pid", _c.c_int), ("what", _c.c_char * 256)]
+
+
+class _EndInfo(_c.Structure):
+    _fields_ = [
+        ("state", _c.c_int), ("pid", _c.c_int), ("start_time", _c.c_uint64),
+        ("heartbeat_age_ms", _c.c_int64), ("generation", _c.c_uint64),
+        ("stale_ms", _c.c_uint32),
+    ]
+
+
+class _ChannelInfo(_c.Structure):
+    _fields_ = [
+        ("capacity", _c.c_uint64), ("used", _c.c_uint64),
+        ("msgs_in", _c.c_uint64), ("bytes_in", _c.c_uint64),
+        ("msgs_out", _c.c_uint64), ("bytes_out", _c.c_uint64),
+        ("waits_full", _c.c_uint64), ("waits_empty", _c.c_uint64),
+        ("wakes", _c.c_uint64), ("framing", _c.c_int), ("eos", _c.c_int),
+        ("writer", _EndInfo), ("reader", _EndInfo),
+    ]
+
+
+class _Info(_c.Structure):
+    _fields_ = [
+        ("name", _c.c_char * 201), ("valid", _c.c_int), ("problem", _c.c_char * 256),
+        ("size", _c.c_uint64), ("mode", _c.c_uint), ("uid", _c.c_uint32),
+        ("gid", _c.c_uint32), ("created_ns", _c.c_int64), ("creator_pid", _c.c_int),
+        ("keep", _c.c_int), ("idle_ms", _c.c_int64), ("pending", _c.c_int),
+        ("live", _c.c_int), ("chan", _ChannelInfo * 2),
+    ]
+
+
+def _proto(lib, name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+_ssz = _c.c_ssize_t
+_config_init = _proto(_lib, "eshm_config_init", None, _c.POINTER(_Config))
+_open = _proto(_lib, "eshm_open", _int, _c.c_char_p, _c.POINTER(_Config), _c.POINTER(_vp),
+               _c.POINTER(_Error))
+_close = _proto(_lib, "eshm_close", _int, _vp)
+_strerror = _proto(_lib, "eshm_strerror", _c.c_char_p, _int)
+_errmsg = _proto(_lib, "eshm_errmsg", _c.c_char_p, _vp)
+_role = _proto(_lib, "eshm_role", _int, _vp)
+_capacity = _proto(_lib, "eshm_capacity", _sz, _vp)
+_max_message = _proto(_lib, "eshm_max_message", _sz, _vp)
+_eos = _proto(_lib, "eshm_eos", _int, _vp)
+_flush = _proto(_lib, "eshm_flush", _int, _vp, _int)
+_peer_state = _proto(_lib, "eshm_peer_state", _int, _vp)
+_stats = _proto(_lib, "eshm_stats", _int, _vp, _c.POINTER(_Info))
+_inspect = _proto(_lib, "eshm_inspect", _int, _c.c_char_p, _c.POINTER(_Info), _c.POINTER(_Error))
+_unlink = _proto(_lib, "eshm_unlink", _int, _c.c_char_p, _c.c_uint, _c.c_int64,
+                 _c.POINTER(_Info), _c.POINTER(_Error))
+_list = _proto(_lib, "eshm_list", _ssz, _c.POINTER(_c.POINTER(_c.c_char_p)))
+_list_free = _proto(_lib, "eshm_list_free", None, _c.POINTER(_c.c_char_p), _sz)
+# blocking (GIL released) and non-blocking (GIL kept) versions
+_write = _proto(_lib, "eshm_write", _int, _vp, _c.c_char_p, _sz, _int)
+_write_nb = _proto(_plib, "eshm_write", _int, _vp, _c.c_char_p, _sz, _int)
+_read = _proto(_lib, "eshm_read", _ssz, _vp, _vp, _sz, _int)
+_read_nb = _proto(_plib, "eshm_read", _ssz, _vp, _vp, _sz, _int)
+_write_batch = _proto(_lib, "eshm_write_batch", _ssz, _vp, _vp, _u32p, _sz, _int)
+_write_batch_nb = _proto(_plib, "eshm_write_batch", _ssz, _vp, _vp, _u32p, _sz, _int)
+_read_batch = _proto(_lib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _int)
+_read_batch_nb = _proto(_plib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _int)
+
+# codes of eshm.h
+EOF_, ETIMEDOUT, ETRUNC = -1000, -1001, -1006
+_EINTR = -4
+_ROLES = {"auto": 0, "master": 1, "slave": 2}
+_ROLE_NAMES = {1: "master", 2: "slave"}
+_ENDS = {"both": 3, "write": 1, "read": 2}
+_FRAMINGS = {"message": 0, "line": 1, "null": 2, "raw": 3}
+_FRAMING_NAMES = {v: k for k, v in _FRAMINGS.items()}
+_STATES = {0: "none", 1: "alive", 2: "stale", 3: "dead"}
+_NO_CREATE, _KEEP, _TAKEOVER, _NO_EOS = 1, 2, 4, 8
+_UNLINK_PENDING, _UNLINK_INVALID, _UNLINK_DRY_RUN, _UNLINK_KEPT = 1, 2, 4, 8
+
+# Blocking waits happen in slices of this many ms, so that Python runs its
+# signal handlers (a Ctrl-C becomes KeyboardInterrupt) at least this often.
+_SLICE_MS = 100
+
+
+class ESHMError(Exception):
+    """A libeshm failure: .code is the library's code, str() says why."""
+
+    def __init__(self, code, message=None):
+        self.code = code
+        if not message:
+            message = _strerror(code).decode()
+        super().__init__(message)
+
+
+class EndOfStream(ESHMError, EOFError):
+    """The writer marked the end of the stream (and everything before it was read)."""
+
+
+def _ms(timeout):
+    """Seconds (None: forever) to the library's milliseconds (-1: forever)."""
+    if timeout is None:
+        return -1
+    if timeout < 0:
+        raise ValueError("timeout must be None or >= 0 seconds")
+    return int(timeout * 1000 + 0.999)
+
+
+def _sliced(call, timeout):
+    """Run call(ms) in slices until it returns something else than
+    ETIMEDOUT or EINTR, or the timeout expires. Between slices Python runs
+    its signal handlers."""
+    ms = _ms(timeout)
+    while True:
+        step = _SLICE_MS if ms < 0 or ms > _SLICE_MS else ms
+        r = call(step)
+        if r not in (ETIMEDOUT, _EINTR):
+            return r
+        if ms >= 0:
+            ms -= step
+            if ms <= 0:
+                return ETIMEDOUT
+
+
+def _end_dict(e):
+    return {
+        "state": _STATES.get(e.state, "?"), "pid": e.pid,
+        "heartbeat_age_ms": e.heartbeat_age_ms, "generation": e.generation,
+        "stale_ms": e.stale_ms,
+    }
+
+
+def _info_dict(info):
+    d = {
+        "name": info.name.decode(), "valid": bool(info.valid),
+        "problem": info.problem.decode() or None, "size": info.size,
+        "mode": info.mode, "uid": info.uid, "gid": info.gid,
+    }
+    if not info.valid:
+        return d
+    d.update({
+        "created_ns": info.created_ns, "creator_pid": info.creator_pid,
+        "keep": bool(info.keep), "idle_ms": info.idle_ms,
+        "pending": bool(info.pending), "live": bool(info.live), "channels": {},
+    })
+    for i, ch in enumerate(("m2s", "s2m")):
+        c = info.chan[i]
+        d["channels"][ch] = {
+            "capacity": c.capacity, "used": c.used, "msgs_in": c.msgs_in,
+            "bytes_in": c.bytes_in, "msgs_out": c.msgs_out, "bytes_out": c.bytes_out,
+            "waits_full": c.waits_full, "waits_empty": c.waits_empty, "wakes": c.wakes,
+            "framing": _FRAMING_NAMES.get(c.framing, "unknown"), "eos": bool(c.eos),
+            "writer": _end_dict(c.writer), "reader": _end_dict(c.reader),
+        }
+    return d
+
+
+class ESHM:
+    """One process's side of segment `name`.
+
+    role: "auto" (master if free, else slave), "master" (writes m2s, reads
+    s2m) or "slave" (reads m2s, writes s2m). ends: "both", "write" or
+    "read". capacity (bytes per channel), mode, keep and framing apply when
+    this process creates the segment; create=False waits up to `wait`
+    seconds for another process to create it instead. Closing marks the
+    end of the stream written, unless eos_on_close=False.
+    """
+
+    def __init__(self, name, role="auto", ends="both", capacity=None, mode=None,
+                 keep=False, create=True, wait=5.0, framing="message", takeover=False,
+                 heartbeat_ms=None, stale_ms=None, spin_us=None, eos_on_close=True):
+        self._h = None
+        cfg = _Config()
+        _config_init(_c.byref(cfg))
+        try:
+            cfg.role = _ROLES[role] if isinstance(role, str) else int(role)
+            cfg.ends = _ENDS[ends]
+            cfg.framing = _FRAMINGS[framing]
+        except KeyError as e:
+            raise ValueError("eshm: unknown value %s" % e) from None
+        if capacity is not None:
+            cfg.capacity = capacity
+        if mode is not None:
+            cfg.mode = mode
+        if heartbeat_ms is not None:
+            cfg.heartbeat_ms = heartbeat_ms
+        if stale_ms is not None:
+            cfg.stale_threshold_ms = stale_ms
+        if spin_us is not None:
+            cfg.spin_us = spin_us
+        if not create:
+            cfg.flags |= _NO_CREATE
+            cfg.max_retries = max(0, int((wait or 0) * 1000 / cfg.retry_ms))
+        if keep:
+            cfg.flags |= _KEEP
+        if takeover:
+            cfg.flags |= _TAKEOVER
+        if not eos_on_close:
+            cfg.flags |= _NO_EOS
+        err = _Error()
+        h = _vp()
+        r = _open(name.encode() if isinstance(name, str) else name, _c.byref(cfg),
+                  _c.byref(h), _c.byref(err))
+        if r:
+            raise ESHMError(r, err.what.decode() or None)
+        self._h = h
+        self.name = name
+        self.role = _ROLE_NAMES.get(_role(h), "?")
+        self.capacity = _capacity(h)
+        self.max_message = _max_message(h)
+        # one buffer for all reads: a message never exceeds the channel
+        self._buf = _c.create_string_buffer(max(self.max_message, 1))
+        self._view = memoryview(self._buf)
+        self._lens = (_c.c_uint32 * 1024)()
+
+    def _handle(self):
+        if self._h is None:
+            raise ValueError("eshm: operation on a closed channel")
+        return self._h
+
+    def _fail(self, r):
+        if r == EOF_:
+            raise EndOfStream(r)
+        raise ESHMError(r, _errmsg(self._h).decode() or None)
+
+    # ---------------------------------------------------------- writing
+
+    def write(self, data, timeout=None):
+        """Send one message (bytes-like). Waits while the channel is full,
+        up to timeout seconds (None: as long as it takes); raises
+        ESHMError (code ETIMEDOUT) if it stays full."""
+        h = self._handle()
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        n = len(data)
+        r = _write_nb(h, data, n, 0)
+        if r == ETIMEDOUT and timeout != 0:
+            r = _sliced(lambda ms: _write(h, data, n, ms), timeout)
+        if r:
+            self._fail(r)
+
+    def write_many(self, messages, timeout=None):
+        """Send several messages with one library call per batch: much
+        cheaper per message than write() from Python."""
+        h = self._handle()
+        msgs = [m if isinstance(m, bytes) else bytes(m) for m in messages]
+        while msgs:
+            data = b"".join(msgs)
+            lens = array.array("I", map(len, msgs))
+            lp = _c.cast(lens.buffer_info()[0], _u32p)
+            r = _write_batch_nb(h, data, lp, len(msgs), 0)
+            if r == ETIMEDOUT and timeout != 0:
+                r = _sliced(lambda ms: _write_batch(h, data, lp, len(msgs), ms), timeout)
+            if r < 0:
+                self._fail(r)
+            msgs = msgs[r:]
+
+    def eos(self):
+        """Mark the end of the stream now (close does it too)."""
+        r = _eos(self._handle())
+        if r:
+            self._fail(r)
+
+    def flush(self, timeout=None):
+        """Wait until the reader has taken everything written so far."""
+        h = self._handle()
+        r = _sliced(lambda ms: _flush(h, ms), timeout)
+        if r:
+            self._fail(r)
+
+    # ---------------------------------------------------------- reading
+
+    def read(self, timeout=None):
+        """The next message as bytes, or None if none came within timeout
+        seconds (None: wait as long as it takes; 0: just look). Raises
+        EndOfStream when the writer has finished and all was read."""
+        h = self._handle()
+        buf, cap = self._buf, len(self._buf)
+        n = _read_nb(h, buf, cap, 0)
+        if n == ETIMEDOUT and timeout != 0:
+            n = _sliced(lambda ms: _read(h, buf, cap, ms), timeout)
+        if n >= 0:
+            return self._view[:n].tobytes()
+        if n == ETIMEDOUT:
+            return None
+        self._fail(n)
+
+    def readinto(self, buffer, timeout=None):
+        """Read the next message straight into a writable buffer (bytearray,
+        memoryview...); its length, or None on timeout. ESHMError (ETRUNC)
+        if the buffer is too small, the message staying in place."""
+        h = self._handle()
+        cbuf = (_c.c_char * len(buffer)).from_buffer(buffer)
+        cap = len(buffer)
+        n = _read_nb(h, cbuf, cap, 0)
+        if n == ETIMEDOUT and timeout != 0:
+            n = _sliced(lambda ms: _read(h, cbuf, cap, ms), timeout)
+        if n >= 0:
+            return n
+        if n == ETIMEDOUT:
+            return None
+        self._fail(n)
+
+    def read_many(self, max=1024, timeout=None):
+        """Up to max messages with one library call: waits (timeout) for
+        the first, then takes what is already there. A list, empty on
+        timeout; EndOfStream as read()."""
+        h = self._handle()
+        if max > len(self._lens):
+            self._lens = (_c.c_uint32 * max)()
+        buf, cap, lens = self._buf, len(self._buf), self._lens
+        n = _read_batch_nb(h, buf, cap, lens, max, 0)
+        if n == ETIMEDOUT and timeout != 0:
+            n = _sliced(lambda ms: _read_batch(h, buf, cap, lens, max, ms), timeout)
+        if n == ETIMEDOUT:
+            return []
+        if n < 0:
+            self._fail(n)
+        out, off, view = [], 0, self._view
+        for i in range(n):
+            ln = lens[i]
+            out.append(view[off:off + ln].tobytes())
+            off += ln
+        return out
+
+    def __iter__(self):
+        """Every message until the end of the stream."""
+        while True:
+            try:
+                batch = self.read_many()
+            except EndOfStream:
+                return
+            yield from batch
+
+    # ---------------------------------------------------------- the rest
+
+    def peer_state(self):
+        """"none", "alive", "stale" or "dead": the other side of the channel
+        this handle reads (or, if it only writes, of the one it writes)."""
+        r = _peer_state(self._handle())
+        if r < 0:
+            self._fail(r)
+        return _STATES.get(r, "?")
+
+    def stats(self):
+        """The segment as eshm-stat --json shows it, as a dict."""
+        info = _Info()
+        r = _stats(self._handle(), _c.byref(info))
+        if r:
+            self._fail(r)
+        return _info_dict(info)
+
+    def close(self):
+        """Mark the end of the stream written, release the ends, remove the
+        segment if nobody holds it and nothing is pending. Idempotent."""
+        h, self._h = self._h, None
+        if h is not None:
+            r = _close(h)
+            if r:
+                raise ESHMError(r)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_h", None) is not None:
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    def __repr__(self):
+        state = "closed" if self._h is None else self.role
+        return "ESHM(%r, %s)" % (self.name, state)
+
+
+# ------------------------------------------------------ module functions
+
+
+def inspect(name):
+    """The segment `name`, read-only (never claims, blocks or changes it),
+    as a dict; ESHMError if there is no such file."""
+    info, err = _Info(), _Error()
+    r = _inspect(name.encode(), _c.byref(info), _c.byref(err))
+    if r:
+        raise ESHMError(r, err.what.decode() or None)
+    return _info_dict(info)
+
+
+def unlink(name, pending=False, invalid=False, kept=True, min_idle=0.0, dry_run=False):
+    """Remove segment `name` as eshm-clean does: never one with a live
+    holder or being attached; with data only if pending=True and idle at
+    least min_idle seconds; a file that is not a segment only if
+    invalid=True."""
+    flags = ((_UNLINK_PENDING if pending else 0) | (_UNLINK_INVALID if invalid else 0) |
+             (_UNLINK_KEPT if kept else 0) | (_UNLINK_DRY_RUN if dry_run else 0))
+    err = _Error()
+    r = _unlink(name.encode(), flags, int(min_idle * 1000), None, _c.byref(err))
+    if r:
+        raise ESHMError(r, err.what.decode() or None)
+
+
+def segments():
+    """The names of the segments in /dev/shm, sorted."""
+    names = _c.POINTER(_c.c_char_p)()
+    n = _list(_c.byref(names))
+    if n < 0:
+        raise ESHMError(n)
+    try:
+        return [names[i].decode() for i in range(n)]
+    finally:
+        _list_free(names, n)

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""performance_test.py - messages per second from Python, against the C tools and pipes.
+
+    python3 performance_test.py master NAME [COUNT] [--size N] [--batch]
+    python3 performance_test.py slave NAME [COUNT] [--batch]
+    python3 performance_test.py compare [--count N] [--runs R] [--size N]
+
+master sends COUNT messages of N bytes (default 100000 of 64) and marks the
+end; slave receives until the end (or COUNT) and reports the rate. Either
+side may be a C program instead: eshm-recv NAME >/dev/null as the reader,
+eshm-send NAME <file as the writer. --batch uses write_many/read_many,
+one library call per batch instead of per message.
+
+compare measures, in one run, interleaved, the median of R runs each:
+Python to Python, Python to C (eshm-recv), C (eshm-send) to Python, over
+eshm per message and batched, and over os.pipe and multiprocessing.Pipe.
+"""
+import argparse
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import _path  # noqa: F401  (finds eshm.py in the source tree)
+import eshm
+from eshm import ESHM
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def tool(name):
+    """eshm-send/eshm-recv of the source tree's build, else from PATH."""
+    built = os.path.join(HERE, "..", "..", "build", "bin", name)
+    if os.access(built, os.X_OK):
+        return os.path.normpath(built)
+    found = shutil.which(name)
+    if not found:
+        sys.exit("performance_test.py: %s not found (run make, or put it in PATH)" % name)
+    return found
+
+
+# ------------------------------------------------------------ the sides
+
+def send(name, count, size, batch):
+    msg = b"m" * size
+    with ESHM(name, role="master", ends="write") as ch:
+        if batch:
+            chunk = [msg] * 256
+            for _ in range(count // 256):
+                ch.write_many(chunk)
+            ch.write_many([msg] * (count % 256))
+        else:
+            write = ch.write
+            for _ in range(count):
+                write(msg)
+
+
+def receive(name, count, batch):
+    n = 0
+    with ESHM(name, role="slave", ends="read") as ch:
+        if batch:
+            for _ in ch:
+                n += 1
+                if count and n >= count:
+                    break
+        else:
+            read = ch.read
+            try:
+                while not count or n < count:
+                    read()
+                    n += 1
+            except eshm.EndOfStream:
+                pass
+    return n
+
+
+# ------------------------------------------------------------ compare
+
+def timed(start_reader, start_writer):
+    """Run a reader and a writer; seconds from the writer's start to both
+    ending."""
+    reader = start_reader()
+    t0 = time.perf_counter()
+    writer = start_writer()
+    for p in (writer, reader):
+        code = p.wait() if isinstance(p, subprocess.Popen) else _join(p)
+        if code:
+            raise RuntimeError("a side failed with status %s" % code)
+    return time.perf_counter() - t0
+
+
+def _join(p):
+    p.join()
+    return p.exitcode
+
+
+def fork(fn, *args):
+    p = multiprocessing.Process(target=fn, args=args)
+    p.start()
+    return p
+
+
+def _recv_exact(name, count, batch):
+    got = receive(name, 0, batch)
+    if got != count:
+        sys.exit("received %d of %d messages" % (got, count))
+
+
+def py_to_py(count, size, batch):
+    name = "perf-%d-%d" % (os.getpid(), time.monotonic_ns())
+    return timed(lambda: fork(_recv_exact, name, count, batch),
+                 lambda: fork(send, name, count, size, batch))
+
+
+def py_to_c(count, size, batch):
+    name = "perf-%d-%d" % (os.getpid(), time.monotonic_ns())
+    return timed(lambda: subprocess.Popen([tool("eshm-recv"), name],
+                                          stdout=subprocess.DEVNULL),
+                 lambda: fork(send, name, count, size, batch))
+
+
+def c_to_py(count, size, batch, lines):
+    name = "perf-%d-%d" % (os.getpid(), time.monotonic_ns())
+    return timed(lambda: fork(_recv_exact, name, count, batch),
+                 lambda: subprocess.Popen([tool("eshm-send"), name], stdin=open(lines, "rb")))
+
+
+def _pipe_reader(r, w, count, size):
+    os.close(w)
+    n = 0
+    while n < count:
+        if not os.read(r, size):
+            break
+        n += 1
+    os._exit(0 if n == count else 1)
+
+
+def os_pipe(count, size, _batch):
+    r, w = os.pipe()
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        _pipe_reader(r, w, count, size)
+    os.close(r)
+    msg = b"m" * size
+    write = os.write
+    for _ in range(count):
+        write(w, msg)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    if status:
+        raise RuntimeError("the pipe's reader failed")
+    return time.perf_counter() - t0
+
+
+def _mp_reader(conn, count):
+    for _ in range(count):
+        conn.recv_bytes()
+
+
+def mp_pipe(count, size, _batch):
+    a, b = multiprocessing.Pipe(duplex=False)
+    t0 = time.perf_counter()
+    p = fork(_mp_reader, a, count)
+    msg = b"m" * size
+    send_bytes = b.send_bytes
+    for _ in range(count):
+        send_bytes(msg)
+    if _join(p):
+        raise RuntimeError("the pipe's reader failed")
+    return time.perf_counter() - t0
+
+
+def compare(count, runs, size):
+    with tempfile.NamedTemporaryFile("wb", suffix=".lines", delete=False) as f:
+        line = b"m" * (size - 1) + b"\n"  # eshm-send: a line is a message
+        f.write(line * count)
+        lines = f.name
+    rows = [
+        ("eshm   Python -> Python", py_to_py, False),
+        ("eshm   Python -> Python, batched", py_to_py, True),
+        ("eshm   Python -> C (eshm-recv)", py_to_c, False),
+        ("eshm   Python -> C, batched", py_to_c, True),
+        ("eshm   C (eshm-send) -> Python", lambda c, s, b: c_to_py(c, s, b, lines), False),
+        ("eshm   C -> Python, batched", lambda c, s, b: c_to_py(c, s, b, lines), True),
+        ("os.pipe Python -> Python", os_pipe, False),
+        ("multiprocessing.Pipe", mp_pipe, False),
+    ]
+    times = {label: [] for label, _, _ in rows}
+    try:
+        for r in range(runs):
+            for label, fn, batch in rows:
+                if sys.stderr.isatty():
+                    print("\r\033[Krun %d/%d: %s" % (r + 1, runs, label), end="",
+                          file=sys.stderr, flush=True)
+                times[label].append(fn(count, size, batch))
+    finally:
+        os.unlink(lines)
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr)
+    base = count / statistics.median(times["os.pipe Python -> Python"])
+    print("%d messages of %d bytes, median of %d runs, interleaved (C -> Python: "
+          "%d-byte lines)\n" % (count, size, runs, size - 1))
+    print("%-36s %12s %10s" % ("TRANSPORT", "MSGS/S", "VS OS.PIPE"))
+    for label, _, _ in rows:
+        rate = count / statistics.median(times[label])
+        print("%-36s %12s %9.2fx" % (label, "{:,.0f}".format(rate), rate / base))
+
+
+# ------------------------------------------------------------ main
+
+def main():
+    ap = argparse.ArgumentParser(description="Messages per second through eshm from Python.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("master", help="send COUNT messages")
+    m.add_argument("name")
+    m.add_argument("count", nargs="?", type=int, default=100000)
+    m.add_argument("--size", type=int, default=64)
+    m.add_argument("--batch", action="store_true")
+    s = sub.add_parser("slave", help="receive until the end of the stream, or COUNT")
+    s.add_argument("name")
+    s.add_argument("count", nargs="?", type=int, default=0)
+    s.add_argument("--batch", action="store_true")
+    c = sub.add_parser("compare", help="the table, against os.pipe and multiprocessing")
+    c.add_argument("--count", type=int, default=200000)
+    c.add_argument("--runs", type=int, default=3)
+    c.add_argument("--size", type=int, default=64)
+    a = ap.parse_args()
+    if a.cmd == "master":
+        t0 = time.perf_counter()
+        send(a.name, a.count, a.size, a.batch)
+        t = time.perf_counter() - t0
+        print("[MASTER] Messages: sent=%d (%.0f msg/sec)" % (a.count, a.count / t))
+    elif a.cmd == "slave":
+        t0 = time.perf_counter()
+        n = receive(a.name, a.count, a.batch)
+        t = time.perf_counter() - t0
+        print("[SLAVE] Messages: received=%d, rate=%.0f msg/sec" % (n, n / t))
+    else:
+        compare(a.count, a.runs, a.size)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except eshm.ESHMError as e:
+        sys.exit("performance_test.py: %s" % e)
+    except KeyboardInterrupt:
+        sys.exit(130)
