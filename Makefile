@@ -94,7 +94,14 @@ test-asan: $(ASAN_TEST_BIN)
 test-tsan: $(B)/tsan/test-ring-threads
 	TSAN_OPTIONS=halt_on_error=1 $< 2000000
 
-test-bats: all
+# a C++ program on the library, for the interop tests: the header must
+# build unchanged with a strict C++ compiler
+CXX ?= c++
+$(B)/tests/interop-peer: tests/interop/peer.cpp lib/eshm.h $(B)/libeshm.a
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Ilib -o $@ $< $(B)/libeshm.a -pthread
+
+test-bats: all $(B)/tests/interop-peer
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
 
 lint:
@@ -117,6 +124,8 @@ bench: all
 	$(B)/bin/eshm-bench --case idle
 	@echo
 	sh bench/pipeline.sh $(B)/bin $(B)/bench-1G
+	@echo
+	python3 python/examples/performance_test.py compare
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
@@ -134,6 +143,8 @@ install: all
 	install -m 644 $(filter %.7,$(MANS)) $(DESTDIR)$(MANDIR)/man7/
 	for c in completions/bash/*; do install -m 644 $$c $(DESTDIR)$(DATADIR)/bash-completion/completions/; done
 	install -m 644 completions/zsh/_eshm $(DESTDIR)$(DATADIR)/zsh/site-functions/
+	if [ -n "$(PYTHONDIR)" ]; then install -d $(DESTDIR)$(PYTHONDIR) && \
+	  install -m 644 python/eshm.py $(DESTDIR)$(PYTHONDIR)/; fi
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(LIBDIR)/libeshm.a \
@@ -143,7 +154,8 @@ uninstall:
 	  $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(filter %.3,$(MANS)))) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MANS)))) \
 	  $(addprefix $(DESTDIR)$(DATADIR)/bash-completion/completions/,$(notdir $(wildcard completions/bash/*))) \
-	  $(DESTDIR)$(DATADIR)/zsh/site-functions/_eshm
+	  $(DESTDIR)$(DATADIR)/zsh/site-functions/_eshm \
+	  $(if $(PYTHONDIR),$(DESTDIR)$(PYTHONDIR)/eshm.py)
 
 clean:
 	rm -rf $(B)

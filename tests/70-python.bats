@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# Python (python/eshm.py) with the C tools and a C++ program, on the same segments.
+
+load helpers
+
+PEER="${ESHM_BUILD:-$BATS_TEST_DIRNAME/../build}/tests/interop-peer"
+EXAMPLES="$BATS_TEST_DIRNAME/../python/examples"
+
+# py CODE...: run Python with eshm importable from the source tree
+py() {
+    PYTHONPATH="$BATS_TEST_DIRNAME/../python" python3 -c "import eshm, sys, os
+$1" "${@:2}"
+}
+
+@test "the ctypes structures match the C layout of eshm.h" {
+    cat >"$TMP/layout.c" <<'EOF'
+#include <stddef.h>
+#include <stdio.h>
+#include "eshm.h"
+#define P(t, f) printf(#t "." #f " %zu\n", offsetof(struct t, f))
+int main(void) {
+    printf("eshm_config %zu\neshm_error %zu\neshm_info %zu\neshm_channel_info %zu\neshm_end_info %zu\n",
+           sizeof(struct eshm_config), sizeof(struct eshm_error), sizeof(struct eshm_info),
+           sizeof(struct eshm_channel_info), sizeof(struct eshm_end_info));
+    P(eshm_config, flags); P(eshm_config, spin_us); P(eshm_config, interrupt);
+    P(eshm_info, size); P(eshm_info, created_ns); P(eshm_info, idle_ms); P(eshm_info, chan);
+    P(eshm_channel_info, framing); P(eshm_channel_info, writer); P(eshm_channel_info, reader);
+    P(eshm_end_info, heartbeat_age_ms); P(eshm_end_info, stale_ms);
+    return 0;
+}
+EOF
+    cc -I"$BATS_TEST_DIRNAME/../lib" -o "$TMP/layout" "$TMP/layout.c"
+    "$TMP/layout" >"$TMP/c.txt"
+    py '
+import ctypes as c
+S = {"eshm_config": eshm._Config, "eshm_error": eshm._Error, "eshm_info": eshm._Info,
+     "eshm_channel_info": eshm._ChannelInfo, "eshm_end_info": eshm._EndInfo}
+for line in open(sys.argv[1]):
+    what, n = line.split()
+    if "." in what:
+        t, f = what.split(".")
+        got = getattr(S[t], f).offset
+    else:
+        got = c.sizeof(S[what])
+    print(what, got)' "$TMP/c.txt" >"$TMP/py.txt"
+    diff "$TMP/c.txt" "$TMP/py.txt"
+}
+
+@test "Python reads what eshm-send sends (C master, Python slave)" {
+    seq 1 5000 | eshm-send "$SEG"
+    run -0 py '
+n = 0
+with eshm.ESHM(sys.argv[1], role="slave") as ch:
+    for m in ch:
+        n += 1
+        assert m == str(n).encode(), (m, n)
+print(n)' "$SEG"
+    [ "$output" = 5000 ]
+    seg_gone
+}
+
+@test "eshm-recv reads what Python sends (Python master, C reader)" {
+    py '
+with eshm.ESHM(sys.argv[1], role="master") as ch:
+    for i in range(1, 1001):
+        ch.write(b"py %d" % i)
+    ch.write_many([b"batch %d" % i for i in range(3)])' "$SEG"
+    run -0 eshm-recv "$SEG"
+    [ "${#lines[@]}" -eq 1003 ]
+    [ "${lines[0]}" = "py 1" ]
+    [ "${lines[999]}" = "py 1000" ]
+    [ "${lines[1002]}" = "batch 2" ]
+    seg_gone
+}
+
+@test "C++ master and Python slave do request and acknowledgement on one segment" {
+    bg_sh "exec $PEER master $SEG 200 >$TMP/out"
+    master=$BG_PID
+    run -0 py '
+with eshm.ESHM(sys.argv[1], role="slave") as ch:
+    for m in ch:
+        ch.write(b"ACK " + m)' "$SEG"
+    wait_exit "$master"
+    [ "$EXIT_STATUS" -eq 0 ]
+    [ "$(cat "$TMP/out")" = "200 acknowledged" ]
+    seg_gone
+}
+
+@test "Python master (simple_master.py) and C++ slave, as in the original guide" {
+    bg_sh "exec $PEER slave $SEG"
+    slave=$BG_PID
+    run -0 python3 "$EXAMPLES/simple_master.py" "$SEG" 5
+    [ "${lines[0]}" = "=== ESHM Python Master Example ===" ]
+    [[ "$output" == *"[MASTER] Sent: Hello from Python master #4"* ]]
+    [[ "$output" == *"[MASTER] Received: ACK Hello from Python master #4"* ]]
+    wait_exit "$slave"
+    [ "$EXIT_STATUS" -eq 0 ]
+    seg_gone
+}
+
+@test "C master (eshm-send, eshm-recv) and Python slave (simple_slave.py)" {
+    bg_sh "exec python3 $EXAMPLES/simple_slave.py $SEG >$TMP/slave.out"
+    slave=$BG_PID
+    printf 'one\ntwo\nthree\n' | eshm-send "$SEG"
+    wait_exit "$slave"
+    [ "$EXIT_STATUS" -eq 0 ]
+    grep -q '^\[SLAVE\] Received (5 bytes): three$' "$TMP/slave.out"
+    run -0 eshm-recv --role master "$SEG"
+    [ "$output" = "$(printf 'ACK from Python slave #%d\n' 0 1 2)" ]
+    seg_gone
+}
+
+@test "messages with NUL bytes and of zero length cross between Python and C++ both ways" {
+    py '
+with eshm.ESHM(sys.argv[1], role="master") as ch:
+    for m in (b"", b"a\x00b", b"\x00", b"\x00" * 300, b"end"):
+        ch.write(m)' "$SEG"
+    run -0 "$PEER" dump "$SEG"
+    [ "${lines[*]}" = "0: 3:610062 1:00 300:$(printf '00%.0s' {1..300}) 3:656e64" ]
+    "$PEER" send "$SEG" - 00ff00 - 41
+    run -0 py '
+with eshm.ESHM(sys.argv[1], role="slave") as ch:
+    print(list(ch))' "$SEG"
+    [ "$output" = "[b'', b'\\x00\\xff\\x00', b'', b'A']" ]
+}
+
+@test "a Python reader goes on when its C writer is killed and another one starts" {
+    mkfifo "$TMP/in1"
+    bg_sh "exec eshm-send $SEG <$TMP/in1"
+    writer=$BG_PID
+    exec 4>"$TMP/in1"
+    seq 1 3 >&4
+    bg_sh "exec env PYTHONPATH=$BATS_TEST_DIRNAME/../python python3 -c '
+import eshm, sys
+with eshm.ESHM(sys.argv[1], role=\"slave\") as ch:
+    for m in ch:
+        print(m.decode(), flush=True)' $SEG >$TMP/got"
+    reader=$BG_PID
+    wait_until 10 lines_at_least "$TMP/got" 3
+    kill -KILL "$writer"
+    wait_exit "$writer"
+    exec 4>&-
+    seq 4 6 | eshm-send "$SEG"
+    wait_exit "$reader"
+    [ "$EXIT_STATUS" -eq 0 ]
+    [ "$(cat "$TMP/got")" = "$(seq 1 6)" ]
+    seg_gone
+}
+
+@test "Python sees end of stream, timeouts, peer state and its own counts" {
+    run -0 py '
+n = sys.argv[1]
+a = eshm.ESHM(n, role="master")
+b = eshm.ESHM(n, role="slave")
+assert a.role == "master" and b.role == "slave"
+assert b.read(timeout=0) is None
+assert b.read(timeout=0.05) is None
+assert a.peer_state() == "alive" and b.peer_state() == "alive"
+a.write_many([b"x"] * 10)
+assert b.read_many(max=4) == [b"x"] * 4
+buf = bytearray(1)
+assert b.readinto(buf) == 1 and buf == b"x"
+st = a.stats()
+assert st["channels"]["m2s"]["msgs_in"] == 10, st
+a.close()
+a.close()
+assert len(list(b)) == 5
+# the end mark is reported once; then a read waits for a new writer
+assert b.read(timeout=0) is None
+b.close()
+assert not os.path.exists("/dev/shm/eshm_" + n)
+try:
+    a.write(b"y")
+except ValueError as e:
+    print("closed:", e)' "$SEG"
+    [ "$output" = "closed: eshm: operation on a closed channel" ]
+}
+
+@test "Python library errors are exceptions that carry the library's message" {
+    run -0 py '
+for args in (("bad/name",), (sys.argv[1],), ):
+    try:
+        eshm.ESHM(*args, create=False, wait=0)
+    except eshm.ESHMError as e:
+        print(e.code, e)' "$SEG"
+    [[ "${lines[0]}" == "-1008 invalid segment name 'bad/name'"* ]]
+    [ "${lines[1]}" = "-1003 no segment $SEG (waited 0 x 100 ms)" ]
+    eshm-recv -v "$SEG" >/dev/null 2>"$TMP/err" &
+    PIDS+=($!)
+    wait_until 5 grep -q reading "$TMP/err"
+    run -0 py '
+try:
+    eshm.ESHM(sys.argv[1], role="slave")
+except eshm.ESHMError as e:
+    print(e)' "$SEG"
+    [[ "$output" == "channel m2s of $SEG already has a live reader (pid "* ]]
+}
+
+@test "without the library, importing eshm says where it looked" {
+    run -1 env ESHM_LIBRARY=/nonexistent/libeshm.so PYTHONPATH="$BATS_TEST_DIRNAME/../python" \
+        python3 -c "import eshm"
+    [[ "$output" == *"ImportError: eshm: cannot find libeshm.so; looked in: /nonexistent/libeshm.so"* ]]
+}
+
+@test "performance_test.py measures either side against the tools" {
+    bg_sh "exec python3 $EXAMPLES/performance_test.py slave $SEG >$TMP/slave.out"
+    slave=$BG_PID
+    run -0 python3 "$EXAMPLES/performance_test.py" master "$SEG" 20000
+    [[ "$output" == "[MASTER] Messages: sent=20000 ("*" msg/sec)" ]]
+    wait_exit "$slave"
+    [ "$EXIT_STATUS" -eq 0 ]
+    grep -q '^\[SLAVE\] Messages: received=20000, rate=' "$TMP/slave.out"
+    run -0 python3 "$EXAMPLES/performance_test.py" compare --count 2000 --runs 1
+    [[ "$output" == *"eshm   Python -> C, batched"* ]]
+    [[ "$output" == *"os.pipe Python -> Python"*"1.00x"* ]]
+}
