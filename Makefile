@@ -32,7 +32,8 @@ ASAN_TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/asan/tests/%)
 MANS := $(wildcard man/*.1 man/*.3 man/*.7)
 
 .DELETE_ON_ERROR:
-.PHONY: FORCE all check test-lib test-asan test-tsan test-bats lint bench install uninstall clean demo
+.PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz test-bats lint bench install \
+	uninstall clean demo
 
 all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
 
@@ -74,6 +75,16 @@ $(B)/asan/libeshm.a: $(ASAN_LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# the tools too, for the hostile-peer tests
+ASAN_TOOL_BIN := $(TOOLS:%=$(B)/asan/bin/%)
+$(B)/asan/bin/%: $(B)/asan/src/%.o $(B)/asan/src/cli.o $(B)/asan/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ -lm
+
+$(B)/tests/scribble: tests/hostile/scribble.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
 $(B)/asan/tests/%: tests/lib/%.c tests/lib/t.h $(B)/asan/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< $(B)/asan/libeshm.a
@@ -83,6 +94,35 @@ $(B)/tsan/test-ring-threads: tests/lib/ring-threads.c $(LIB_SRC) lib/eshm.h lib/
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -Itests/lib -std=c11 -O1 -g -Wall -Wextra -Werror -pthread \
 	  -fsanitize=thread -o $@ $< $(LIB_SRC)
+
+# libFuzzer over a segment file: attach, inspect, read and write paths.
+# make check replays the seeds and fuzzes for FUZZ_SECONDS; make fuzz longer.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(B)/fuzz/fuzz-segment: tests/fuzz/fuzz-segment.c $(LIB_SRC) lib/eshm.h lib/eshm-int.h
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -std=c11 -O1 -g -Wall -Wextra -Werror -pthread $(FUZZ_FLAGS) \
+	  -o $@ $< $(LIB_SRC)
+
+$(B)/fuzz/mkseeds: tests/fuzz/mkseeds.c $(B)/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
+
+$(B)/fuzz/seeds/.made: $(B)/fuzz/mkseeds
+	rm -rf $(@D) && mkdir -p $(@D)
+	$< $(@D)
+	touch $@
+
+test-fuzz: $(B)/fuzz/fuzz-segment $(B)/fuzz/seeds/.made
+	@mkdir -p $(B)/fuzz/corpus
+	@echo "fuzzing for $(FUZZ_SECONDS) s (log: $(B)/fuzz/log)"
+	@$< -max_len=16384 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus $(B)/fuzz/seeds >$(B)/fuzz/log 2>&1 || \
+	  { tail -n 60 $(B)/fuzz/log; exit 1; }
+	@grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' $(B)/fuzz/log
+
+fuzz:
+	$(MAKE) test-fuzz FUZZ_SECONDS=600
 
 test-lib: $(TEST_BIN)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
@@ -101,14 +141,14 @@ $(B)/tests/interop-peer: tests/interop/peer.cpp lib/eshm.h $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Ilib -o $@ $< $(B)/libeshm.a -pthread
 
-test-bats: all $(B)/tests/interop-peer
+test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN)
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
 
 lint:
 	mandoc -Tlint -W warning $(MANS)
 	shellcheck -x .ci/run demo.sh bench/*.sh tests/*.bash completions/bash/*
 
-check: all test-lib test-asan test-tsan lint test-bats
+check: all test-lib test-asan test-tsan test-fuzz lint test-bats
 
 # A demo: a producer and a consumer started in the wrong order on a
 # temporary segment, then what eshm-stat saw.

@@ -174,6 +174,16 @@ eshm_end_check(struct eshm *h, int end)
 {
 	uint64_t g = atomic_load_explicit(&h->hdr->slot[end].generation,
 					  memory_order_relaxed);
+	/* a slot read as zeros may be a truncated segment, not a takeover */
+	if (g != h->gen[end] && eshm_check(h))
+		return ESHM_ECORRUPT;
+	/* generations only grow: one that went back was scribbled over */
+	if (g < h->gen[end])
+		return eshm_seterr(h, ESHM_ECORRUPT,
+				   "segment %s is corrupt: the record of our %s end of channel %s "
+				   "changed under us (generation %llu, ours %llu)",
+				   h->name, eshm_end_desc(end), eshm_chan_name(end / 2),
+				   (unsigned long long)g, (unsigned long long)h->gen[end]);
 	if (g != h->gen[end])
 		return eshm_seterr(h, ESHM_ETAKEN,
 				   "the %s end of channel %s of %s was taken over by pid %u",
@@ -287,9 +297,13 @@ eshm_heartbeat_start(struct eshm *h)
 	pthread_mutex_init(&h->hb_mu, NULL);
 	h->hb_stop = false;
 
-	/* the thread must never take the caller's signals */
+	/* The thread must never take the caller's signals; but a fault it
+	 * causes itself (SIGBUS on a truncated segment) must reach the guard:
+	 * a blocked synchronous fault kills the process outright. */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int e = pthread_create(&h->hb, NULL, heartbeat_main, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -238,8 +238,14 @@ struct eshm {
 	pthread_mutex_t hb_mu;
 	pthread_cond_t hb_cv;
 	bool hb_stop;
+	int guard;              /* slot in guard.c's table, or -1 */
 	char err[256];
 };
+
+/* guard.c */
+int eshm_guard_add(void *base, size_t size, bool handler);
+void eshm_guard_remove(int slot);
+bool eshm_guard_tripped(int slot);
 
 /* util.c */
 int64_t eshm_now_mono(void);

@@ -67,6 +67,8 @@ enum {
 	ESHM_KEEP = 2,      /* when creating: never remove automatically */
 	ESHM_TAKEOVER = 4,  /* take an end whose live holder is stale */
 	ESHM_NO_EOS = 8,    /* eshm_close does not mark end of stream */
+	ESHM_NO_SIGBUS_GUARD = 16, /* do not install the SIGBUS handler that turns
+				    * a segment truncated under us into errors */
 };
 
 struct eshm_config {
@@ -115,6 +117,11 @@ int eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
  * the ends, and remove the segment if this was the last holder and nothing
  * is pending (unless the segment was created with ESHM_KEEP). */
 int eshm_close(eshm_t *h);
+
+/* Whether the segment is still whole: 0, or ESHM_ECORRUPT when it was
+ * truncated under us (e.g. after read(2) into a reservation failed with
+ * EFAULT). */
+int eshm_check(eshm_t *h);
 
 /* The role this handle took (ESHM_ROLE_MASTER or ESHM_ROLE_SLAVE). */
 int eshm_role(const eshm_t *h);

@@ -188,6 +188,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	}
 	snprintf(h->name, sizeof h->name, "%s", name);
 	h->fd = -1;
+	h->guard = -1;
 	struct spin sp = {
 		.budget = h->cfg.spin_us >= 0 ? (int64_t)h->cfg.spin_us * 1000 : SPIN_START_NS,
 		.poll = 1,
@@ -216,6 +217,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	h->base = base;
 	h->hdr = base;
 	h->g.size = (uint64_t)st.st_size;
+	h->guard = eshm_guard_add(base, (size_t)st.st_size, !(h->cfg.flags & ESHM_NO_SIGBUS_GUARD));
 	char why[160];
 	if ((r = eshm_geom_check(h->hdr, (uint64_t)st.st_size, &h->g, why, sizeof why))) {
 		if (r == ESHM_ENOTSEG)
@@ -243,8 +245,10 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	*out = h;
 	return 0;
 fail:
-	if (h->base)
+	if (h->base) {
+		eshm_guard_remove(h->guard);
 		munmap(h->base, h->g.size);
+	}
 	if (h->fd >= 0) {
 		/* a segment we created and could not use must not linger */
 		if (h->created && eshm_same_file(h->fd, path, NULL, NULL))
@@ -292,11 +296,27 @@ eshm_close(eshm_t *h)
 	    eshm_same_file(h->fd, path, NULL, NULL) && !pending(h))
 		unlink(path);
 	flock(h->fd, LOCK_UN);
+	eshm_guard_remove(h->guard);
 	munmap(h->base, h->g.size);
 	close(h->fd);
 	free(h->w.side);
 	free(h);
 	return rc;
+}
+
+int
+eshm_check(eshm_t *h)
+{
+	struct stat st;
+	if (!h)
+		return ESHM_EINVAL;
+	if (fstat(h->fd, &st) == 0 && (uint64_t)st.st_size != h->g.size)
+		return eshm_seterr(h, ESHM_ECORRUPT,
+				   "segment %s was truncated under us (%lld bytes, was %llu)", h->name,
+				   (long long)st.st_size, (unsigned long long)h->g.size);
+	if (eshm_guard_tripped(h->guard))
+		return eshm_seterr(h, ESHM_ECORRUPT, "segment %s was truncated under us", h->name);
+	return 0;
 }
 
 int

@@ -171,6 +171,9 @@ interrupted(struct eshm *h)
 static int
 corrupt(struct eshm *h, int ch, const char *what, uint64_t a, uint64_t b)
 {
+	/* zeros read from a page the SIGBUS guard replaced: say what happened */
+	if (eshm_check(h))
+		return ESHM_ECORRUPT;
 	return eshm_seterr(h, ESHM_ECORRUPT, "segment %s is corrupt: channel %s: %s (%llu, %llu)",
 			   h->name, eshm_chan_name(ch), what, (unsigned long long)a,
 			   (unsigned long long)b);
@@ -359,6 +362,8 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 		r = eshm_futex_wait(&w->c->space_wait, 1, left);
 		if (r == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
+		if (r && eshm_check(h))
+			return ESHM_ECORRUPT;
 		if ((r = eshm_end_check(h, h->wend)))
 			return r;
 	}
@@ -824,6 +829,8 @@ wait_data(struct eshm *h, int64_t deadline)
 		rc = eshm_futex_wait(&r->c->data_wait, 1, left);
 		if (rc == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
+		if (rc && eshm_check(h))
+			return ESHM_ECORRUPT;
 		if ((rc = eshm_end_check(h, h->rend)))
 			return rc;
 	}

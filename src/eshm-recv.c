@@ -418,6 +418,11 @@ flush(struct run *rn)
 	}
 	if (err == -EINTR && cli_signal)
 		finish(rn, EX_FAIL, cli_signal);
+	if (err == -EFAULT && eshm_check(rn->h)) {
+		/* the kernel could not read from the ring: it was truncated */
+		cli_warn("%s", eshm_errmsg(rn->h));
+		finish(rn, EX_FAIL, 0);
+	}
 	if (err) {
 		cli_warn("cannot write standard output: %s", strerror(-err));
 		finish(rn, EX_FAIL, 0);

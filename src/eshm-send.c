@@ -231,6 +231,9 @@ pump(eshm_t *h, const struct opts *o, struct cli_progress *pg)
 					break;
 				continue;
 			}
+			/* the kernel could not write into the ring: truncated? */
+			if (errno == EFAULT && eshm_check(h))
+				fail(h, ESHM_ECORRUPT, pg);
 			cli_progress_done(pg);
 			cli_warn("cannot read standard input: %s", strerror(errno));
 			eshm_close(h);

@@ -1,0 +1,111 @@
+/* guard.c - survive a segment truncated under us: SIGBUS on our mappings becomes an error. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "eshm-int.h"
+
+/*
+ * If another process truncates a segment we have mapped, touching its
+ * pages raises SIGBUS, which would kill us. The guard turns that into an
+ * error: a process-wide SIGBUS handler, installed at the first eshm_open
+ * (unless ESHM_NO_SIGBUS_GUARD), looks the faulting address up in the
+ * table of our mappings; if it is ours, it maps an anonymous zero page
+ * over the faulting page and marks the mapping tripped, so the access
+ * completes, reading zeros that fail the checks every value from shared
+ * memory gets, and the operation returns ESHM_ECORRUPT ("truncated").
+ * A fault anywhere else goes to the previous disposition.
+ *
+ * This table and the handler are the library's only process-wide state:
+ * a signal handler cannot be per handle.
+ */
+#define GUARDS 256
+
+static struct guard {
+	_Atomic uintptr_t start, end; /* start 0: free */
+	_Atomic int tripped;
+} guards[GUARDS];
+
+static _Atomic int installed; /* 0 no, 1 installing, 2 yes */
+static struct sigaction previous;
+static uintptr_t pagesize;
+
+static void
+on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	for (int i = 0; i < GUARDS; i++) {
+		uintptr_t s = atomic_load_explicit(&guards[i].start, memory_order_acquire);
+		if (s && a >= s && a < atomic_load_explicit(&guards[i].end, memory_order_acquire)) {
+			void *page = (void *)(a & ~(pagesize - 1));
+			if (mmap(page, pagesize, PROT_READ | PROT_WRITE,
+				 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+				break;
+			atomic_store_explicit(&guards[i].tripped, 1, memory_order_release);
+			return;
+		}
+	}
+	/* not ours */
+	if ((previous.sa_flags & SA_SIGINFO) && previous.sa_sigaction) {
+		previous.sa_sigaction(sig, si, uc);
+	} else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+		previous.sa_handler(sig);
+	} else {
+		/* the default: returning re-runs the access, which faults again
+		 * and now kills the process as it would have */
+		signal(SIGBUS, SIG_DFL);
+	}
+}
+
+static void
+install(void)
+{
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&installed, &expect, 1))
+		return;
+	pagesize = (uintptr_t)sysconf(_SC_PAGESIZE);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &previous);
+	atomic_store(&installed, 2);
+}
+
+/* Guard [base, base + size); the slot, or -1 if unguarded. */
+int
+eshm_guard_add(void *base, size_t size, bool handler)
+{
+	if (handler)
+		install();
+	for (int i = 0; i < GUARDS; i++) {
+		/* claim the slot with a start no address can reach, fill it,
+		 * then publish the start: the handler never sees a half-set
+		 * slot (start is stored after end, and read before it) */
+		uintptr_t zero = 0;
+		if (!atomic_compare_exchange_strong(&guards[i].start, &zero, UINTPTR_MAX))
+			continue;
+		atomic_store_explicit(&guards[i].tripped, 0, memory_order_relaxed);
+		atomic_store_explicit(&guards[i].end, (uintptr_t)base + size, memory_order_relaxed);
+		atomic_store_explicit(&guards[i].start, (uintptr_t)base, memory_order_release);
+		return i;
+	}
+	return -1;
+}
+
+void
+eshm_guard_remove(int slot)
+{
+	if (slot >= 0)
+		atomic_store_explicit(&guards[slot].start, 0, memory_order_release);
+}
+
+bool
+eshm_guard_tripped(int slot)
+{
+	return slot >= 0 && atomic_load_explicit(&guards[slot].tripped, memory_order_acquire);
+}
