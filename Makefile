@@ -32,7 +32,7 @@ ASAN_TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/asan/tests/%)
 MANS := $(wildcard man/*.1 man/*.3 man/*.7)
 
 .DELETE_ON_ERROR:
-.PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz test-bats lint bench install \
+.PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz stress test-bats lint bench install \
 	uninstall clean demo
 
 all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
@@ -81,6 +81,14 @@ $(B)/asan/bin/%: $(B)/asan/src/%.o $(B)/asan/src/cli.o $(B)/asan/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ -lm
 
+$(B)/tests/soak-writer: tests/stress/soak-writer.c $(B)/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
+
+$(B)/tests/liveness: tests/stress/liveness.c $(B)/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
+
 $(B)/tests/scribble: tests/hostile/scribble.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
@@ -124,6 +132,13 @@ test-fuzz: $(B)/fuzz/fuzz-segment $(B)/fuzz/seeds/.made
 fuzz:
 	$(MAKE) test-fuzz FUZZ_SECONDS=600
 
+# the crash soak and the liveness measurements, long forms (make check runs
+# short ones): STRESS_SECONDS of random SIGKILLs and SIGSTOPs
+STRESS_SECONDS ?= 600
+stress: all $(STRESS_TOOLS)
+	bash tests/stress/soak.sh $(STRESS_SECONDS) $(CURDIR)/$(B)
+	$(B)/tests/liveness 1000 30
+
 test-lib: $(TEST_BIN)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
 
@@ -132,7 +147,7 @@ test-asan: $(ASAN_TEST_BIN)
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
 test-tsan: $(B)/tsan/test-ring-threads
-	TSAN_OPTIONS=halt_on_error=1 $< 2000000
+	TSAN_OPTIONS=halt_on_error=1 $< 10000000
 
 # a C++ program on the library, for the interop tests: the header must
 # build unchanged with a strict C++ compiler
@@ -141,12 +156,13 @@ $(B)/tests/interop-peer: tests/interop/peer.cpp lib/eshm.h $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Ilib -o $@ $< $(B)/libeshm.a -pthread
 
-test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN)
+STRESS_TOOLS := $(B)/tests/soak-writer $(B)/tests/liveness
+test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN) $(STRESS_TOOLS)
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
 
 lint:
 	mandoc -Tlint -W warning $(MANS)
-	shellcheck -x .ci/run demo.sh bench/*.sh tests/*.bash completions/bash/*
+	shellcheck -x .ci/run demo.sh bench/*.sh tests/*.bash tests/stress/*.sh completions/bash/*
 
 check: all test-lib test-asan test-tsan test-fuzz lint test-bats
 
