@@ -1,5 +1,6 @@
 /* cli.c - the small module every eshm tool links: messages, parsers, signals, progress. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -343,4 +344,81 @@ const char *
 cli_err_text(const struct eshm_error *err, int code)
 {
 	return err && err->what[0] ? err->what : eshm_strerror(code);
+}
+
+bool
+cli_segment_option(int c, const char *arg, struct eshm_config *cfg)
+{
+	switch (c) {
+	case 'c': {
+		uint64_t v = cli_size_arg("--capacity", arg);
+		if (v < 4096 || v > (1ull << 31))
+			cli_usage_error("--capacity must be between 4K and 2G, not '%s'", arg);
+		cfg->capacity = (size_t)v;
+		return true;
+	}
+	case CLI_OPT_MODE:
+		if (cli_parse_mode(arg, &cfg->mode))
+			cli_usage_error("invalid --mode '%s' (octal permissions, e.g. 0660)", arg);
+		return true;
+	case CLI_OPT_KEEP:
+		cfg->flags |= ESHM_KEEP;
+		return true;
+	case CLI_OPT_NO_CREATE:
+		cfg->flags |= ESHM_NO_CREATE;
+		return true;
+	case CLI_OPT_RETRIES:
+		cfg->max_retries = (int)cli_count_arg("--retries", arg, INT_MAX);
+		return true;
+	case CLI_OPT_ROLE:
+		if (cli_parse_role(arg, &cfg->role))
+			cli_usage_error("invalid --role '%s' (master or slave)", arg);
+		return true;
+	case CLI_OPT_TAKEOVER:
+		cfg->flags |= ESHM_TAKEOVER;
+		return true;
+	case CLI_OPT_HEARTBEAT:
+		cfg->heartbeat_ms = cli_duration_ms_arg("--heartbeat", arg);
+		return true;
+	case CLI_OPT_STALE:
+		cfg->stale_threshold_ms = cli_duration_ms_arg("--stale", arg);
+		return true;
+	}
+	return false;
+}
+
+void
+cli_other_option(int c, void (*usage)(void))
+{
+	if (c == 'h') {
+		usage();
+		exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
+	}
+	if (c == 'V')
+		cli_version();
+	/* getopt has said what was wrong */
+	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+	exit(EX_USAGE);
+}
+
+void
+cli_check_names(int argc, char **argv)
+{
+	for (int i = optind; i < argc; i++)
+		if (eshm_name_check(argv[i]))
+			cli_usage_error("invalid segment name '%s': %s", argv[i],
+					eshm_strerror(ESHM_ENAME));
+}
+
+const char *
+cli_one_name(int argc, char **argv, const struct eshm_config *cfg)
+{
+	if (optind == argc)
+		cli_usage_error("missing segment NAME");
+	if (optind + 1 < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
+	cli_check_names(argc, argv);
+	if (cfg->heartbeat_ms < 1 || cfg->stale_threshold_ms < cfg->heartbeat_ms)
+		cli_usage_error("--stale must be at least --heartbeat, which must be at least 1ms");
+	return argv[optind];
 }

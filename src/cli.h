@@ -2,6 +2,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -59,6 +60,29 @@ struct cli_progress {
 void cli_progress_init(struct cli_progress *p, bool on);
 void cli_progress_add(struct cli_progress *p, uint64_t bytes, uint64_t msgs);
 void cli_progress_done(struct cli_progress *p);
+
+/* Long-only options every tool that opens a segment takes, parsed in one
+ * place; a tool's own long-only options start at CLI_OPT_NEXT. Each tool
+ * still lists them in its own option table. */
+enum {
+	CLI_OPT_MODE = CHAR_MAX + 1,
+	CLI_OPT_KEEP,
+	CLI_OPT_NO_CREATE,
+	CLI_OPT_RETRIES,
+	CLI_OPT_ROLE,
+	CLI_OPT_TAKEOVER,
+	CLI_OPT_HEARTBEAT,
+	CLI_OPT_STALE,
+	CLI_OPT_NEXT,
+};
+/* -c/--capacity and the CLI_OPT_* above: true if c was one of them. */
+bool cli_segment_option(int c, const char *arg, struct eshm_config *cfg);
+/* -h, -V, or anything getopt did not know: usage, version, or exit 2. */
+_Noreturn void cli_other_option(int c, void (*usage)(void));
+/* The one NAME operand at argv[optind], and a config that makes sense. */
+const char *cli_one_name(int argc, char **argv, const struct eshm_config *cfg);
+/* Each NAME operand from argv[optind] on must be valid. */
+void cli_check_names(int argc, char **argv);
 
 /* Name a library failure: err->what if set, else the code's words. */
 const char *cli_err_text(const struct eshm_error *err, int code);

@@ -200,14 +200,8 @@ parse(int argc, char **argv, struct opts *o)
 		case 'j':
 			o->json = true;
 			break;
-		case 'h':
-			usage();
-			exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
-		case 'V':
-			cli_version();
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
-			exit(EX_USAGE);
+			cli_other_option(c, usage);
 		}
 	}
 	if (optind < argc)

@@ -79,22 +79,13 @@ parse(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
-		case 'h':
-			usage();
-			exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
-		case 'V':
-			cli_version();
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
-			exit(EX_USAGE);
+			cli_other_option(c, usage);
 		}
 	}
 	if (o->force && optind == argc)
 		cli_usage_error("--force needs the NAMEs of the segments to remove");
-	for (int i = optind; i < argc; i++)
-		if (eshm_name_check(argv[i]))
-			cli_usage_error("invalid segment name '%s': %s", argv[i],
-					eshm_strerror(ESHM_ENAME));
+	cli_check_names(argc, argv);
 	/* a sweep leaves segments created with --keep alone, unless idle for
 	 * --older-than; naming one is asking for it */
 	if (optind < argc)

@@ -10,16 +10,8 @@
 #include "cli.h"
 
 enum {
-	OPT_LINES = CHAR_MAX + 1,
+	OPT_LINES = CLI_OPT_NEXT,
 	OPT_RAW,
-	OPT_MODE,
-	OPT_KEEP,
-	OPT_NO_CREATE,
-	OPT_RETRIES,
-	OPT_ROLE,
-	OPT_TAKEOVER,
-	OPT_HEARTBEAT,
-	OPT_STALE,
 };
 
 static const struct option longopts[] = {
@@ -31,14 +23,14 @@ static const struct option longopts[] = {
 	{"follow", no_argument, NULL, 'f'},
 	{"unbuffered", no_argument, NULL, 'u'},
 	{"capacity", required_argument, NULL, 'c'},
-	{"mode", required_argument, NULL, OPT_MODE},
-	{"keep", no_argument, NULL, OPT_KEEP},
-	{"no-create", no_argument, NULL, OPT_NO_CREATE},
-	{"retries", required_argument, NULL, OPT_RETRIES},
-	{"role", required_argument, NULL, OPT_ROLE},
-	{"takeover", no_argument, NULL, OPT_TAKEOVER},
-	{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
-	{"stale", required_argument, NULL, OPT_STALE},
+	{"mode", required_argument, NULL, CLI_OPT_MODE},
+	{"keep", no_argument, NULL, CLI_OPT_KEEP},
+	{"no-create", no_argument, NULL, CLI_OPT_NO_CREATE},
+	{"retries", required_argument, NULL, CLI_OPT_RETRIES},
+	{"role", required_argument, NULL, CLI_OPT_ROLE},
+	{"takeover", no_argument, NULL, CLI_OPT_TAKEOVER},
+	{"heartbeat", required_argument, NULL, CLI_OPT_HEARTBEAT},
+	{"stale", required_argument, NULL, CLI_OPT_STALE},
 	{"progress", no_argument, NULL, 'p'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -133,64 +125,18 @@ parse(int argc, char **argv, struct opts *o)
 		case 'u':
 			o->unbuffered = true;
 			break;
-		case 'c': {
-			uint64_t v = cli_size_arg("--capacity", optarg);
-			if (v < 4096 || v > (1ull << 31))
-				cli_usage_error("--capacity must be between 4K and 2G, not '%s'", optarg);
-			o->cfg.capacity = (size_t)v;
-			break;
-		}
-		case OPT_MODE:
-			if (cli_parse_mode(optarg, &o->cfg.mode))
-				cli_usage_error("invalid --mode '%s' (octal permissions, e.g. 0660)", optarg);
-			break;
-		case OPT_KEEP:
-			o->cfg.flags |= ESHM_KEEP;
-			break;
-		case OPT_NO_CREATE:
-			o->cfg.flags |= ESHM_NO_CREATE;
-			break;
-		case OPT_RETRIES:
-			o->cfg.max_retries = (int)cli_count_arg("--retries", optarg, INT_MAX);
-			break;
-		case OPT_ROLE:
-			if (cli_parse_role(optarg, &o->cfg.role))
-				cli_usage_error("invalid --role '%s' (master or slave)", optarg);
-			break;
-		case OPT_TAKEOVER:
-			o->cfg.flags |= ESHM_TAKEOVER;
-			break;
-		case OPT_HEARTBEAT:
-			o->cfg.heartbeat_ms = cli_duration_ms_arg("--heartbeat", optarg);
-			break;
-		case OPT_STALE:
-			o->cfg.stale_threshold_ms = cli_duration_ms_arg("--stale", optarg);
-			break;
 		case 'p':
 			o->progress = true;
 			break;
 		case 'v':
 			o->verbose = true;
 			break;
-		case 'h':
-			usage();
-			exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
-		case 'V':
-			cli_version();
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
-			exit(EX_USAGE);
+			if (!cli_segment_option(c, optarg, &o->cfg))
+				cli_other_option(c, usage);
 		}
 	}
-	if (optind == argc)
-		cli_usage_error("missing segment NAME");
-	if (optind + 1 < argc)
-		cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
-	if (eshm_name_check(argv[optind]))
-		cli_usage_error("invalid segment name '%s': %s", argv[optind],
-				eshm_strerror(ESHM_ENAME));
-	if (o->cfg.heartbeat_ms < 1 || o->cfg.stale_threshold_ms < o->cfg.heartbeat_ms)
-		cli_usage_error("--stale must be at least --heartbeat, which must be at least 1ms");
+	cli_one_name(argc, argv, &o->cfg);
 	/* waiting for a new writer forever is what --follow means */
 	if (o->follow)
 		o->cfg.max_retries = -1;

@@ -95,24 +95,15 @@ parse(int argc, char **argv, struct opts *o)
 		case OPT_CHECK:
 			o->check = true;
 			break;
-		case 'h':
-			usage();
-			exit(fflush(stdout) || ferror(stdout) ? EX_FAIL : EX_OK);
-		case 'V':
-			cli_version();
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
-			exit(EX_USAGE);
+			cli_other_option(c, usage);
 		}
 	}
 	if (o->count && !o->watch)
 		cli_usage_error("--count needs --watch");
 	if (o->check && (o->watch || o->json))
 		cli_usage_error("--check goes with neither --watch nor --json");
-	for (int i = optind; i < argc; i++)
-		if (eshm_name_check(argv[i]))
-			cli_usage_error("invalid segment name '%s': %s", argv[i],
-					eshm_strerror(ESHM_ENAME));
+	cli_check_names(argc, argv);
 	o->names = argv + optind;
 	o->nnames = argc - optind;
 }
