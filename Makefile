@@ -125,7 +125,8 @@ test-fuzz: $(B)/fuzz/fuzz-segment $(B)/fuzz/seeds/.made
 	@mkdir -p $(B)/fuzz/corpus
 	@echo "fuzzing for $(FUZZ_SECONDS) s (log: $(B)/fuzz/log)"
 	@$< -max_len=16384 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus $(B)/fuzz/seeds >$(B)/fuzz/log 2>&1 || \
+	  -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus $(B)/fuzz/seeds tests/fuzz/regressions \
+	  >$(B)/fuzz/log 2>&1 || \
 	  { tail -n 60 $(B)/fuzz/log; exit 1; }
 	@grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' $(B)/fuzz/log
 
@@ -144,7 +145,7 @@ test-lib: $(TEST_BIN)
 
 test-asan: $(ASAN_TEST_BIN)
 	@set -e; for t in $^; do echo "== $$t (asan+ubsan)"; \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$t; done
 
 test-tsan: $(B)/tsan/test-ring-threads
 	TSAN_OPTIONS=halt_on_error=1 $< 10000000

@@ -55,7 +55,7 @@ eshm_end_state(int fd, const struct eshm_header *hdr, int end, int64_t now)
 	uint32_t stale = atomic_load_explicit(&s->stale_ms, memory_order_relaxed);
 	if (stale == 0)
 		stale = 100;
-	if (now > (int64_t)hb && (uint64_t)(now - (int64_t)hb) > (uint64_t)stale * 1000000)
+	if (eshm_age_ns(now, hb) > (int64_t)stale * 1000000)
 		return ESHM_PEER_STALE;
 	return ESHM_PEER_ALIVE;
 }

@@ -242,6 +242,17 @@ struct eshm {
 	char err[256];
 };
 
+/* Nanoseconds from then (a time read from shared memory, so anything) to
+ * now, or -1 if then is 0 or after now: in unsigned arithmetic, as a
+ * signed subtraction of a hostile value would overflow. */
+static inline int64_t
+eshm_age_ns(int64_t now, uint64_t then)
+{
+	if (!then || now < 0 || then > (uint64_t)now)
+		return -1;
+	return (int64_t)((uint64_t)now - then);
+}
+
 /* guard.c */
 int eshm_guard_add(void *base, size_t size, bool handler);
 void eshm_guard_remove(int slot);

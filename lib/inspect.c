@@ -75,7 +75,8 @@ fill_end(int fd, const struct eshm_header *hdr, int end, int64_t now,
 	ei->generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
 	ei->stale_ms = atomic_load_explicit(&s->stale_ms, memory_order_relaxed);
 	uint64_t hb = atomic_load_explicit(&s->heartbeat_ns, memory_order_relaxed);
-	ei->heartbeat_age_ms = hb && now >= (int64_t)hb ? (now - (int64_t)hb) / 1000000 : -1;
+	int64_t age = eshm_age_ns(now, hb);
+	ei->heartbeat_age_ms = age < 0 ? -1 : age / 1000000;
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -148,14 +149,15 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 	info->created_ns = copy.created_ns;
 	info->creator_pid = (pid_t)copy.creator_pid;
 	info->keep = (g->flags & HDR_KEEP) != 0;
-	int64_t last = copy.created_mono;
+	/* idle since the latest sign of life that is not in the future */
+	int64_t idle = eshm_age_ns(now, (uint64_t)copy.created_mono);
 	for (int e = 0; e < NENDS; e++) {
-		int64_t hb = (int64_t)atomic_load_explicit(&copy.slot[e].heartbeat_ns,
-							   memory_order_relaxed);
-		if (hb > last)
-			last = hb;
+		int64_t a = eshm_age_ns(now, atomic_load_explicit(&copy.slot[e].heartbeat_ns,
+								  memory_order_relaxed));
+		if (a >= 0 && (idle < 0 || a < idle))
+			idle = a;
 	}
-	info->idle_ms = now > last ? (now - last) / 1000000 : 0;
+	info->idle_ms = idle < 0 ? 0 : idle / 1000000;
 	for (int ch = 0; ch < 2; ch++) {
 		struct eshm_channel_info *ci = &info->chan[ch];
 		read_counters(fd, ch, &copy);

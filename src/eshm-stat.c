@@ -265,7 +265,10 @@ age_ms(const struct eshm_info *i)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	return now > i->created_ns ? (now - i->created_ns) / 1000000 : 0;
+	/* created_ns comes from the segment: anything; subtract unsigned */
+	if (i->created_ns <= 0 || i->created_ns > now)
+		return 0;
+	return (int64_t)((uint64_t)now - (uint64_t)i->created_ns) / 1000000;
 }
 
 static double

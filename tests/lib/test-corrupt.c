@@ -273,6 +273,38 @@ truncated_under_holders_gives_errors(void)
 	unlink(path);
 }
 
+/* times from shared memory at the edges of their range: no overflow
+ * (UBSan in the sanitizer build says so), sane ages */
+static void
+extreme_times_are_no_arithmetic_trap(void)
+{
+	const char *n = t_name();
+	CHECK_EQ(make_segment(n), 0);
+	const uint64_t values[] = {0, 1, INT64_MAX, (uint64_t)INT64_MAX + 1, UINT64_MAX};
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+		uint64_t v = values[i];
+		poke(offsetof(struct eshm_header, created_ns), &v, sizeof v);
+		poke(offsetof(struct eshm_header, created_mono), &v, sizeof v);
+		for (int e = 0; e < 4; e++)
+			poke((off_t)(offsetof(struct eshm_header, slot) + e * sizeof(struct eshm_slot) +
+				     offsetof(struct eshm_slot, heartbeat_ns)),
+			     &v, sizeof v);
+		struct eshm_info info;
+		struct eshm_error e;
+		CHECK_EQ(eshm_inspect(n, &info, &e), 0);
+		CHECK(info.idle_ms >= 0);
+		CHECK(info.chan[0].writer.heartbeat_age_ms >= -1);
+		struct eshm_config c;
+		eshm_config_init(&c);
+		c.role = ESHM_ROLE_SLAVE;
+		eshm_t *h;
+		OPEN(h, n, &c);
+		CHECK(eshm_peer_state(h) >= 0);
+		eshm_close(h);
+	}
+	unlink(path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -284,6 +316,7 @@ main(int argc, char **argv)
 		{"random_header_bytes_never_crash", random_header_bytes_never_crash},
 		{"truncated_file_is_not_a_segment", truncated_file_is_not_a_segment},
 		{"truncated_under_holders_gives_errors", truncated_under_holders_gives_errors},
+		{"extreme_times_are_no_arithmetic_trap", extreme_times_are_no_arithmetic_trap},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
