@@ -19,53 +19,61 @@ def main(out, pdir):
     for p in glob.glob(os.path.join(pdir, "progress-*")):
         text = open(p).read().strip()
         progress[int(p.rsplit("-", 1)[1])] = int(text) if text else -1
-    data = open(out, "rb").read().split(b"\n")
-    if data and data[-1] == b"":
-        data.pop()
     problems = []
     seen = {}          # epoch -> next expected sequence
     order = []         # epochs in the order they appeared
     last = None        # (epoch, seq) of the last good line
     restarts = repeats = torn = records = nbytes = lost = corrupt = 0
     after_restart = False
-    for i, line in enumerate(data):
-        if line == b"#restart":
-            restarts += 1
-            after_restart = True
-            continue
-        parts = line.split(b" ")
-        ok = len(parts) in (3, 4)
-        if ok:
-            body, crc = line.rsplit(b" ", 1)
-            ok = ("%08x" % binascii.crc32(body)).encode() == crc
-        if not ok:
-            # a reader killed inside write(2): its last line may be torn
-            if i + 1 < len(data) and data[i + 1] == b"#restart":
-                torn += 1
+    # streamed, one line of lookahead: the output may be gigabytes
+    with open(out, "rb") as f:
+        lines = (raw.rstrip(b"\n") for raw in f)
+        line = next(lines, None)
+        i = 0
+        while line is not None:
+            nxt = next(lines, None)
+            i += 1
+            if line == b"#restart":
+                restarts += 1
+                after_restart = True
+                line = nxt
                 continue
-            problems.append("line %d corrupt: %r" % (i + 1, line[:80]))
-            corrupt += 1
-            continue
-        e, s = int(parts[0]), int(parts[1])
-        records += 1
-        nbytes += len(line)
-        if after_restart and last == (e, s):
-            repeats += 1            # re-delivered: written, not yet released
+            parts = line.split(b" ")
+            ok = len(parts) in (3, 4)
+            if ok:
+                body, crc = line.rsplit(b" ", 1)
+                ok = ("%08x" % binascii.crc32(body)).encode() == crc
+            if not ok:
+                # a reader killed inside write(2): its last line may be torn
+                if nxt == b"#restart":
+                    torn += 1
+                else:
+                    problems.append("line %d corrupt: %r" % (i, line[:80]))
+                    corrupt += 1
+                line = nxt
+                continue
+            e, s = int(parts[0]), int(parts[1])
+            records += 1
+            nbytes += len(line) + 1
+            if after_restart and last == (e, s):
+                repeats += 1            # re-delivered: written, not yet released
+                after_restart = False
+                line = nxt
+                continue
             after_restart = False
-            continue
-        after_restart = False
-        if e not in seen:
-            if order and e < order[-1]:
-                problems.append("line %d: epoch %d after epoch %d" % (i + 1, e, order[-1]))
-            order.append(e)
-            seen[e] = 0
-        if e != order[-1]:
-            problems.append("line %d: epoch %d interleaved with %d" % (i + 1, e, order[-1]))
-        if s != seen[e]:
-            problems.append("line %d: epoch %d sequence %d, expected %d" % (i + 1, e, s, seen[e]))
-            lost += max(0, s - seen[e])
-        seen[e] = s + 1
-        last = (e, s)
+            if e not in seen:
+                if order and e < order[-1]:
+                    problems.append("line %d: epoch %d after epoch %d" % (i, e, order[-1]))
+                order.append(e)
+                seen[e] = 0
+            if e != order[-1]:
+                problems.append("line %d: epoch %d interleaved with %d" % (i, e, order[-1]))
+            if s != seen[e]:
+                problems.append("line %d: epoch %d sequence %d, expected %d" % (i, e, s, seen[e]))
+                lost += max(0, s - seen[e])
+            seen[e] = s + 1
+            last = (e, s)
+            line = nxt
     for e, p in sorted(progress.items()):
         got = seen.get(e, 0) - 1
         # everything the writer knew committed arrived; at most one more
