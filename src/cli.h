@@ -61,9 +61,8 @@ void cli_progress_init(struct cli_progress *p, bool on);
 void cli_progress_add(struct cli_progress *p, uint64_t bytes, uint64_t msgs);
 void cli_progress_done(struct cli_progress *p);
 
-/* Long-only options every tool that opens a segment takes, parsed in one
- * place; a tool's own long-only options start at CLI_OPT_NEXT. Each tool
- * still lists them in its own option table. */
+/* Long-only options every tool that opens a segment takes, listed and
+ * parsed in one place; a tool's own long-only options start at CLI_OPT_NEXT. */
 enum {
 	CLI_OPT_MODE = CHAR_MAX + 1,
 	CLI_OPT_KEEP,
@@ -75,6 +74,17 @@ enum {
 	CLI_OPT_STALE,
 	CLI_OPT_NEXT,
 };
+/* Their entries, for the tool's getopt_long table. */
+#define CLI_SEGMENT_LONGOPTS \
+	{"capacity", required_argument, NULL, 'c'}, \
+	{"mode", required_argument, NULL, CLI_OPT_MODE}, \
+	{"keep", no_argument, NULL, CLI_OPT_KEEP}, \
+	{"no-create", no_argument, NULL, CLI_OPT_NO_CREATE}, \
+	{"retries", required_argument, NULL, CLI_OPT_RETRIES}, \
+	{"role", required_argument, NULL, CLI_OPT_ROLE}, \
+	{"takeover", no_argument, NULL, CLI_OPT_TAKEOVER}, \
+	{"heartbeat", required_argument, NULL, CLI_OPT_HEARTBEAT}, \
+	{"stale", required_argument, NULL, CLI_OPT_STALE}
 /* -c/--capacity and the CLI_OPT_* above: true if c was one of them. */
 bool cli_segment_option(int c, const char *arg, struct eshm_config *cfg);
 /* -h, -V, or anything getopt did not know: usage, version, or exit 2. */
