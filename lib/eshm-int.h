@@ -299,5 +299,6 @@ int eshm_ring_eos(struct eshm *h);
 /* stats via seqlock */
 void eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci);
 void eshm_counters_flush(struct eshm *h);
+void eshm_counters_sync(struct eshm *h);
 
 #endif

@@ -237,10 +237,8 @@ eshm_stats(eshm_t *h, struct eshm_info *info)
 	memset(info, 0, sizeof *info);
 	snprintf(info->name, sizeof info->name, "%s", h->name);
 	/* our own counts are published by the heartbeat thread: bring them up
-	 * to date first, under its mutex so that we never publish together */
-	pthread_mutex_lock(&h->hb_mu);
-	eshm_counters_flush(h);
-	pthread_mutex_unlock(&h->hb_mu);
+	 * to date first */
+	eshm_counters_sync(h);
 	/* F_OFD_GETLK never reports the asker's own locks: look through a new
 	 * open file description of the same file, or our ends seem dead */
 	char self[64];

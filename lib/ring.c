@@ -266,6 +266,25 @@ eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci)
 	ci->eos = atomic_load_explicit(&c->closed, memory_order_relaxed) != 0;
 }
 
+/* eshm_counters_flush from any thread: under the heartbeat's mutex, so
+ * that the two never publish together. */
+void
+eshm_counters_sync(struct eshm *h)
+{
+	pthread_mutex_lock(&h->hb_mu);
+	eshm_counters_flush(h);
+	pthread_mutex_unlock(&h->hb_mu);
+}
+
+/* A wait that is going to sleep: count it and publish the counts now, so
+ * that eshm-stat shows a blocked side as blocked. */
+static void
+count_wait(struct eshm *h, _Atomic uint64_t *waits)
+{
+	count_add(waits, 1);
+	eshm_counters_sync(h);
+}
+
 /* ---------------------------------------------------------------- writer */
 
 static int wcheck(struct eshm *h, uint64_t head, uint64_t tail);
@@ -353,12 +372,8 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 					   "channel %s of %s stayed full", eshm_chan_name(h->wend / 2),
 					   h->name);
 		}
-		if (!counted) {
-			count_add(&w->n.waits, 1);
-			pthread_mutex_lock(&h->hb_mu);
-			eshm_counters_flush(h);
-			pthread_mutex_unlock(&h->hb_mu);
-		}
+		if (!counted)
+			count_wait(h, &w->n.waits);
 		r = eshm_futex_wait(&w->c->space_wait, 1, left);
 		if (r == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
@@ -452,6 +467,24 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 	}
 }
 
+/* Write the header of the record at the head, whose payload is in place,
+ * publish it and count it. */
+static void
+write_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
+{
+	struct wside *w = &h->w;
+	put_rec(w, w->head, (uint32_t)len, info);
+	w->resv = UINT64_MAX;
+	w->carry = 0;
+	publish(h, w->head + REC_HDR + ALIGN8((uint64_t)len));
+	if (!w->wrote) {
+		w->wrote = true;
+		atomic_store_explicit(&w->c->closed, 0, memory_order_relaxed);
+	}
+	count_add(&w->n.msgs, nmsgs);
+	count_add(&w->n.bytes, len);
+}
+
 static int
 commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 {
@@ -460,17 +493,7 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 		return eshm_seterr(h, ESHM_EINVAL, "commit without a reservation");
 	if (len > w->resv_avail)
 		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation", len);
-	uint64_t size = REC_HDR + ALIGN8((uint64_t)len);
-	put_rec(w, w->head, (uint32_t)len, info);
-	w->resv = UINT64_MAX;
-	w->carry = 0;
-	publish(h, w->head + size);
-	if (!w->wrote) {
-		w->wrote = true;
-		atomic_store_explicit(&w->c->closed, 0, memory_order_relaxed);
-	}
-	count_add(&w->n.msgs, nmsgs);
-	count_add(&w->n.bytes, len);
+	write_rec(h, len, info, nmsgs);
 	return 0;
 }
 
@@ -579,18 +602,9 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 		uint64_t size = REC_HDR + ALIGN8((uint64_t)len);
 		uint64_t off = w->head % w->cap;
 		if (size <= w->cap - off && w->tail + w->cap - w->head >= size + REC_HDR) {
-			unsigned char *rec = w->ring + off;
 			if (len)
-				memcpy(rec + REC_HDR, buf, len);
-			put_rec(w, w->head, (uint32_t)len, REC_MSG | w->recflags | (1u << 8));
-			w->resv = UINT64_MAX;
-			publish(h, w->head + size);
-			if (!w->wrote) {
-				w->wrote = true;
-				atomic_store_explicit(&w->c->closed, 0, memory_order_relaxed);
-			}
-			count_add(&w->n.msgs, 1);
-			count_add(&w->n.bytes, len);
+				memcpy(w->ring + off + REC_HDR, buf, len);
+			write_rec(h, len, REC_MSG | w->recflags | (1u << 8), 1);
 			return 0;
 		}
 	}
@@ -820,12 +834,8 @@ wait_data(struct eshm *h, int64_t deadline)
 			return eshm_seterr(h, ESHM_ETIMEDOUT, "nothing arrived on channel %s of %s",
 					   eshm_chan_name(h->rend / 2), h->name);
 		}
-		if (!counted) {
-			count_add(&r->n.waits, 1);
-			pthread_mutex_lock(&h->hb_mu);
-			eshm_counters_flush(h);
-			pthread_mutex_unlock(&h->hb_mu);
-		}
+		if (!counted)
+			count_wait(h, &r->n.waits);
 		rc = eshm_futex_wait(&r->c->data_wait, 1, left);
 		if (rc == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
