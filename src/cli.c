@@ -346,17 +346,22 @@ cli_err_text(const struct eshm_error *err, int code)
 	return err && err->what[0] ? err->what : eshm_strerror(code);
 }
 
+size_t
+cli_capacity_arg(const char *arg)
+{
+	uint64_t v = cli_size_arg("--capacity", arg);
+	if (v < 4096 || v > (1ull << 31))
+		cli_usage_error("--capacity must be between 4K and 2G, not '%s'", arg);
+	return (size_t)v;
+}
+
 bool
 cli_segment_option(int c, const char *arg, struct eshm_config *cfg)
 {
 	switch (c) {
-	case 'c': {
-		uint64_t v = cli_size_arg("--capacity", arg);
-		if (v < 4096 || v > (1ull << 31))
-			cli_usage_error("--capacity must be between 4K and 2G, not '%s'", arg);
-		cfg->capacity = (size_t)v;
+	case 'c':
+		cfg->capacity = cli_capacity_arg(arg);
 		return true;
-	}
 	case CLI_OPT_MODE:
 		if (cli_parse_mode(arg, &cfg->mode))
 			cli_usage_error("invalid --mode '%s' (octal permissions, e.g. 0660)", arg);

@@ -85,6 +85,8 @@ enum {
 	{"takeover", no_argument, NULL, CLI_OPT_TAKEOVER}, \
 	{"heartbeat", required_argument, NULL, CLI_OPT_HEARTBEAT}, \
 	{"stale", required_argument, NULL, CLI_OPT_STALE}
+/* A --capacity SIZE: bytes per channel, 4K to 2G. */
+size_t cli_capacity_arg(const char *arg);
 /* -c/--capacity and the CLI_OPT_* above: true if c was one of them. */
 bool cli_segment_option(int c, const char *arg, struct eshm_config *cfg);
 /* -h, -V, or anything getopt did not know: usage, version, or exit 2. */

@@ -190,13 +190,9 @@ parse(int argc, char **argv, struct opts *o)
 			o->spin_us = (int)cli_count_arg("--spin", optarg, 1000000);
 			break;
 		}
-		case OPT_CAPACITY: {
-			uint64_t v = cli_size_arg("--capacity", optarg);
-			if (v < 4096 || v > (1ull << 31))
-				cli_usage_error("--capacity must be between 4K and 2G");
-			o->capacity = (size_t)v;
+		case OPT_CAPACITY:
+			o->capacity = cli_capacity_arg(optarg);
 			break;
-		}
 		case 'j':
 			o->json = true;
 			break;
