@@ -162,9 +162,11 @@ eshm_same_file(int fd, const char *path, dev_t *dev, ino_t *ino)
 
 /*
  * Whether channel ch holds something a later reader must get: a message,
- * or an end-of-stream mark on a channel that has never had a reader (so
- * `true | eshm-send q` then `eshm-recv q` works, while two peers that both
- * closed do not leave a segment behind for marks nobody will read).
+ * or an end-of-stream mark for a reader yet to come: when the channel has
+ * never had a reader (so `true | eshm-send q` then `eshm-recv q` works), or
+ * its last one died without detaching (it will be started again and must
+ * see the end). Two peers that both closed leave no segment behind for
+ * marks that nobody will read.
  * Reads records with pread, so it works on a file that is not mapped.
  * Returns 1, 0, or ESHM_ECORRUPT.
  */
@@ -176,9 +178,10 @@ eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
 	uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 	uint64_t cap = g->cap[ch];
-	int end_r = ch == CH_M2S ? END_M2S_R : END_S2M_R;
-	bool had_reader = atomic_load_explicit(&hdr->slot[end_r].generation,
-					       memory_order_relaxed) != 0;
+	const struct eshm_slot *rs = &hdr->slot[ch == CH_M2S ? END_M2S_R : END_S2M_R];
+	/* no reader yet, or the last one died without detaching (pid kept) */
+	bool mark_pending = atomic_load_explicit(&rs->generation, memory_order_relaxed) == 0 ||
+			    atomic_load_explicit(&rs->pid, memory_order_relaxed) != 0;
 	if (head % 8 || tail % 8 || head < tail || head - tail > cap)
 		return ESHM_ECORRUPT;
 	/* each step advances by at least 8 bytes, so at most cap/8 steps */
@@ -196,7 +199,7 @@ eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
 		case REC_DELIM:
 			return 1;
 		case REC_EOS:
-			if (!had_reader)
+			if (mark_pending)
 				return 1;
 			break;
 		case REC_PAD:

@@ -139,6 +139,33 @@ reader_kill_restart() {
     seg_gone
 }
 
+# delivered N: the reader has released N messages of channel m2s
+delivered() {
+    eshm-stat --json "$SEG" | grep -q "\"msgs_out\": $1,"
+}
+
+@test "a reader killed after the last message and restarted once the writer has left sees the end" {
+    mkfifo "$TMP/in"
+    bg_sh "exec eshm-send $SEG <$TMP/in"
+    sender=$BG_PID
+    exec 4>"$TMP/in"
+    printf 'a\nb\n' >&4
+    bg_sh "exec eshm-recv $SEG >$TMP/out1"
+    reader=$BG_PID
+    wait_until 5 delivered 2
+    kill -KILL "$reader"
+    wait_exit "$reader"
+    exec 4>&-
+    wait_exit "$sender"
+    [ "$EXIT_STATUS" -eq 0 ]
+    # the end mark keeps the segment for the reader that died before it
+    seg_exists
+    run -0 --separate-stderr eshm-recv --timeout 5s "$SEG"
+    [ -z "$output" ]
+    [ "$(cat "$TMP/out1")" = "$(printf 'a\nb')" ]
+    seg_gone
+}
+
 @test "two pipelines in both directions share one segment" {
     bg_sh "seq 1 1000 | exec eshm-send $SEG"
     bg_sh "seq 5001 6000 | exec eshm-send --role slave $SEG"

@@ -241,6 +241,40 @@ killed_reader_leaves_unreleased_message(void)
 	eshm_close(r);
 }
 
+/* read "first" and nothing more */
+static int
+read_first(const char *n)
+{
+	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	eshm_t *r;
+	char buf[32];
+	if (eshm_open(n, &c, &r, NULL) || eshm_read(r, buf, sizeof buf, 0) != 5)
+		return -1;
+	return 0;
+}
+
+/* a reader killed after the last message and started again once its writer
+ * has left still gets the end of the stream: the mark keeps the segment */
+static void
+end_mark_waits_for_a_killed_reader(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	eshm_t *w;
+	OPEN(w, n, &c);
+	CHECK_EQ(eshm_write(w, "first", 5, 0), 0);
+	CHECK_EQ(run_then_kill(read_first, n), 0);
+	eshm_close(w);
+	CHECK(t_exists(n));
+	struct eshm_config rc = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	eshm_t *r;
+	OPEN(r, n, &rc);
+	char buf[32];
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_EOF);
+	eshm_close(r);
+	CHECK(!t_exists(n));
+}
+
 /* write "whole", then half of a reserved message that is never committed */
 static int
 write_one_and_a_half(const char *n)
@@ -336,6 +370,7 @@ main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		{"master_and_slave_talk_both_ways", master_and_slave_talk_both_ways},
+		{"end_mark_waits_for_a_killed_reader", end_mark_waits_for_a_killed_reader},
 		{"reader_reconnects_after_writer_killed", reader_reconnects_after_writer_killed},
 		{"writer_lost_after_retries", writer_lost_after_retries},
 		{"killed_reader_leaves_unreleased_message", killed_reader_leaves_unreleased_message},
