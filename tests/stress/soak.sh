@@ -83,6 +83,11 @@ kill -TERM "$writer"
 status=0
 wait "$writer" || status=$?
 [ "$status" -eq 0 ] || { echo "the last writer failed ($status)"; cat "$work/writer.err"; exit 1; }
+# the reader ends at the mark; one still running after a minute is a
+# failure to report, not a hang to wait out
+alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+for _ in $(seq 1 6000); do alive "$reader" || break; sleep 0.01; done
+alive "$reader" && { echo "the last reader did not end at the end mark"; eshm-stat "$seg"; exit 1; }
 wait "$reader" || status=$?
 [ "$status" -eq 0 ] || { echo "the last reader failed ($status)"; cat "$work/reader.err"; exit 1; }
 writer=""
