@@ -147,7 +147,7 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 				      memory_order_relaxed);
 		r = end_lock(h->fd, e, F_RDLCK);
 		if (r < 0) {
-			eshm_ends_release(h);
+			eshm_ends_release(h, false);
 			return eshm_fill_error(err, r == -EAGAIN ? ESHM_EBUSY : r, 0,
 					       "cannot lock the %s end of channel %s of %s: %s",
 					       eshm_end_desc(e), eshm_chan_name(e / 2),
@@ -158,6 +158,7 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 		atomic_store_explicit(&s->start_time, start, memory_order_relaxed);
 		atomic_store_explicit(&s->cpus, h->cpus, memory_order_relaxed);
 		atomic_store_explicit(&s->pid, (uint32_t)getpid(), memory_order_relaxed);
+		atomic_store_explicit(&s->claimer, (uint32_t)getpid(), memory_order_relaxed);
 		h->gen[e] = atomic_fetch_add_explicit(&s->generation, 1,
 						      memory_order_relaxed) + 1;
 		h->held[e] = true;
@@ -175,7 +176,7 @@ eshm_end_check(struct eshm *h, int end)
 	uint64_t g = atomic_load_explicit(&h->hdr->slot[end].generation,
 					  memory_order_relaxed);
 	/* a slot read as zeros may be a truncated segment, not a takeover */
-	if (g != h->gen[end] && eshm_check(h))
+	if (g != h->gen[end] && eshm_truncated(h))
 		return ESHM_ECORRUPT;
 	/* generations only grow: one that went back was scribbled over */
 	if (g < h->gen[end])
@@ -188,24 +189,28 @@ eshm_end_check(struct eshm *h, int end)
 		return eshm_seterr(h, ESHM_ETAKEN,
 				   "the %s end of channel %s of %s was taken over by pid %u",
 				   eshm_end_desc(end), eshm_chan_name(end / 2), h->name,
-				   atomic_load_explicit(&h->hdr->slot[end].pid,
+				   atomic_load_explicit(&h->hdr->slot[end].claimer,
 							memory_order_relaxed));
 	return 0;
 }
 
 /* Release our ends. The slot keeps its last heartbeat: it tells eshm-clean
- * how long the segment has been idle. */
+ * how long the segment has been idle. A writer that failed or was
+ * interrupted (lost) also keeps its pid, exactly as if it had died: its
+ * readers then see a lost writer, not a finished one. */
 void
-eshm_ends_release(struct eshm *h)
+eshm_ends_release(struct eshm *h, bool lost)
 {
 	for (int e = 0; e < NENDS; e++) {
 		if (!h->held[e])
 			continue;
 		struct eshm_slot *s = &h->hdr->slot[e];
-		if (atomic_load_explicit(&s->generation, memory_order_relaxed) == h->gen[e]) {
+		bool keep_pid = lost && (e == END_M2S_W || e == END_S2M_W);
+		if (eshm_owns(h, e)) {
 			atomic_store_explicit(&s->heartbeat_ns, (uint64_t)eshm_now_mono(),
 					      memory_order_relaxed);
-			atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
+			if (!keep_pid)
+				atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
 		}
 		end_lock(h->fd, e, F_UNLCK);
 		h->held[e] = false;
@@ -261,8 +266,10 @@ heartbeat_main(void *arg)
 		int64_t now = eshm_now_mono();
 		if (now < next)
 			continue;
+		/* never beat for an end taken over from us: the slot is the
+		 * new holder's now */
 		for (int e = 0; e < NENDS; e++)
-			if (h->held[e])
+			if (h->held[e] && eshm_owns(h, e))
 				atomic_store_explicit(&h->hdr->slot[e].heartbeat_ns,
 						      (uint64_t)now, memory_order_relaxed);
 		uint64_t a = activity(h);

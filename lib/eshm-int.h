@@ -51,6 +51,7 @@
 #define ESHM_DEFAULT_CAPACITY (1u << 20)
 #define ESHM_DIR "/dev/shm"
 #define ESHM_PREFIX "eshm_"
+#define ESHM_PATH_MAX (sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2)
 #define SPIN_START_NS 50000 /* first spin budget of an adaptive wait */
 uint64_t eshm_cpu_mask(void);
 
@@ -80,7 +81,9 @@ struct eshm_slot {
 	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC; kept at detach */
 	_Atomic uint64_t generation;   /* number of claims so far */
 	_Atomic uint64_t cpus;         /* CPUs it may run on (bit 63: 63 and up) */
-	char pad[ESHM_CL - 40];
+	_Atomic uint32_t claimer;      /* pid of the last claim, kept after detach:
+					* names the taker to a displaced holder */
+	char pad[ESHM_CL - 44];
 };
 
 /* One channel's shared state; each line has one main writer. */
@@ -216,6 +219,7 @@ struct rside {
 
 struct eshm {
 	char name[ESHM_NAME_MAX + 1];
+	char path[ESHM_PATH_MAX];
 	int fd;
 	unsigned char *base;
 	struct eshm_header *hdr;
@@ -231,7 +235,7 @@ struct eshm {
 	struct wside w;
 	struct rside r;
 	dev_t dev;
-	ino_t ino;
+	ino_t ino;              /* of our file: the name must still lead to it */
 	/* heartbeat thread */
 	pthread_t hb;
 	bool hb_running;
@@ -253,12 +257,24 @@ eshm_age_ns(int64_t now, uint64_t then)
 	return (int64_t)((uint64_t)now - then);
 }
 
+/* Whether we still hold end: nobody took it over. One load of a line that
+ * only changes at a claim: cheap enough to ask before every change we make
+ * to the ring, so that a holder displaced while stopped touches nothing
+ * when it resumes. eshm_end_check says why not. */
+static inline bool
+eshm_owns(const struct eshm *h, int end)
+{
+	return atomic_load_explicit(&h->hdr->slot[end].generation, memory_order_relaxed) ==
+	       h->gen[end];
+}
+
 /* guard.c */
 int eshm_guard_add(void *base, size_t size, bool handler);
 void eshm_guard_remove(int slot);
 bool eshm_guard_tripped(int slot);
 
 /* util.c */
+int eshm_open_fd(const char *path, int flags, unsigned mode);
 int64_t eshm_now_mono(void);
 int64_t eshm_now_real(void);
 uint64_t eshm_proc_start_time(pid_t pid);
@@ -269,6 +285,7 @@ int eshm_fill_error(struct eshm_error *err, int code, pid_t pid,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *eshm_chan_name(int ch);
 const char *eshm_end_desc(int end);
+/* 0 when woken (or *addr no longer val), ESHM_ETIMEDOUT, or -errno */
 int eshm_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 void eshm_futex_wake(_Atomic uint32_t *addr);
 
@@ -278,14 +295,27 @@ int eshm_segment_create(const char *path, const struct eshm_config *cfg,
 int eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
 		    struct eshm_geom *g, char *why, size_t whylen);
 bool eshm_same_file(int fd, const char *path, dev_t *dev, ino_t *ino);
+/* What channel ch holds for readers: messages and payload bytes not yet
+ * released, and whether anything (a message or an end mark a reader must
+ * still see) is pending. */
+struct eshm_backlog {
+	uint64_t msgs, bytes;
+	bool pending;
+};
+int eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
+		      const struct eshm_geom *g, struct eshm_backlog *b);
 int eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
 		      const struct eshm_geom *g);
+
+/* handle.c */
+int eshm_truncated(struct eshm *h);
+int eshm_still_named(struct eshm *h);
 
 /* endpoint.c */
 int eshm_end_probe(int fd, int end);
 int eshm_end_state(int fd, const struct eshm_header *hdr, int end, int64_t now);
 int eshm_ends_claim(struct eshm *h, struct eshm_error *err);
-void eshm_ends_release(struct eshm *h);
+void eshm_ends_release(struct eshm *h, bool lost);
 bool eshm_any_live(int fd);
 int eshm_heartbeat_start(struct eshm *h);
 void eshm_heartbeat_stop(struct eshm *h);

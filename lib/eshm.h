@@ -35,6 +35,8 @@ enum {
 	ESHM_EVERSION = -1013,  /* segment made by an incompatible version */
 	ESHM_EINVAL = -1014,    /* bad argument */
 	ESHM_EPENDING = -1015,  /* the segment still holds undelivered data */
+	ESHM_EREMOVED = -1016,  /* the segment's name was removed, or now names
+				 * another segment, while this handle used it */
 };
 
 enum eshm_role {
@@ -115,12 +117,42 @@ int eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 /* Mark end of stream on the written channel if this handle wrote on it
  * since it attached or since its last eshm_eos (unless ESHM_NO_EOS), release
  * the ends, and remove the segment if this was the last holder and nothing
- * is pending (unless the segment was created with ESHM_KEEP). */
+ * is pending (unless the segment was created with ESHM_KEEP). Frees h,
+ * whatever it returns. The same as eshm_detach(h, 0, NULL). */
 int eshm_close(eshm_t *h);
 
-/* Whether the segment is still whole: 0, or ESHM_ECORRUPT when it was
- * truncated under us (e.g. after read(2) into a reservation failed with
- * EFAULT). */
+/* Flags for eshm_detach. */
+enum {
+	/* Do not end the stream: the writer failed or was interrupted, and
+	 * what it wrote may be incomplete. Readers see a lost writer, as if
+	 * the process had died: they drain what was committed, wait for a new
+	 * writer (max_retries x retry_ms), then fail with ESHM_EWRITERLOST.
+	 * As after a death, the segment stays (eshm-stat shows the writer
+	 * dead; eshm-clean removes it once empty). */
+	ESHM_DETACH_LOST = 1,
+};
+
+/* eshm_close, saying how (flags) and why it failed (err, may be NULL).
+ * Frees h whatever it returns. Returns 0, or:
+ *   ESHM_EREMOVED  the segment's name was removed (e.g. by systemd-logind's
+ *                  RemoveIPC) or replaced while we held it, and messages
+ *                  were left in it that nobody can reach any more (err
+ *                  says how many); a new segment of the name is never
+ *                  touched;
+ *   -EPERM         everything was delivered, but the empty segment could
+ *                  not be removed: it belongs to another user and /dev/shm
+ *                  is sticky (its owner, or eshm-clean, can remove it);
+ *   ESHM_ETAKEN, ESHM_ECORRUPT or another code from marking the end. */
+int eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err);
+
+/* Whether the handle may still use its segment: 0, or
+ *   ESHM_ECORRUPT  it was truncated under us (e.g. after read(2) into a
+ *                  reservation failed with EFAULT);
+ *   ESHM_ETAKEN    one of our ends was taken over (--takeover);
+ *   ESHM_EREMOVED  its name was removed or now names another segment.
+ * Costs two system calls: call it while idle, not per message (the
+ * library checks ownership itself before each change to the ring, and
+ * removal while it waits and at eshm_detach). */
 int eshm_check(eshm_t *h);
 
 /* The role this handle took (ESHM_ROLE_MASTER or ESHM_ROLE_SLAVE). */

@@ -116,7 +116,7 @@ static int
 open_locked(struct eshm *h, const char *path, struct eshm_error *err)
 {
 	for (int attempt = 0;;) {
-		int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		int fd = eshm_open_fd(path, O_RDWR | O_NOFOLLOW, 0);
 		if (fd < 0 && errno == ENOENT) {
 			if (!(h->cfg.flags & ESHM_NO_CREATE)) {
 				int r = eshm_segment_create(path, &h->cfg, &fd);
@@ -163,7 +163,7 @@ int
 eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	  struct eshm_error *err)
 {
-	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
+	char path[ESHM_PATH_MAX];
 	struct stat st;
 	int r;
 
@@ -187,6 +187,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 		return r;
 	}
 	snprintf(h->name, sizeof h->name, "%s", name);
+	snprintf(h->path, sizeof h->path, "%s", path);
 	h->fd = -1;
 	h->guard = -1;
 	struct spin sp = {
@@ -233,11 +234,11 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	if ((h->wend >= 0 && (r = eshm_wside_init(h, h->wend / 2))) ||
 	    (h->rend >= 0 && (r = eshm_rside_init(h, h->rend / 2)))) {
 		r = eshm_fill_error(err, r, 0, "%s", h->err);
-		eshm_ends_release(h);
+		eshm_ends_release(h, false);
 		goto fail;
 	}
 	if ((r = eshm_heartbeat_start(h))) {
-		eshm_ends_release(h);
+		eshm_ends_release(h, false);
 		r = eshm_fill_error(err, r, 0, "cannot start heartbeat thread: %s", eshm_strerror(r));
 		goto fail;
 	}
@@ -259,43 +260,110 @@ fail:
 	return r;
 }
 
+/* The messages left in the segment: in *msgs and *bytes, and whether
+ * anything (a message or an end mark a reader must see) is pending. */
 static bool
-pending(struct eshm *h)
+left_in(struct eshm *h, uint64_t *msgs, uint64_t *bytes)
 {
-	for (int ch = 0; ch < 2; ch++)
-		if (eshm_chan_pending(h->fd, h->hdr, ch, &h->g) != 0)
-			return true;
-	return false;
+	bool pend = false;
+	*msgs = *bytes = 0;
+	for (int ch = 0; ch < 2; ch++) {
+		struct eshm_backlog b;
+		/* a channel we cannot read sensibly keeps the segment */
+		if (eshm_chan_backlog(h->fd, h->hdr, ch, &h->g, &b)) {
+			pend = true;
+			continue;
+		}
+		*msgs += b.msgs;
+		*bytes += b.bytes;
+		pend |= b.pending;
+	}
+	return pend;
+}
+
+static int
+removed_error(struct eshm *h, uint64_t msgs, uint64_t bytes)
+{
+	if (msgs)
+		return eshm_seterr(h, ESHM_EREMOVED,
+				   "segment %s was removed or replaced while in use: %llu "
+				   "messages (%llu bytes) left in it were not delivered "
+				   "(see REMOVAL in eshm(7))",
+				   h->name, (unsigned long long)msgs, (unsigned long long)bytes);
+	return eshm_seterr(h, ESHM_EREMOVED,
+			   "segment %s was removed or replaced while in use: new peers "
+			   "cannot reach it (see REMOVAL in eshm(7))",
+			   h->name);
+}
+
+/* 0 while our name still leads to our file, else ESHM_EREMOVED (with the
+ * messages we hold that nobody can get now). One lstat: asked while we
+ * wait and at the end, never per message. */
+int
+eshm_still_named(struct eshm *h)
+{
+	struct stat st;
+	if (lstat(h->path, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino)
+		return 0;
+	uint64_t msgs, bytes;
+	left_in(h, &msgs, &bytes);
+	return removed_error(h, msgs, bytes);
 }
 
 int
 eshm_close(eshm_t *h)
 {
+	return eshm_detach(h, 0, NULL);
+}
+
+int
+eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
+{
+	if (err)
+		memset(err, 0, sizeof *err);
 	if (!h)
 		return 0;
 	int rc = 0;
-	/* End the stream we wrote, if we wrote one: a handle that holds a
-	 * write end it never used (a slave that only reads, say) must not
-	 * leave an end mark that nobody will read and that keeps the segment.
-	 * An empty stream is ended with eshm_eos, as eshm-send does. */
-	if (h->wend >= 0 && h->w.wrote && !(h->cfg.flags & ESHM_NO_EOS) &&
-	    eshm_end_check(h, h->wend) == 0)
+	bool lost = flags & ESHM_DETACH_LOST;
+	/* End the stream we wrote, if we wrote one and finished: a handle that
+	 * holds a write end it never used (a slave that only reads, say) must
+	 * not leave an end mark that nobody will read and that keeps the
+	 * segment. An empty stream is ended with eshm_eos, as eshm-send does. */
+	if (!lost && h->wend >= 0 && h->w.wrote && !(h->cfg.flags & ESHM_NO_EOS) &&
+	    eshm_owns(h, h->wend))
 		rc = eshm_ring_eos(h);
 	eshm_heartbeat_stop(h);
 	eshm_counters_flush(h);
 
-	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
-	eshm_path(h->name, path, sizeof path);
 	/* Under the flock, an attacher cannot claim an end between our check
 	 * and our unlink; one that opened the file before the unlink notices
 	 * afterwards that the name is gone and starts over. */
 	while (flock(h->fd, LOCK_EX) < 0 && errno == EINTR)
 		;
-	eshm_ends_release(h);
-	if (!(h->g.flags & HDR_KEEP) && !eshm_any_live(h->fd) &&
-	    eshm_same_file(h->fd, path, NULL, NULL) && !pending(h))
-		unlink(path);
+	eshm_ends_release(h, lost);
+	uint64_t msgs, bytes;
+	bool last = !eshm_any_live(h->fd);
+	bool pend = left_in(h, &msgs, &bytes);
+	if (!eshm_same_file(h->fd, h->path, NULL, NULL)) {
+		/* Never touch what the name leads to now. If we were the last
+		 * holder, what is left here is lost: say so. */
+		if (last && msgs && !rc)
+			rc = removed_error(h, msgs, bytes);
+	} else if (!lost && !(h->g.flags & HDR_KEEP) && last && !pend && unlink(h->path) < 0 &&
+		   (errno == EPERM || errno == EACCES) && !rc) {
+		/* (a lost writer leaves the segment, as a dead one does: a
+		 * reader that comes later must learn that the stream broke) */
+		struct stat st;
+		unsigned uid = fstat(h->fd, &st) == 0 ? (unsigned)st.st_uid : 0;
+		rc = eshm_seterr(h, -EPERM,
+				 "cannot remove the drained segment %s: it belongs to uid %u "
+				 "and %s is sticky, so only its owner (or eshm-clean run by "
+				 "them) can remove it",
+				 h->name, uid, ESHM_DIR);
+	}
 	flock(h->fd, LOCK_UN);
+	if (rc)
+		eshm_fill_error(err, rc, 0, "%s", h->err);
 	eshm_guard_remove(h->guard);
 	munmap(h->base, h->g.size);
 	close(h->fd);
@@ -304,12 +372,11 @@ eshm_close(eshm_t *h)
 	return rc;
 }
 
+/* 0, or ESHM_ECORRUPT when the segment was truncated under us. */
 int
-eshm_check(eshm_t *h)
+eshm_truncated(struct eshm *h)
 {
 	struct stat st;
-	if (!h)
-		return ESHM_EINVAL;
 	if (fstat(h->fd, &st) == 0 && (uint64_t)st.st_size != h->g.size)
 		return eshm_seterr(h, ESHM_ECORRUPT,
 				   "segment %s was truncated under us (%lld bytes, was %llu)", h->name,
@@ -317,6 +384,20 @@ eshm_check(eshm_t *h)
 	if (eshm_guard_tripped(h->guard))
 		return eshm_seterr(h, ESHM_ECORRUPT, "segment %s was truncated under us", h->name);
 	return 0;
+}
+
+int
+eshm_check(eshm_t *h)
+{
+	int r;
+	if (!h)
+		return ESHM_EINVAL;
+	if ((r = eshm_truncated(h)))
+		return r;
+	for (int e = 0; e < NENDS; e++)
+		if (h->held[e] && (r = eshm_end_check(h, e)))
+			return r;
+	return eshm_still_named(h);
 }
 
 int

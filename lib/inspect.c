@@ -210,7 +210,7 @@ eshm_inspect(const char *name, struct eshm_info *info, struct eshm_error *err)
 	if ((r = eshm_path(name, path, sizeof path)))
 		return eshm_fill_error(err, r, 0, "invalid segment name '%s'", name ? name : "");
 	snprintf(info->name, sizeof info->name, "%s", name);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = eshm_open_fd(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
@@ -243,7 +243,7 @@ eshm_stats(eshm_t *h, struct eshm_info *info)
 	 * open file description of the same file, or our ends seem dead */
 	char self[64];
 	snprintf(self, sizeof self, "/proc/self/fd/%d", h->fd);
-	int fd = open(self, O_RDONLY | O_CLOEXEC);
+	int fd = eshm_open_fd(self, O_RDONLY, 0);
 	if (fd < 0)
 		return eshm_seterr(h, -errno, "cannot reopen the segment: %s", eshm_strerror(-errno));
 	int r = inspect_fd(fd, info, &g);
@@ -267,7 +267,7 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 	if ((r = eshm_path(name, path, sizeof path)))
 		return eshm_fill_error(err, r, 0, "invalid segment name '%s'", name ? name : "");
 	snprintf(info->name, sizeof info->name, "%s", name);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = eshm_open_fd(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0 && errno == ELOOP) {
 		/* a symbolic link is never a segment of ours; removing the link
 		 * itself (not its target) is safe when asked for */
@@ -381,9 +381,14 @@ eshm_list(char ***names)
 	if (!names)
 		return ESHM_EINVAL;
 	*names = NULL;
-	DIR *d = opendir(ESHM_DIR);
-	if (!d)
-		return -errno;
+	int dfd = eshm_open_fd(ESHM_DIR, O_RDONLY | O_DIRECTORY, 0);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d) {
+		int e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return -e;
+	}
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	const size_t plen = sizeof ESHM_PREFIX - 1;

@@ -1,6 +1,7 @@
 /* ring.c - the lossless single-producer/single-consumer ring of one channel. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,11 +141,14 @@ spin_until(struct eshm *h, struct spin *sp, int peer, int (*ready)(struct eshm *
 	return 0;
 }
 
+/* A deadline on CLOCK_MONOTONIC: -1 never, 0 "do not wait at all" (a
+ * poll must neither spin, nor raise a flag that makes the peer wake us,
+ * nor teach the spin budget that spinning fails). */
 static int64_t
 deadline_of(int timeout_ms)
 {
-	if (timeout_ms < 0)
-		return -1;
+	if (timeout_ms <= 0)
+		return timeout_ms < 0 ? -1 : 0;
 	return eshm_now_mono() + (int64_t)timeout_ms * 1000000;
 }
 
@@ -172,7 +176,7 @@ static int
 corrupt(struct eshm *h, int ch, const char *what, uint64_t a, uint64_t b)
 {
 	/* zeros read from a page the SIGBUS guard replaced: say what happened */
-	if (eshm_check(h))
+	if (eshm_truncated(h))
 		return ESHM_ECORRUPT;
 	return eshm_seterr(h, ESHM_ECORRUPT, "segment %s is corrupt: channel %s: %s (%llu, %llu)",
 			   h->name, eshm_chan_name(ch), what, (unsigned long long)a,
@@ -339,7 +343,10 @@ space_ready(struct eshm *h)
 	return h->w.tail + h->w.cap - h->w.head >= h->w.need;
 }
 
-/* Wait until at least need bytes are free (beyond the head). */
+/* Wait until at least need bytes are free (beyond the head). Meanwhile
+ * re-check, each time a whole slice passed without space, that the name
+ * still leads to our segment: a writer whose segment was removed would
+ * otherwise wait for a reader that can no longer come. */
 static int
 wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 {
@@ -349,39 +356,42 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 		return r;
 	if (w->tail + w->cap - w->head >= need)
 		return 0;
+	if (deadline == 0)
+		return eshm_seterr(h, ESHM_ETIMEDOUT, "channel %s of %s is full",
+				   eshm_chan_name(h->wend / 2), h->name);
 	w->need = need;
-	if (deadline != 0 && (r = spin_until(h, &h->spin_w, h->wend + 1, space_ready)))
+	if ((r = spin_until(h, &h->spin_w, h->wend + 1, space_ready)))
 		return r < 0 ? r : 0;
 
-	for (bool counted = false;; counted = true) {
-		if (interrupted(h)) {
-			atomic_store_explicit(&w->c->space_wait, 0, memory_order_relaxed);
-			return eshm_seterr(h, -EINTR, "interrupted");
-		}
+	for (bool counted = false, idle = false;; counted = true) {
+		if (interrupted(h))
+			r = eshm_seterr(h, -EINTR, "interrupted");
+		else if (idle)
+			r = eshm_still_named(h);
+		if (r)
+			break;
 		atomic_store_explicit(&w->c->space_wait, 1, memory_order_seq_cst);
-		if ((r = wrefresh(h)))
-			return r;
-		if (w->tail + w->cap - w->head >= need) {
-			atomic_store_explicit(&w->c->space_wait, 0, memory_order_relaxed);
-			return 0;
-		}
+		if ((r = wrefresh(h)) || w->tail + w->cap - w->head >= need)
+			break;
 		int64_t left = slice_left(deadline);
 		if (left < 0) {
-			atomic_store_explicit(&w->c->space_wait, 0, memory_order_relaxed);
-			return eshm_seterr(h, ESHM_ETIMEDOUT,
-					   "channel %s of %s stayed full", eshm_chan_name(h->wend / 2),
-					   h->name);
+			r = eshm_seterr(h, ESHM_ETIMEDOUT, "channel %s of %s stayed full",
+					eshm_chan_name(h->wend / 2), h->name);
+			break;
 		}
 		if (!counted)
 			count_wait(h, &w->n.waits);
 		r = eshm_futex_wait(&w->c->space_wait, 1, left);
+		idle = r == ESHM_ETIMEDOUT;
 		if (r == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
-		if (r && eshm_check(h))
+		if (r < 0 && !idle && eshm_truncated(h))
 			return ESHM_ECORRUPT;
 		if ((r = eshm_end_check(h, h->wend)))
 			return r;
 	}
+	atomic_store_explicit(&w->c->space_wait, 0, memory_order_relaxed);
+	return r;
 }
 
 /* Store head and wake the reader if (and only if) it sleeps. */
@@ -421,6 +431,8 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 		return ESHM_EINVAL;
 	if (h->wend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
+	if (!eshm_owns(h, h->wend))
+		return eshm_end_check(h, h->wend);
 	struct wside *w = &h->w;
 	uint64_t maxmsg = w->cap - 2 * REC_HDR;
 	if (min > maxmsg)
@@ -491,6 +503,8 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 	struct wside *w = &h->w;
 	if (w->resv == UINT64_MAX || w->resv != w->head)
 		return eshm_seterr(h, ESHM_EINVAL, "commit without a reservation");
+	if (!eshm_owns(h, h->wend))
+		return eshm_end_check(h, h->wend);
 	if (len > w->resv_avail)
 		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation", len);
 	write_rec(h, len, info, nmsgs);
@@ -584,7 +598,29 @@ eshm_flush(eshm_t *h, int timeout_ms)
 		return ESHM_EINVAL;
 	if (h->wend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	return wait_space(h, h->w.cap, deadline_of(timeout_ms));
+	if (!eshm_owns(h, h->wend))
+		return eshm_end_check(h, h->wend);
+	int r = wait_space(h, h->w.cap, deadline_of(timeout_ms));
+	if (r != ESHM_ETIMEDOUT)
+		return r;
+	/* not "full": say what we waited for, and for whom */
+	int ch = h->wend / 2, rend = h->wend + 1;
+	struct eshm_backlog b;
+	if (eshm_chan_backlog(h->fd, h->hdr, ch, &h->g, &b))
+		b.msgs = b.bytes = 0;
+	int st = eshm_end_state(h->fd, h->hdr, rend, eshm_now_mono());
+	unsigned pid = atomic_load_explicit(&h->hdr->slot[rend].pid, memory_order_relaxed);
+	char who[80];
+	if (st == ESHM_PEER_ALIVE || st == ESHM_PEER_STALE)
+		snprintf(who, sizeof who, "its reader (pid %u%s) is slow", pid,
+			 st == ESHM_PEER_STALE ? ", stale" : "");
+	else
+		snprintf(who, sizeof who, "no reader is attached");
+	return eshm_seterr(h, ESHM_ETIMEDOUT,
+			   "%llu messages (%llu bytes) still queued in channel %s of %s after "
+			   "waiting %d ms for a reader to take them: %s",
+			   (unsigned long long)b.msgs, (unsigned long long)b.bytes, eshm_chan_name(ch),
+			   h->name, timeout_ms, who);
 }
 
 int
@@ -598,7 +634,7 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 	 * copy of the tail, in the free space (keeping room for an end mark):
 	 * no wait, no padding, no reservation bookkeeping. */
 	struct wside *w = &h->w;
-	if (h->wend >= 0 && !w->carry && len <= w->cap) {
+	if (h->wend >= 0 && !w->carry && len <= w->cap && eshm_owns(h, h->wend)) {
 		uint64_t size = REC_HDR + ALIGN8((uint64_t)len);
 		uint64_t off = w->head % w->cap;
 		if (size <= w->cap - off && w->tail + w->cap - w->head >= size + REC_HDR) {
@@ -622,6 +658,8 @@ int
 eshm_ring_eos(struct eshm *h)
 {
 	struct wside *w = &h->w;
+	if (!eshm_owns(h, h->wend))
+		return eshm_end_check(h, h->wend);
 	if (!w->wrote && atomic_load_explicit(&w->c->closed, memory_order_relaxed))
 		return 0;
 	int r = wrefresh(h);
@@ -781,8 +819,9 @@ data_ready(struct eshm *h)
 }
 
 /* Wait until the head moves beyond the cursor. Meanwhile re-check, every
- * slice, whether the writer died; give up ESHM_EWRITERLOST once it has been
- * dead for max_retries * retry_ms with no new writer. */
+ * slice, whether the writer died and whether the name still leads to our
+ * segment; give up ESHM_EWRITERLOST once the writer has been lost for
+ * max_retries * retry_ms with no new writer, ESHM_EREMOVED at once. */
 static int
 wait_data(struct eshm *h, int64_t deadline)
 {
@@ -792,58 +831,68 @@ wait_data(struct eshm *h, int64_t deadline)
 		return rc;
 	if (r->head != r->cur)
 		return 0;
-	if (deadline != 0 && (rc = spin_until(h, &h->spin_r, r->end_w, data_ready)))
+	if (deadline == 0)
+		return eshm_seterr(h, ESHM_ETIMEDOUT, "no data");
+	if ((rc = spin_until(h, &h->spin_r, r->end_w, data_ready)))
 		return rc < 0 ? rc : 0;
 
 	for (bool counted = false;; counted = true) {
 		if (interrupted(h)) {
-			atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
-			return eshm_seterr(h, -EINTR, "interrupted");
+			rc = eshm_seterr(h, -EINTR, "interrupted");
+			break;
 		}
 		atomic_store_explicit(&r->c->data_wait, 1, memory_order_seq_cst);
 		if ((rc = rrefresh(h)))
-			return rc;
+			break;
 		if (r->head != r->cur) {
-			atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
 			r->lost_since = 0;
-			return 0;
+			break;
 		}
-		/* Is the writer alive? Asked only once a slice has passed with
-		 * no data: it costs a system call (F_OFD_GETLK), which a
-		 * sleeping handoff on a shared core would pay every time. */
+		/* Is the writer alive, is our name still ours? Asked only once
+		 * a slice has passed with no data: it costs system calls
+		 * (F_OFD_GETLK, lstat), which a sleeping handoff on a shared
+		 * core would pay every time. */
 		int64_t now = eshm_now_mono();
-		int st = counted ? eshm_end_state(h->fd, h->hdr, r->end_w, now) : ESHM_PEER_ALIVE;
+		int st = ESHM_PEER_ALIVE;
+		if (counted) {
+			if ((rc = eshm_still_named(h)))
+				break;
+			st = eshm_end_state(h->fd, h->hdr, r->end_w, now);
+		}
 		if (st == ESHM_PEER_DEAD) {
 			if (!r->lost_since)
 				r->lost_since = now;
 			int64_t limit = (int64_t)h->cfg.max_retries * h->cfg.retry_ms * 1000000;
 			if (h->cfg.max_retries >= 0 && now - r->lost_since >= limit) {
-				atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
-				return eshm_seterr(h, ESHM_EWRITERLOST,
-						   "writer lost: the writer of channel %s of %s "
-						   "died and no new one came within %d ms",
-						   eshm_chan_name(h->rend / 2), h->name,
-						   h->cfg.max_retries * h->cfg.retry_ms);
+				rc = eshm_seterr(h, ESHM_EWRITERLOST,
+						 "writer lost: the writer of channel %s of %s ended "
+						 "without ending its stream (it died, failed or was "
+						 "interrupted) and no new one came within %d ms",
+						 eshm_chan_name(h->rend / 2), h->name,
+						 h->cfg.max_retries * h->cfg.retry_ms);
+				break;
 			}
 		} else {
 			r->lost_since = 0;
 		}
 		int64_t left = slice_left(deadline);
 		if (left < 0) {
-			atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
-			return eshm_seterr(h, ESHM_ETIMEDOUT, "nothing arrived on channel %s of %s",
-					   eshm_chan_name(h->rend / 2), h->name);
+			rc = eshm_seterr(h, ESHM_ETIMEDOUT, "nothing arrived on channel %s of %s",
+					 eshm_chan_name(h->rend / 2), h->name);
+			break;
 		}
 		if (!counted)
 			count_wait(h, &r->n.waits);
 		rc = eshm_futex_wait(&r->c->data_wait, 1, left);
 		if (rc == -EINTR)
 			return eshm_seterr(h, -EINTR, "interrupted");
-		if (rc && eshm_check(h))
+		if (rc < 0 && rc != ESHM_ETIMEDOUT && eshm_truncated(h))
 			return ESHM_ECORRUPT;
 		if ((rc = eshm_end_check(h, h->rend)))
 			return rc;
 	}
+	atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
+	return rc;
 }
 
 /* Store tail (and the partial-record mark) and wake the writer if it sleeps. */
@@ -887,6 +936,8 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		return ESHM_EINVAL;
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
+	if (!eshm_owns(h, h->rend))
+		return eshm_end_check(h, h->rend);
 	struct rside *r = &h->r;
 	int64_t deadline = -2;
 	int rc;
@@ -992,6 +1043,8 @@ eshm_consume(eshm_t *h, size_t nbytes)
 		return ESHM_EINVAL;
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
+	if (!eshm_owns(h, h->rend))
+		return eshm_end_check(h, h->rend);
 	struct rside *r = &h->r;
 	if (nbytes == SIZE_MAX || nbytes == r->peeked) {
 		/* everything peeked, including empty messages and padding */
@@ -1105,7 +1158,7 @@ static ssize_t
 fast_read(struct eshm *h, void *buf, size_t cap)
 {
 	struct rside *r = &h->r;
-	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs)
+	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs || !eshm_owns(h, h->rend))
 		return -1;
 	if (r->tail == r->head) {
 		rrefresh(h); /* an error is reported by the general path */

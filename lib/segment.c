@@ -36,8 +36,8 @@ eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
 	for (int i = 0; i < 100 && fd < 0; i++) {
 		snprintf(tmp, sizeof tmp, "%s/.eshm-new.%d.%lld", ESHM_DIR,
 			 (int)getpid(), (long long)(eshm_now_mono() + i) % 1000000007);
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			  cfg->mode & 0777);
+		fd = eshm_open_fd(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW,
+				  cfg->mode & 0777);
 		if (fd < 0 && errno != EEXIST)
 			return -errno;
 	}
@@ -161,18 +161,19 @@ eshm_same_file(int fd, const char *path, dev_t *dev, ino_t *ino)
 }
 
 /*
- * Whether channel ch holds something a later reader must get: a message,
- * or an end-of-stream mark for a reader yet to come: when the channel has
- * never had a reader (so `true | eshm-send q` then `eshm-recv q` works), or
- * its last one died without detaching (it will be started again and must
- * see the end). Two peers that both closed leave no segment behind for
- * marks that nobody will read.
+ * What channel ch holds for readers: its undelivered messages and bytes,
+ * and whether a later reader must still get something: a message, or an
+ * end-of-stream mark for a reader yet to come: when the channel has never
+ * had a reader (so `true | eshm-send q` then `eshm-recv q` works), or its
+ * last one died without detaching (it will be started again and must see
+ * the end). Two peers that both closed leave no segment behind for marks
+ * that nobody will read.
  * Reads records with pread, so it works on a file that is not mapped.
- * Returns 1, 0, or ESHM_ECORRUPT.
+ * Returns 0 or ESHM_ECORRUPT.
  */
 int
-eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
-		  const struct eshm_geom *g)
+eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
+		  const struct eshm_geom *g, struct eshm_backlog *b)
 {
 	const struct eshm_chan *c = &hdr->chan[ch];
 	uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
@@ -182,6 +183,14 @@ eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
 	/* no reader yet, or the last one died without detaching (pid kept) */
 	bool mark_pending = atomic_load_explicit(&rs->generation, memory_order_relaxed) == 0 ||
 			    atomic_load_explicit(&rs->pid, memory_order_relaxed) != 0;
+	/* the part of the record at tail a reader already released */
+	uint64_t skip = 0, skipmsgs = 0;
+	if (atomic_load_explicit(&c->skip_pos, memory_order_acquire) == tail) {
+		uint64_t sw = atomic_load_explicit(&c->skip_word, memory_order_relaxed);
+		skip = (uint32_t)sw;
+		skipmsgs = sw >> 32;
+	}
+	memset(b, 0, sizeof *b);
 	if (head % 8 || tail % 8 || head < tail || head - tail > cap)
 		return ESHM_ECORRUPT;
 	/* each step advances by at least 8 bytes, so at most cap/8 steps */
@@ -194,20 +203,44 @@ eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
 		uint64_t size = REC_HDR + ALIGN8((uint64_t)rec.len);
 		if (rec.len > cap - off - REC_HDR || size > head - pos)
 			return ESHM_ECORRUPT;
+		uint64_t n = 0;
 		switch (REC_KIND(rec.info)) {
 		case REC_MSG:
+			n = 1;
+			break;
 		case REC_DELIM:
-			return 1;
+			n = REC_NMSGS(rec.info);
+			break;
 		case REC_EOS:
-			if (mark_pending)
-				return 1;
+			b->pending |= mark_pending;
 			break;
 		case REC_PAD:
 			break;
 		default:
 			return ESHM_ECORRUPT;
 		}
+		uint64_t len = rec.len;
+		if (n && pos == tail) { /* partly released: count the rest */
+			len = skip < len ? len - skip : 0;
+			n = skipmsgs < n ? n - skipmsgs : 0;
+		}
+		if (n) {
+			b->msgs += n;
+			b->bytes += len;
+			b->pending = true;
+		}
 		pos += size;
 	}
 	return 0;
+}
+
+/* Whether channel ch holds something a later reader must get: 1, 0, or
+ * ESHM_ECORRUPT. */
+int
+eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
+		  const struct eshm_geom *g)
+{
+	struct eshm_backlog b;
+	int r = eshm_chan_backlog(fd, hdr, ch, g, &b);
+	return r ? r : b.pending;
 }

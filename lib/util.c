@@ -1,5 +1,6 @@
 /* util.c - clocks, paths, error text, futex calls: small pieces used by all of libeshm. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -27,6 +28,36 @@ eshm_now_real(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * open(2) for every descriptor the library makes: never 0, 1 or 2. A
+ * process (a daemon, or a shell with `>&-`) may run with a standard
+ * descriptor closed; a segment opened there would then receive whatever
+ * the process prints to stdout or stderr, or be read as its stdin. While
+ * we open, any free standard slot holds a placeholder (an O_PATH
+ * descriptor, on which read and write fail with EBADF), so even another
+ * thread writing to stderr at that moment cannot reach the file.
+ */
+int
+eshm_open_fd(const char *path, int flags, unsigned mode)
+{
+	int hold[3], n = 0, fd;
+	while (n < 3) {
+		int t = open("/dev/null", O_PATH | O_CLOEXEC);
+		if (t < 0 || t > 2) {
+			if (t > 2)
+				close(t);
+			break;
+		}
+		hold[n++] = t;
+	}
+	fd = open(path, flags | O_CLOEXEC, mode);
+	int e = errno;
+	while (n > 0)
+		close(hold[--n]);
+	errno = e;
+	return fd;
+}
+
 /* Field 22 of /proc/PID/stat, for display; 0 if unknown. The command name
  * (field 2) may contain spaces and parentheses, so parse after the last ')'. */
 uint64_t
@@ -34,11 +65,13 @@ eshm_proc_start_time(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	int fd = eshm_open_fd(path, O_RDONLY, 0);
+	if (fd < 0)
 		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0)
+		return 0;
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
 	if (!p)
@@ -129,9 +162,9 @@ eshm_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
 		tsp = &ts;
 	}
 	long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, val, tsp, NULL, 0);
-	if (r == 0 || errno == EAGAIN || errno == ETIMEDOUT)
+	if (r == 0 || errno == EAGAIN)
 		return 0;
-	return -errno;
+	return errno == ETIMEDOUT ? ESHM_ETIMEDOUT : -errno;
 }
 
 void
@@ -158,6 +191,7 @@ static const char *const msgs[] = {
 	[-ESHM_EVERSION - 1000] = "segment made by an incompatible version",
 	[-ESHM_EINVAL - 1000] = "invalid argument",
 	[-ESHM_EPENDING - 1000] = "segment holds undelivered data",
+	[-ESHM_EREMOVED - 1000] = "segment was removed or replaced while in use",
 };
 
 const char *

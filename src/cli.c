@@ -1,5 +1,6 @@
 /* cli.c - the small module every eshm tool links: messages, parsers, signals, progress. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -16,10 +17,35 @@ const char *cli_prog = "eshm";
 const char *cli_segment;
 volatile sig_atomic_t cli_signal;
 
+static unsigned closed_std; /* bit n: descriptor n was closed at start */
+
 void
 cli_init(const char *prog)
 {
 	cli_prog = prog;
+	/* A standard descriptor closed by our caller (`>&-`) would be the
+	 * next one anything opens: a pipe, a socket, a file. Hold each
+	 * closed one with a placeholder on which reads and writes fail with
+	 * EBADF (an O_PATH descriptor), lowest first so each lands on its
+	 * own number, and inherited by children alike. */
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		closed_std |= 1u << fd;
+		int t = open("/dev/null", O_PATH);
+		if (t >= 0 && t != fd) {
+			dup2(t, fd);
+			close(t);
+		}
+	}
+}
+
+void
+cli_need_std(int fd)
+{
+	static const char *const names[] = {"input", "output"};
+	if (fd >= 0 && fd <= 1 && (closed_std & (1u << fd)))
+		cli_die(EX_FAIL, "standard %s is closed", names[fd]);
 }
 
 static void

@@ -17,7 +17,12 @@ extern const char *cli_prog;     /* tool name, for messages */
 extern const char *cli_segment;  /* segment name, for messages, or NULL */
 extern volatile sig_atomic_t cli_signal; /* INT/TERM/HUP received, or 0 */
 
+/* Sets the tool name; holds standard descriptors that are closed (see cli.c). */
 void cli_init(const char *prog);
+/* Die (1) if standard input (0) or output (1) was closed at start: the
+ * tool cannot do its job, and nothing must be taken from or put into a
+ * segment for nothing. A closed stderr only loses diagnostics. */
+void cli_need_std(int fd);
 /* "prog: NAME: message" on stderr */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...)

@@ -891,6 +891,7 @@ main(int argc, char **argv)
 	struct opts o = {0};
 	cli_init("eshm-bench");
 	parse(argc, argv, &o);
+	cli_need_std(STDOUT_FILENO);
 	cli_signals();
 	bool tty = isatty(STDERR_FILENO);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -184,6 +185,7 @@ main(int argc, char **argv)
 	struct opts o = {0};
 	cli_init("eshm-clean");
 	parse(argc, argv, &o);
+	cli_need_std(STDOUT_FILENO);
 
 	bool ok = true;
 	if (optind < argc) {

@@ -314,14 +314,23 @@ struct run {
 	uint64_t got;
 };
 
-static void
+/* Detach and exit. What detaching finds is reported, unless it is what
+ * was just said: messages left in a segment removed under us (a failure),
+ * or a drained segment left behind because /dev/shm is sticky (a
+ * warning). */
+static _Noreturn void
 finish(struct run *rn, int status, int sig)
 {
+	struct eshm_error err;
+	char said[256];
+	snprintf(said, sizeof said, "%s", eshm_errmsg(rn->h));
 	cli_progress_done(&rn->pg);
 	if (rn->o->verbose)
 		cli_warn("received %llu messages", (unsigned long long)rn->got);
-	int r = eshm_close(rn->h);
-	if (r && !status)
+	int r = eshm_detach(rn->h, 0, &err);
+	if (r && (status == EX_OK || strcmp(said, cli_err_text(&err, r))))
+		cli_warn("%s", cli_err_text(&err, r));
+	if (r && r != -EPERM && !status)
 		status = EX_FAIL;
 	if (fclose(stdout) != 0 && !status && !sig)
 		status = EX_FAIL;
@@ -434,6 +443,7 @@ main(int argc, char **argv)
 	cli_init("eshm-recv");
 	parse(argc, argv, &o);
 	cli_segment = argv[optind];
+	cli_need_std(STDOUT_FILENO);
 	cli_signals();
 	o.cfg.interrupt = &cli_signal;
 

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,69 +121,297 @@ parse(int argc, char **argv, struct opts *o)
 	cli_one_name(argc, argv, &o->cfg);
 }
 
-/* Ends the program for a library failure while sending. */
+/* Detach and report what detaching found (unless said already): the
+ * segment removed under us (what we sent is lost: a failure), or left
+ * behind because /dev/shm is sticky (a warning). Returns the exit status
+ * it implies. */
+static int
+detach(eshm_t *h, unsigned how, int status, const char *said)
+{
+	struct eshm_error err;
+	int r = eshm_detach(h, how, &err);
+	const char *why = cli_err_text(&err, r);
+	if (r && !(said && !strcmp(said, why)))
+		cli_warn("%s", why);
+	return r && r != -EPERM && status == EX_OK ? EX_FAIL : status;
+}
+
+/* Ends the program for a failure while sending. The stream stays open: a
+ * reader sees a lost writer (and waits for a new one), never a complete
+ * stream that is not. */
 static _Noreturn void
 fail(eshm_t *h, int r, struct cli_progress *pg)
 {
+	char why[256];
+	snprintf(why, sizeof why, "%s", eshm_errmsg(h)[0] ? eshm_errmsg(h) : eshm_strerror(r));
 	cli_progress_done(pg);
-	if (r == ESHM_ETIMEDOUT) {
-		cli_warn("%s", eshm_errmsg(h));
-		eshm_close(h);
-		exit(EX_TIMEOUT);
+	cli_warn("%s", why);
+	exit(detach(h, ESHM_DETACH_LOST, r == ESHM_ETIMEDOUT ? EX_TIMEOUT : EX_FAIL, why));
+}
+
+/* The same for a failure we describe ourselves. */
+static _Noreturn void __attribute__((format(printf, 3, 4)))
+failf(eshm_t *h, struct cli_progress *pg, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	cli_progress_done(pg);
+	cli_warn("%s", buf);
+	exit(detach(h, ESHM_DETACH_LOST, EX_FAIL, NULL));
+}
+
+/*
+ * Input that was read but has no room in the ring yet: only while the end
+ * of a long message is sought (see finish_message), so that a line that
+ * can never fit is known before we wait for space.
+ */
+struct input {
+	unsigned char *buf;
+	size_t len, cap;
+	bool eof;
+};
+
+struct send {
+	eshm_t *h;
+	const struct opts *o;
+	struct cli_progress *pg;
+	struct input in;
+	size_t carry; /* bytes of an unfinished message, carried in the ring */
+};
+
+#define IDLE_CHECK_MS 500
+
+/*
+ * Wait until standard input has something (or its end) to read, holding no
+ * ring space meanwhile. Every IDLE_CHECK_MS, make sure the segment is still
+ * ours: not taken over while we were stopped, not removed. 0 when there is
+ * input, -1 on a signal; a failure ends the program.
+ */
+static int
+wait_input(struct send *sd)
+{
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+	for (;;) {
+		int n = poll(&pfd, 1, IDLE_CHECK_MS);
+		if (n < 0 && errno == EINTR) {
+			if (cli_signal)
+				return -1;
+			continue;
+		}
+		if (n != 0) /* ready, or an error that read(2) will name */
+			return 0;
+		/* idle: the library checks ownership itself before it touches
+		 * the ring, but removal only while it waits */
+		int r = eshm_check(sd->h);
+		if (r)
+			fail(sd->h, r, sd->pg);
 	}
-	if (r == ESHM_EMSGSIZE)
-		cli_warn("%s; recreate the segment with a larger -c/--capacity", eshm_errmsg(h));
-	else
-		cli_warn("%s", eshm_errmsg(h)[0] ? eshm_errmsg(h) : eshm_strerror(r));
-	eshm_close(h);
-	exit(EX_FAIL);
+}
+
+/* Read up to want bytes of input into dst: what was read ahead first. */
+static ssize_t
+get_input(struct send *sd, void *dst, size_t want)
+{
+	struct input *in = &sd->in;
+	if (in->len) {
+		size_t n = in->len < want ? in->len : want;
+		memcpy(dst, in->buf, n);
+		memmove(in->buf, in->buf + n, in->len - n);
+		in->len -= n;
+		return (ssize_t)n;
+	}
+	if (in->eof)
+		return 0;
+	ssize_t n = read(STDIN_FILENO, dst, want);
+	if (n == 0)
+		in->eof = true;
+	return n;
+}
+
+/* read(2) failed: a signal (-1 back), or the end of the program. */
+static int input_error(struct send *sd);
+
+/* Read some input aside, to learn that there is some: 0 when there is,
+ * 1 at the end of input, -1 on a signal. */
+static int
+read_ahead(struct send *sd)
+{
+	struct input *in = &sd->in;
+	while (!in->len) {
+		if (in->eof)
+			return 1;
+		if (!in->cap && !(in->buf = malloc(in->cap = 65536)))
+			failf(sd->h, sd->pg, "out of memory");
+		ssize_t n = read(STDIN_FILENO, in->buf, in->cap);
+		if (n < 0 && input_error(sd))
+			return -1;
+		if (n == 0)
+			in->eof = true;
+		if (n > 0)
+			in->len = (size_t)n;
+	}
+	return 0;
+}
+
+
+static int
+input_error(struct send *sd)
+{
+	if (errno == EINTR)
+		return cli_signal ? -1 : 0;
+	/* the kernel could not write into the ring: truncated? */
+	if (errno == EFAULT && eshm_check(sd->h))
+		fail(sd->h, ESHM_ECORRUPT, sd->pg);
+	failf(sd->h, sd->pg, "cannot read standard input: %s", strerror(errno));
+}
+
+static _Noreturn void
+too_long(struct send *sd, size_t len, bool exact)
+{
+	size_t max = eshm_max_message(sd->h);
+	failf(sd->h, sd->pg,
+	      "a %s of %s%zu bytes exceeds the %zu bytes a message may have in a "
+	      "%zu-byte channel; recreate the segment with a larger -c/--capacity",
+	      sd->o->delim ? "line" : "record", exact ? "" : "more than ", exact ? len : max,
+	      max, eshm_capacity(sd->h));
+}
+
+/*
+ * The unfinished message carried in the ring has no room to grow: the ring
+ * is full, or it is as long as a message may be. Read on, aside, until its
+ * end is known: if it is too long, fail now, whatever the ring holds (a
+ * line that can never fit must not wait for space forever); if it fits,
+ * wait for the room it needs and commit it. A message of exactly the
+ * longest length has no room for its delimiter and goes as a message
+ * record, which readers print with the same delimiter. At end of input,
+ * the last message may lack its delimiter: it is still a message.
+ * Returns 0, or -1 on a signal.
+ */
+static int
+finish_message(struct send *sd)
+{
+	struct input *in = &sd->in;
+	int delim = sd->o->delim;
+	size_t max = eshm_max_message(sd->h), k;
+	for (;;) {
+		const unsigned char *q = in->len ? memchr(in->buf, delim, in->len) : NULL;
+		if (q) {
+			k = (size_t)(q - in->buf);
+			break;
+		}
+		if (sd->carry + in->len > max)
+			too_long(sd, 0, false);
+		if (in->eof) {
+			k = in->len;
+			break;
+		}
+		if (in->cap - in->len < 65536) {
+			size_t nc = in->len + 65536;
+			unsigned char *nb = realloc(in->buf, nc);
+			if (!nb)
+				failf(sd->h, sd->pg, "out of memory");
+			in->buf = nb;
+			in->cap = nc;
+		}
+		if (wait_input(sd))
+			return -1;
+		ssize_t n = read(STDIN_FILENO, in->buf + in->len, in->cap - in->len);
+		if (n < 0 && input_error(sd))
+			return -1;
+		if (n == 0)
+			in->eof = true;
+		if (n > 0)
+			in->len += (size_t)n;
+	}
+	size_t len = sd->carry + k;
+	if (len > max)
+		too_long(sd, len, true);
+	void *p;
+	size_t avail;
+	int r = eshm_reserve(sd->h, len < max ? len + 1 : len, &p, &avail, sd->o->timeout_ms);
+	if (r == -EINTR && cli_signal)
+		return -1;
+	if (r)
+		fail(sd->h, r, sd->pg);
+	memcpy((char *)p + sd->carry, in->buf, k);
+	ssize_t m;
+	if (len < max) {
+		((char *)p)[len] = (char)delim;
+		m = eshm_commit_delimited(sd->h, len + 1, delim);
+	} else {
+		m = eshm_commit(sd->h, len);
+	}
+	if (m < 0)
+		fail(sd->h, (int)m, sd->pg);
+	size_t used = k < in->len ? k + 1 : k; /* with its delimiter, if it had one */
+	memmove(in->buf, in->buf + used, in->len - used);
+	in->len -= used;
+	sd->carry = 0;
+	cli_progress_add(sd->pg, used, 1);
+	return 0;
 }
 
 /*
  * Reads go straight into the ring and are published as soon as read()
  * returns, so `tail -f log | eshm-send q` is live. An unfinished line stays
  * at the start of the next reservation (eshm_commit_lines carries it).
+ * Ring space is reserved only once input is there to read, so a writer
+ * waiting for input holds none.
  *
  * One thread reads. The kernel's copy out of the page cache is 76% of our
  * time on a 1 GiB file (perf), so two threads preading halves of each
  * reservation were tried: on 2 cores it was slower (0.14-0.16 s against
  * 0.12 s), as the receiver's spin then loses its core and sleeps (6,500
  * context switches instead of 120), and every wake costs ~45 us there.
+ *
+ * Returns 0 at the end of input, -1 on a signal.
  */
-static void
-pump(eshm_t *h, const struct opts *o, struct cli_progress *pg)
+static int
+pump(struct send *sd)
 {
-	size_t carry = 0;
+	const struct opts *o = sd->o;
+	eshm_t *h = sd->h;
 	/* large reads for files, but a quarter of the ring so that the
 	 * reader can start on one part while we fill the next */
 	size_t chunk = eshm_capacity(h) / 4;
 	if (chunk < 65536)
 		chunk = 65536;
 	for (;;) {
+		if (!sd->in.len && !sd->in.eof && wait_input(sd))
+			return -1;
+		if (!sd->in.len && sd->in.eof)
+			break;
 		void *p;
 		size_t avail;
-		int r = eshm_reserve(h, carry + 1, &p, &avail, o->timeout_ms);
+		int r = eshm_reserve(h, sd->carry + 1, &p, &avail, 0);
+		if (sd->carry && (r == ESHM_ETIMEDOUT || r == ESHM_EMSGSIZE)) {
+			if (finish_message(sd))
+				return -1;
+			continue;
+		}
+		if (r == ESHM_ETIMEDOUT) {
+			/* full: wait for room only with input in hand (it may
+			 * be the end of input, which needs none) */
+			int e = read_ahead(sd);
+			if (e)
+				return e < 0 ? -1 : 0;
+			r = eshm_reserve(h, 1, &p, &avail, o->timeout_ms);
+		}
 		if (r == -EINTR && cli_signal)
-			break;
+			return -1;
 		if (r)
-			fail(h, r, pg);
-		size_t want = avail - carry;
+			fail(h, r, sd->pg);
+		size_t want = avail - sd->carry;
 		if (want > chunk)
 			want = chunk;
-		ssize_t n = read(STDIN_FILENO, (char *)p + carry, want);
+		ssize_t n = get_input(sd, (char *)p + sd->carry, want);
 		if (n < 0) {
-			if (errno == EINTR) {
-				if (cli_signal)
-					break;
-				continue;
-			}
-			/* the kernel could not write into the ring: truncated? */
-			if (errno == EFAULT && eshm_check(h))
-				fail(h, ESHM_ECORRUPT, pg);
-			cli_progress_done(pg);
-			cli_warn("cannot read standard input: %s", strerror(errno));
-			eshm_close(h);
-			exit(EX_FAIL);
+			if (input_error(sd))
+				return -1;
+			continue;
 		}
 		if (n == 0)
 			break;
@@ -190,34 +420,16 @@ pump(eshm_t *h, const struct opts *o, struct cli_progress *pg)
 			m = eshm_commit(h, (size_t)n);
 			m = m ? m : 1;
 		} else {
-			m = eshm_commit_lines(h, carry + (size_t)n, o->delim, &carry);
+			m = eshm_commit_lines(h, sd->carry + (size_t)n, o->delim, &sd->carry);
 		}
 		if (m < 0)
-			fail(h, (int)m, pg);
-		cli_progress_add(pg, (uint64_t)n, (uint64_t)m);
+			fail(h, (int)m, sd->pg);
+		cli_progress_add(sd->pg, (uint64_t)n, (uint64_t)m);
 		if (cli_signal)
-			break;
+			return -1;
 	}
-	/* The last line may lack its terminator; it is still a message. Its
-	 * room was reserved before the read, so this does not wait. */
-	if (carry) {
-		void *p;
-		size_t avail;
-		int r = eshm_reserve(h, carry + 1, &p, &avail, 0);
-		ssize_t m = r;
-		if (r == 0) {
-			((char *)p)[carry] = (char)o->delim;
-			m = eshm_commit_delimited(h, carry + 1, o->delim);
-		}
-		if (m < 0) {
-			cli_warn("%zu bytes of an unfinished last line were not sent: %s", carry,
-				 eshm_errmsg(h));
-			if (!cli_signal)
-				fail(h, (int)m, pg);
-		} else {
-			cli_progress_add(pg, 0, 1);
-		}
-	}
+	/* the last message may lack its delimiter */
+	return sd->carry ? finish_message(sd) : 0;
 }
 
 int
@@ -231,6 +443,7 @@ main(int argc, char **argv)
 	cli_init("eshm-send");
 	parse(argc, argv, &o);
 	cli_segment = argv[optind];
+	cli_need_std(STDIN_FILENO);
 	cli_signals();
 	o.cfg.interrupt = &cli_signal;
 
@@ -247,20 +460,40 @@ main(int argc, char **argv)
 			 eshm_max_message(h));
 
 	cli_progress_init(&pg, o.progress);
-	pump(h, &o, &pg);
+	struct send sd = {.h = h, .o = &o, .pg = &pg};
+	if (pump(&sd)) {
+		/* Interrupted: the input did not end, so neither does the
+		 * stream. Whole messages read so far are committed; a reader
+		 * sees a lost writer after them. */
+		cli_progress_done(&pg);
+		if (sd.carry)
+			cli_warn("%zu bytes of an unfinished last %s were not sent", sd.carry,
+				 o.delim ? "line" : "record");
+		if (o.verbose)
+			cli_warn("sent %llu bytes in %llu messages before a signal; the stream "
+				 "is not ended",
+				 (unsigned long long)pg.bytes, (unsigned long long)pg.msgs);
+		detach(h, ESHM_DETACH_LOST, EX_FAIL, NULL);
+		cli_reraise(cli_signal);
+	}
 	/* mark end of stream now, so that --wait also waits for the mark */
 	if ((r = eshm_eos(h)))
 		fail(h, r, &pg);
+	int status = EX_OK;
 	if (o.wait && !cli_signal) {
 		r = eshm_flush(h, o.timeout_ms);
-		if (r && !(r == -EINTR && cli_signal))
-			fail(h, r, &pg);
+		if (r && !(r == -EINTR && cli_signal)) {
+			/* the stream is complete; only the wait failed */
+			cli_warn("%s", eshm_errmsg(h));
+			status = r == ESHM_ETIMEDOUT ? EX_TIMEOUT : EX_FAIL;
+		}
 	}
 	cli_progress_done(&pg);
 	if (o.verbose)
-		cli_warn("sent %llu bytes in %llu messages%s", (unsigned long long)pg.bytes,
-			 (unsigned long long)pg.msgs, cli_signal ? " before a signal" : "");
-	eshm_close(h);
+		cli_warn("sent %llu bytes in %llu messages", (unsigned long long)pg.bytes,
+			 (unsigned long long)pg.msgs);
+	status = detach(h, 0, status, NULL);
+	free(sd.in.buf);
 	cli_reraise(cli_signal);
-	return EX_OK;
+	return status;
 }

@@ -522,6 +522,7 @@ main(int argc, char **argv)
 	struct opts o = {0};
 	cli_init("eshm-stat");
 	parse(argc, argv, &o);
+	cli_need_std(STDOUT_FILENO);
 	cli_signals();
 
 	struct snap cur = {0}, prev = {0};

@@ -156,23 +156,24 @@ load helpers
 @test "eshm-send --timeout gives up with 124 when the channel stays full" {
     run -124 --separate-stderr eshm-send -c 4K --timeout 200ms "$SEG" < <(seq 1 100000)
     [[ "$stderr" == *"stayed full"* ]]
-    # what was committed stays, and ends with an end-of-stream mark
-    run -0 eshm-recv "$SEG"
+    # what was committed stays; the stream is not complete, so a reader
+    # gets it all and then a lost writer, not an end of stream
+    run -1 --separate-stderr eshm-recv --retries 2 "$SEG"
     [ "${lines[0]}" = 1 ]
     [ "$output" = "$(seq 1 "${#lines[@]}")" ]
+    [[ "$stderr" == *"writer lost"* ]]
 }
 
 @test "eshm-send names both sizes and the fix when a line exceeds the channel" {
     { echo before; head -c 5000 /dev/zero | tr '\0' x; echo; echo after; } >"$TMP/in"
-    # the reader makes room; only then can the sender see the line is too long
-    bg_sh "exec eshm-recv -c 4K $SEG >$TMP/out"
-    reader=$BG_PID
+    # known as soon as the line passes the limit: no reader needed
     run -1 --separate-stderr eshm-send -c 4K "$SEG" <"$TMP/in"
-    [[ "$stderr" == *"4081 bytes exceeds the 4080 bytes a 4096-byte channel can carry"*"-c/--capacity"* ]]
-    # what came before stays committed, then the stream is marked ended
-    wait_exit "$reader"
-    [ "$EXIT_STATUS" -eq 0 ]
-    [ "$(cat "$TMP/out")" = before ]
+    [[ "$stderr" == *"a line of 5000 bytes exceeds the 4080 bytes a message may have in a 4096-byte channel"*"-c/--capacity"* ]]
+    # what came before stays committed; the writer failed, so the reader
+    # sees a lost writer after it
+    run -1 --separate-stderr eshm-recv --retries 2 "$SEG"
+    [ "$output" = before ]
+    [[ "$stderr" == *"writer lost"* ]]
 }
 
 @test "eshm-send --no-create waits for the segment, then fails clearly" {
@@ -222,7 +223,7 @@ load helpers
     eshm-recv "$SEG" >/dev/null
 }
 
-@test "eshm-send ended by SIGTERM commits what it read, marks the end and dies of the signal" {
+@test "eshm-send ended by SIGTERM commits whole lines, leaves the stream unended and dies of the signal" {
     mkfifo "$TMP/in"
     bg_sh "exec eshm-send -v --heartbeat 2ms --stale 1s $SEG <$TMP/in 2>$TMP/err"
     sender=$BG_PID
@@ -235,8 +236,12 @@ load helpers
     wait_exit "$sender"
     exec 4>&-
     [ "$EXIT_STATUS" -eq 143 ]
-    run -0 eshm-recv "$SEG"
-    [ "$output" = thr ]
+    grep -q "3 bytes of an unfinished last line were not sent" "$TMP/err"
+    # interrupted input is not a finished stream: the reader, even one that
+    # comes later, sees a lost writer, never a torn "thr"
+    run -1 --separate-stderr eshm-recv --retries 2 "$SEG"
+    [ -z "$output" ]
+    [[ "$stderr" == *"writer lost"* ]]
     seg_gone
 }
 
@@ -251,7 +256,8 @@ load helpers
         wait_exit "$pid"
         exec 4>&-
         [ "$EXIT_STATUS" -eq $((128 + $(kill -l "$sig"))) ]
-        run -0 eshm-recv --timeout 5 "$SEG-$sig"
+        run -1 --separate-stderr eshm-recv --retries 2 "$SEG-$sig"
         [ -z "$output" ]
+        [[ "$stderr" == *"writer lost"* ]]
     done
 }

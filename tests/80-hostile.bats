@@ -130,10 +130,11 @@ needs_root() {
     run -1 --separate-stderr as 4243:4242 eshm-recv "$SEG"
     [[ "$stderr" == *"wider than the 0600 asked for (pass --mode 0660"* ]]
     # a member who did: yes
-    run -0 as 4243:4242 eshm-recv --mode 0660 "$SEG"
+    run -0 --separate-stderr as 4243:4242 eshm-recv --mode 0660 "$SEG"
     [ "$output" = "$(seq 1 100)" ]
     # the last holder was not the owner: /dev/shm is sticky, so the empty
-    # segment stays for its owner (or eshm-clean) to remove
+    # segment stays for its owner (or eshm-clean) to remove, and it says so
+    [[ "$stderr" == *"cannot remove the drained segment $SEG: it belongs to uid 4241 and /dev/shm is sticky"* ]]
     seg_exists
     run -0 as 4241:4242 eshm-clean "$SEG"
     [ "$output" = "removed $SEG (empty)" ]
