@@ -17,6 +17,7 @@ import array
 import ctypes
 import ctypes.util
 import os
+import warnings
 
 __all__ = [
     "ESHM", "ESHMError", "EndOfStream", "inspect", "unlink", "segments",
@@ -126,7 +127,7 @@ _ssz = _c.c_ssize_t
 _config_init = _proto(_lib, "eshm_config_init", None, _c.POINTER(_Config))
 _open = _proto(_lib, "eshm_open", _int, _c.c_char_p, _c.POINTER(_Config), _c.POINTER(_vp),
                _c.POINTER(_Error))
-_close = _proto(_lib, "eshm_close", _int, _vp)
+_detach = _proto(_lib, "eshm_detach", _int, _vp, _c.c_uint, _c.POINTER(_Error))
 _strerror = _proto(_lib, "eshm_strerror", _c.c_char_p, _int)
 _errmsg = _proto(_lib, "eshm_errmsg", _c.c_char_p, _vp)
 _role = _proto(_lib, "eshm_role", _int, _vp)
@@ -152,8 +153,9 @@ _read_batch = _proto(_lib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _
 _read_batch_nb = _proto(_plib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _int)
 
 # codes of eshm.h
-EOF_, ETIMEDOUT, ETRUNC = -1000, -1001, -1006
-_EINTR = -4
+EOF_, ETIMEDOUT, ETAKEN, ETRUNC, EWRITERLOST, EREMOVED = -1000, -1001, -1009, -1006, -1007, -1016
+_EINTR, _EPERM = -4, -1
+_DETACH_LOST = 1
 _ROLES = {"auto": 0, "master": 1, "slave": 2}
 _ROLE_NAMES = {1: "master", 2: "slave"}
 _ENDS = {"both": 3, "write": 1, "read": 2}
@@ -247,8 +249,15 @@ class ESHM:
     s2m) or "slave" (reads m2s, writes s2m). ends: "both", "write" or
     "read". capacity (bytes per channel), mode, keep and framing apply when
     this process creates the segment; create=False waits up to `wait`
-    seconds for another process to create it instead. Closing marks the
-    end of the stream written, unless eos_on_close=False.
+    seconds for another process to create it instead.
+
+    close() (or leaving a `with` block normally) marks the end of the
+    stream written, unless eos_on_close=False: readers then finish. A
+    writer that fails must not look finished: leaving the `with` block by
+    an exception, abandon(), or a handle garbage-collected without close()
+    detach as a lost writer instead (as if the process had died): readers
+    get what was written, then wait for a new writer and fail with
+    "writer lost".
     """
 
     def __init__(self, name, role="auto", ends="both", capacity=None, mode=None,
@@ -435,25 +444,52 @@ class ESHM:
             self._fail(r)
         return _info_dict(info)
 
+    def _detach(self, flags):
+        h, self._h = self._h, None
+        if h is None:
+            return
+        err = _Error()
+        r = _detach(h, flags, _c.byref(err))
+        if r == _EPERM:
+            # everything was delivered; only the empty file stays behind
+            warnings.warn("eshm: " + err.what.decode(), RuntimeWarning, stacklevel=3)
+        elif r:
+            raise ESHMError(r, err.what.decode() or None)
+
     def close(self):
         """Mark the end of the stream written, release the ends, remove the
-        segment if nobody holds it and nothing is pending. Idempotent."""
-        h, self._h = self._h, None
-        if h is not None:
-            r = _close(h)
-            if r:
-                raise ESHMError(r)
+        segment if nobody holds it and nothing is pending. Idempotent.
+
+        Raises ESHMError (code EREMOVED) if the segment was removed or
+        replaced while in use (e.g. by systemd-logind's RemoveIPC) and
+        messages were left in it that nobody can reach now; warns
+        (RuntimeWarning) if the drained segment could not be removed
+        because it belongs to another user and /dev/shm is sticky."""
+        self._detach(0)
+
+    def abandon(self):
+        """Detach without ending the stream, as a writer that failed: what
+        was written stays for the reader, who then sees a lost writer (and
+        waits for a new one) instead of a finished stream. Idempotent;
+        errors as close()."""
+        self._detach(_DETACH_LOST)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abandon()
 
     def __del__(self):
         if getattr(self, "_h", None) is not None:
+            warnings.warn("eshm: %r was never closed; its stream is left unended "
+                          "(readers see a lost writer)" % self, ResourceWarning,
+                          source=self)
             try:
-                self.close()
+                self.abandon()
             except Exception:
                 pass
 

@@ -12,12 +12,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
 namespace {
 
-// RAII over a handle: closing marks end of stream and may remove the segment.
+// RAII over a handle: closing marks end of stream and may remove the
+// segment. A scope left by an exception, or a failure, is not a finished
+// stream: the handle detaches as a lost writer (ESHM_DETACH_LOST).
 class Channel {
 public:
 	Channel(const char *name, int role)
@@ -33,7 +36,18 @@ public:
 		}
 		buf_.resize(eshm_max_message(h_) + 1);
 	}
-	~Channel() { eshm_close(h_); }
+	~Channel()
+	{
+		if (h_)
+			eshm_detach(h_, std::uncaught_exceptions() > unwinding_ ? ESHM_DETACH_LOST : 0,
+				    nullptr);
+	}
+	// Detach without ending the stream: what was written may be incomplete.
+	void abandon()
+	{
+		eshm_detach(h_, ESHM_DETACH_LOST, nullptr);
+		h_ = nullptr;
+	}
 	Channel(const Channel &) = delete;
 	Channel &operator=(const Channel &) = delete;
 
@@ -60,9 +74,11 @@ private:
 	[[noreturn]] void fail(int r)
 	{
 		std::fprintf(stderr, "peer: %s (%s)\n", eshm_errmsg(h_), eshm_strerror(r));
+		abandon();
 		std::exit(1);
 	}
 	eshm_t *h_ = nullptr;
+	int unwinding_ = std::uncaught_exceptions();
 	std::vector<char> buf_;
 };
 
@@ -114,6 +130,7 @@ main(int argc, char **argv)
 			if (!ch.read(m) || m != "ACK " + req) {
 				std::fprintf(stderr, "peer: expected 'ACK %s', got '%s'\n", req.c_str(),
 					     m.c_str());
+				ch.abandon();
 				return 1;
 			}
 		}
