@@ -136,6 +136,7 @@ fuzz:
 # the crash soak and the liveness measurements, long forms (make check runs
 # short ones): STRESS_SECONDS of random SIGKILLs and SIGSTOPs
 STRESS_SECONDS ?= 600
+STRESS_TOOLS := $(B)/tests/soak-writer $(B)/tests/liveness
 stress: all $(STRESS_TOOLS)
 	bash tests/stress/soak.sh $(STRESS_SECONDS) $(CURDIR)/$(B)
 	$(B)/tests/liveness 1000 30
@@ -157,7 +158,6 @@ $(B)/tests/interop-peer: tests/interop/peer.cpp lib/eshm.h $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Ilib -o $@ $< $(B)/libeshm.a -pthread
 
-STRESS_TOOLS := $(B)/tests/soak-writer $(B)/tests/liveness
 test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN) $(STRESS_TOOLS)
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
 
