@@ -51,6 +51,8 @@
 #define ESHM_DEFAULT_CAPACITY (1u << 20)
 #define ESHM_DIR "/dev/shm"
 #define ESHM_PREFIX "eshm_"
+/* a segment being created: ESHM_DIR/.eshm-new.PID.N, flocked by its creator */
+#define ESHM_NEW_PREFIX ".eshm-new."
 #define ESHM_PATH_MAX (sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2)
 #define SPIN_START_NS 50000 /* first spin budget of an adaptive wait */
 uint64_t eshm_cpu_mask(void);

@@ -330,6 +330,54 @@ enum {
 int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 		struct eshm_info *info, struct eshm_error *err);
 
+/* What a segment's creation leaves in /dev/shm until the segment gets its
+ * name: the file /dev/shm/.eshm-new.PID.N, which its creator (process PID)
+ * holds locked with flock(2) from the start. A creator killed before the
+ * end leaves it behind, as big as the segment was to be. */
+#define ESHM_LEFTOVER_PATH_MAX 64
+struct eshm_leftover {
+	char path[ESHM_LEFTOVER_PATH_MAX]; /* /dev/shm/.eshm-new.PID.N */
+	pid_t creator_pid;  /* PID, from the name */
+	int creator_alive;  /* 1: being created: its lock is held, or PID
+			     * exists and the file changed less than 60 s ago
+			     * (the instant before the creator locks it);
+			     * 0: its creator died; -1: cannot tell, see error */
+	int error;          /* 0, or why the file could not be looked into:
+			     * -EACCES for another user's file we may not read */
+	int64_t age_ms;     /* since the file was last written, >= 0 */
+	uint64_t size;      /* bytes */
+	unsigned mode;      /* permission bits */
+	uid_t uid;          /* owner */
+};
+
+/* The leftovers of segment creations in /dev/shm (regular files named
+ * .eshm-new.PID.N), sorted by path, as a new array in *out that the caller
+ * frees with eshm_leftovers_free (NULL when there are none). Read-only: it
+ * opens each file read-only and tries its lock without waiting, shared and
+ * released at once, so that it never changes a file nor stops a creation.
+ * Returns the count, or ESHM_EINVAL (out is NULL), -ENOMEM, or a negated
+ * errno from reading /dev/shm. */
+ssize_t eshm_leftovers(struct eshm_leftover **out);
+void eshm_leftovers_free(struct eshm_leftover *v);
+
+/* Remove the leftover at path (a path as eshm_leftovers gives it) if its
+ * creator died. Its lock is taken without waiting and the path is checked,
+ * under the lock, to still name the file locked: a creation in progress is
+ * never removed. Never follows a symbolic link. flags: 0 or
+ * ESHM_UNLINK_DRY_RUN (decide, remove nothing). info (may be NULL)
+ * receives what was found under the lock; err (may be NULL) says why in
+ * words. Returns 0, or:
+ *   ESHM_EBUSY    its creator is alive (err->pid is the creator's pid);
+ *   ESHM_ENOSEG   no such file (removed meanwhile);
+ *   ESHM_ENOTSEG  a symbolic link, or not a regular file: never removed;
+ *   ESHM_EINVAL   path is not of the form /dev/shm/.eshm-new.PID.N;
+ *   -EACCES       another user's file that we may not open;
+ *   -EPERM        another user's file: /dev/shm is sticky, so only its
+ *                 owner may remove it (a dry run says so too);
+ *   another negated errno. */
+int eshm_leftover_unlink(const char *path, unsigned flags, struct eshm_leftover *info,
+			 struct eshm_error *err);
+
 /* Words for an error code. */
 const char *eshm_strerror(int code);
 

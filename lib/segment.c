@@ -18,23 +18,28 @@ page_round(uint64_t n)
 /*
  * Create the segment under a private temporary name (O_CREAT|O_EXCL, never
  * following links), size it with posix_fallocate so that a full /dev/shm is
- * an error now rather than a SIGBUS later, write the header, take the flock,
- * and only then link it to its real name. An attacher therefore never sees
- * a half-initialised segment, and link(2) fails with EEXIST if another
- * process won the race. On success *fdp is open and flock(LOCK_EX)ed.
+ * an error now rather than a SIGBUS later, write the header, and only then
+ * link it to its real name. An attacher therefore never sees a
+ * half-initialised segment, and link(2) fails with EEXIST if another
+ * process won the race.
+ *
+ * The flock is taken as soon as the temporary file exists: it says "still
+ * being created" for as long as we live, and the kernel drops it however
+ * we die, so eshm-clean can tell a creation in progress from what a killed
+ * creator left (see leftover.c). A cleaner may still take the file in the
+ * instant before our flock (only if our pid looks dead to it, e.g. from
+ * another pid namespace): then the name no longer leads to our file, and
+ * we start over. On success *fdp is open and flock(LOCK_EX)ed.
+ * Returns 0, a negative code, or 1 to start over.
  */
-int
-eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
+static int
+create_once(const char *path, const struct eshm_config *cfg, uint64_t cap, int *fdp)
 {
-	uint64_t cap = page_round(cfg->capacity);
-	if (cap < ESHM_MIN_CAPACITY || cap > ESHM_MAX_CAPACITY)
-		return ESHM_EINVAL;
 	uint64_t size = ESHM_HEADER_SIZE + 2 * cap;
-
 	char tmp[64];
 	int fd = -1;
 	for (int i = 0; i < 100 && fd < 0; i++) {
-		snprintf(tmp, sizeof tmp, "%s/.eshm-new.%d.%lld", ESHM_DIR,
+		snprintf(tmp, sizeof tmp, "%s/%s%d.%lld", ESHM_DIR, ESHM_NEW_PREFIX,
 			 (int)getpid(), (long long)(eshm_now_mono() + i) % 1000000007);
 		fd = eshm_open_fd(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW,
 				  cfg->mode & 0777);
@@ -45,6 +50,15 @@ eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
 		return -EEXIST;
 
 	int r = 0;
+	if (flock(fd, LOCK_EX) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* removed by a cleaner before we locked it: the name is not ours now */
+	if (!eshm_same_file(fd, tmp, NULL, NULL)) {
+		close(fd);
+		return 1;
+	}
 	/* umask must not decide who may read our data */
 	if (fchmod(fd, cfg->mode & 0777) < 0) {
 		r = -errno;
@@ -78,21 +92,36 @@ eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
 		r = errno ? -errno : -EIO;
 		goto fail;
 	}
-	if (flock(fd, LOCK_EX) < 0) {
-		r = -errno;
-		goto fail;
-	}
 	if (link(tmp, path) < 0) {
+		if (errno == ENOENT) { /* removed under us after all: start over */
+			close(fd);
+			return 1;
+		}
 		r = -errno;
 		goto fail;
 	}
 	unlink(tmp);
-	*fdp = fd;
+	*fdp = fd; /* still flocked: the caller relies on it */
 	return 0;
 fail:
 	unlink(tmp);
 	close(fd);
 	return r;
+}
+
+int
+eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
+{
+	uint64_t cap = page_round(cfg->capacity);
+	if (cap < ESHM_MIN_CAPACITY || cap > ESHM_MAX_CAPACITY)
+		return ESHM_EINVAL;
+	/* bounded: only a cleaner that keeps removing our files starves us */
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int r = create_once(path, cfg, cap, fdp);
+		if (r <= 0)
+			return r;
+	}
+	return -ENOENT;
 }
 
 /* Copy the geometry out of a header and check it against the file; every

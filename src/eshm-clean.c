@@ -30,7 +30,9 @@ usage(void)
 	printf("Usage: %s [options] [NAME...]\n"
 	       "Remove eshm segments (all in /dev/shm, or the named ones) that no live\n"
 	       "process holds: by default only those with nothing undelivered, and in a\n"
-	       "sweep of all of them not those created with --keep.\n"
+	       "sweep of all of them not those created with --keep. A sweep also removes\n"
+	       "the unfinished segments (/dev/shm/.eshm-new.*) of processes killed while\n"
+	       "creating one.\n"
 	       "\n"
 	       "      --older-than DURATION  also remove those holding undelivered data,\n"
 	       "                             or created with --keep, idle for that long\n"
@@ -179,6 +181,45 @@ clean_one(const struct opts *o, const char *name, bool named)
 	}
 }
 
+/* What a process killed while creating a segment left, in a sweep: gone
+ * only if its creator died. Returns true unless it failed in a way that
+ * counts. */
+static bool
+clean_leftover(const struct opts *o, const char *path)
+{
+	struct eshm_leftover lo;
+	struct eshm_error err;
+	int r = eshm_leftover_unlink(path, o->dry ? ESHM_UNLINK_DRY_RUN : 0, &lo, &err);
+	if (r == 0) {
+		char size[32];
+		cli_human(lo.size, size, sizeof size);
+		printf("%s %s (unfinished segment of pid %d, which died, %s)\n",
+		       o->dry ? "would remove" : "removed", path, (int)lo.creator_pid, size);
+		return true;
+	}
+	const char *why = cli_err_text(&err, r);
+	switch (r) {
+	case ESHM_ENOSEG:
+		return true; /* its creation finished meanwhile */
+	case ESHM_EBUSY:
+		if (o->verbose)
+			cli_warn("%s: kept: %s", path, why);
+		return true;
+	case -EACCES:
+	case -EPERM:
+		/* another user's, as for segments: not ours to clean */
+		if (o->verbose)
+			cli_warn("%s: %s", path, why);
+		return true;
+	case ESHM_ENOTSEG:
+		cli_warn("%s: %s", path, why);
+		return true;
+	default:
+		cli_warn("%s: %s", path, why);
+		return false;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -199,6 +240,13 @@ main(int argc, char **argv)
 		for (ssize_t i = 0; i < n; i++)
 			ok &= clean_one(&o, names[i], false);
 		eshm_list_free(names, (size_t)n);
+		struct eshm_leftover *lo;
+		n = eshm_leftovers(&lo);
+		if (n < 0)
+			cli_die(EX_FAIL, "cannot list /dev/shm: %s", eshm_strerror((int)n));
+		for (ssize_t i = 0; i < n; i++)
+			ok &= clean_leftover(&o, lo[i].path);
+		eshm_leftovers_free(lo);
 	}
 	if (fflush(stdout) || ferror(stdout)) {
 		cli_warn("cannot write standard output");

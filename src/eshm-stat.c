@@ -44,7 +44,8 @@ usage(void)
 	       "      --bytes            exact byte counts instead of human units\n"
 	       "      --noheadings       no heading line\n"
 	       "      --check            print one line per problem (corrupt segment,\n"
-	       "                         stale or dead holder) and exit 1 if any\n"
+	       "                         stale or dead holder, unfinished segment left\n"
+	       "                         by a dead process) and exit 1 if any\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -119,14 +120,17 @@ struct snap {
 	struct seg *v;
 	size_t n;
 	int64_t when_ms;
+	bool sweep;              /* no NAME given: leftovers too */
+	struct eshm_leftover *lo; /* unfinished segments, in a sweep */
+	size_t nlo;
 };
 
 static void
 snap_free(struct snap *s)
 {
 	free(s->v);
-	s->v = NULL;
-	s->n = 0;
+	eshm_leftovers_free(s->lo);
+	*s = (struct snap){0};
 }
 
 static void
@@ -155,6 +159,21 @@ take(const struct opts *o, struct snap *s)
 			snprintf(g->what, sizeof g->what, "%s", cli_err_text(&err, g->err));
 	}
 	eshm_list_free(listed, listed ? n : 0);
+	s->sweep = !o->nnames;
+	if (s->sweep) {
+		ssize_t k = eshm_leftovers(&s->lo);
+		if (k < 0)
+			cli_die(EX_FAIL, "cannot list /dev/shm: %s", eshm_strerror((int)k));
+		s->nlo = (size_t)k;
+	}
+}
+
+/* The file name of a leftover, which cannot be a segment's NAME. */
+static const char *
+lo_name(const struct eshm_leftover *lo)
+{
+	const char *slash = strrchr(lo->path, '/');
+	return slash ? slash + 1 : lo->path;
 }
 
 static const struct seg *
@@ -287,6 +306,10 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 		int l = (int)strlen(s->v[i].info.name);
 		nw = l > nw ? l : nw;
 	}
+	for (size_t i = 0; i < s->nlo; i++) {
+		int l = (int)strlen(lo_name(&s->lo[i]));
+		nw = l > nw ? l : nw;
+	}
 	if (!o->noheadings) {
 		printf("%-*s %-3s %6s %4s %-8s %5s %-17s %-17s %13s %13s %13s %3s %5s", nw, "NAME", "CH",
 		       "SIZE", "MODE", "OWNER", "AGE", "WRITER", "READER", "USED/CAP", "IN", "OUT",
@@ -344,6 +367,24 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 			}
 			putchar('\n');
 		}
+	}
+	/* what killed creators left, and creations under way */
+	for (size_t i = 0; i < s->nlo; i++) {
+		const struct eshm_leftover *lo = &s->lo[i];
+		char size[16], owner[32], age[16], state[160];
+		size_str(o, lo->size, size, sizeof size);
+		owner_str(lo->uid, owner, sizeof owner);
+		age_str(lo->age_ms, age, sizeof age);
+		if (lo->creator_alive > 0)
+			snprintf(state, sizeof state, "being created by pid %d", (int)lo->creator_pid);
+		else if (lo->creator_alive == 0)
+			snprintf(state, sizeof state, "left by pid %d, which died; eshm-clean removes it",
+				 (int)lo->creator_pid);
+		else
+			snprintf(state, sizeof state, "of pid %d, cannot tell if it lives: %s",
+				 (int)lo->creator_pid, eshm_strerror(lo->error));
+		printf("%-*s %-3s %6s %04o %-8s %5s UNFINISHED: %s\n", nw, lo_name(lo), "-", size,
+		       lo->mode, owner, age, state);
 	}
 }
 
@@ -448,12 +489,37 @@ print_json(const struct snap *s, const struct snap *prev)
 		}
 		printf("}}");
 	}
-	printf("]}\n");
+	printf("]");
+	if (s->sweep) {
+		printf(", \"leftovers\": [");
+		for (size_t i = 0; i < s->nlo; i++) {
+			const struct eshm_leftover *lo = &s->lo[i];
+			char owner[32];
+			owner_str(lo->uid, owner, sizeof owner);
+			printf("%s{\"path\": ", i ? ", " : "");
+			json_str(lo->path);
+			printf(", \"creator_pid\": %d, \"creator_alive\": %s, \"size\": %llu, "
+			       "\"mode\": \"%04o\", \"uid\": %u, \"user\": ",
+			       (int)lo->creator_pid,
+			       lo->creator_alive < 0 ? "null" : lo->creator_alive ? "true" : "false",
+			       (unsigned long long)lo->size, lo->mode, (unsigned)lo->uid);
+			json_str(owner);
+			printf(", \"age_ms\": %lld, \"problem\": ", (long long)lo->age_ms);
+			if (lo->error)
+				json_str(eshm_strerror(lo->error));
+			else
+				printf("null");
+			printf("}");
+		}
+		printf("]");
+	}
+	printf("}\n");
 }
 
 /* --check: one line per problem on stdout; the count of problems. In a
  * sweep, segments of other users that we may not read are skipped: a
- * monitoring job run as one user must not alarm over another's. */
+ * monitoring job run as one user must not alarm over another's; so are
+ * their unfinished segments whose creator we cannot judge. */
 static int
 check(const struct snap *s, bool named)
 {
@@ -490,6 +556,17 @@ check(const struct snap *s, bool named)
 				}
 			}
 		}
+	}
+	for (size_t i = 0; i < s->nlo; i++) {
+		const struct eshm_leftover *lo = &s->lo[i];
+		if (lo->creator_alive != 0)
+			continue; /* being created, or not ours to judge */
+		char size[32];
+		cli_human(lo->size, size, sizeof size);
+		printf("%s: unfinished segment left by pid %d, which died (%s); "
+		       "eshm-clean removes it\n",
+		       lo->path, (int)lo->creator_pid, size);
+		problems++;
 	}
 	return problems;
 }

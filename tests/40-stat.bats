@@ -189,6 +189,40 @@ start_writer() {
 @test "eshm-stat of an empty /dev/shm prints the heading and an empty document" {
     run -0 private_shm 'eshm-stat; eshm-stat --json; eshm-stat --check'
     [[ "${lines[0]}" == NAME* ]]
-    [ "${lines[1]}" = '{"version": 1, "segments": []}' ]
+    [ "${lines[1]}" = '{"version": 1, "segments": [], "leftovers": []}' ]
     [ "${#lines[@]}" -eq 2 ]
+}
+
+@test "eshm-stat shows unfinished segments, and --check reports one whose creator died" {
+    run -0 --separate-stderr private_shm "$(leftover_fns)"'
+        dead=$(dead_leftover 2097152)
+        live_leftover 4096
+        eshm-send --keep q </dev/null
+        echo "$dead $LIVE_PATH"
+        eshm-stat --noheadings
+        eshm-stat --json
+        if eshm-stat --check; then exit 3; fi
+        eshm-stat --check q
+        eshm-stat --json q
+        [ -e "$dead" ] && [ -e "$LIVE_PATH" ] && echo "both still there"
+        kill "$LIVE_PID"; wait "$LIVE_PID" || true'
+    read -r dead live <<<"${lines[0]}"
+    dpid=${dead#/dev/shm/.eshm-new.} dpid=${dpid%.1}
+    lpid=${live#/dev/shm/.eshm-new.} lpid=${lpid%.1}
+    # the table: the segment, then one row per unfinished segment (by path)
+    [[ "${lines[1]}" == "q "*" m2s "* ]]
+    [[ "${lines[2]}" == "q "*" s2m "* ]]
+    row() { sed -n 4,5p <<<"$output" | awk -v n="$1" '$1 == n'; }
+    [[ "$(row "${dead##*/}")" == "${dead##*/} -"*" 2.0M 0600 root "*" UNFINISHED: left by pid $dpid, which died; eshm-clean removes it" ]]
+    [[ "$(row "${live##*/}")" == "${live##*/} -"*" 4.0K 0600 root "*" UNFINISHED: being created by pid $lpid" ]]
+    [ "$(json '[(l["path"], l["creator_pid"], l["creator_alive"], l["size"], l["uid"], l["age_ms"] >= 0)
+               for l in sorted(d["leftovers"], key=lambda l: l["creator_alive"])]' <<<"${lines[5]}")" = \
+        "[('$dead', $dpid, False, 2097152, 0, True), ('$live', $lpid, True, 4096, 0, True)]" ]
+    [ "$(json '[s["name"] for s in d["segments"]]' <<<"${lines[5]}")" = "['q']" ]
+    # --check: only the one whose creator died is a problem
+    [ "${lines[6]}" = "$dead: unfinished segment left by pid $dpid, which died (2.0 MiB); eshm-clean removes it" ]
+    # with NAMEs, only those segments
+    [ "$(json '"leftovers" in d' <<<"${lines[7]}")" = False ]
+    [ "${lines[8]}" = "both still there" ]
+    [ "${#lines[@]}" -eq 9 ]
 }

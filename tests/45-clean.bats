@@ -252,3 +252,43 @@ hold() {
     seg_exists "$SEG-live"
     alive "$live"
 }
+
+@test "a sweep removes unfinished segments whose creator died, never one being created" {
+    run -0 --separate-stderr private_shm "$(leftover_fns)"'
+        dead=$(dead_leftover 2097152)
+        live_leftover 4096
+        # old, but its creator holds its lock: still being created
+        touch -d "2 minutes ago" "$LIVE_PATH"
+        echo "$dead $LIVE_PATH"
+        eshm-clean --dry-run
+        [ -e "$dead" ]
+        eshm-clean -v
+        echo ---
+        eshm-clean --verbose
+        ls -A /dev/shm
+        kill "$LIVE_PID"; wait "$LIVE_PID" || true'
+    read -r dead live <<<"${lines[0]}"
+    dpid=${dead#/dev/shm/.eshm-new.} dpid=${dpid%.1}
+    lpid=${live#/dev/shm/.eshm-new.} lpid=${lpid%.1}
+    [ "${lines[1]}" = "would remove $dead (unfinished segment of pid $dpid, which died, 2.0 MiB)" ]
+    [ "${lines[2]}" = "removed $dead (unfinished segment of pid $dpid, which died, 2.0 MiB)" ]
+    [ "${lines[3]}" = --- ]
+    [ "${lines[4]}" = "${live##*/}" ]
+    [ "${#lines[@]}" -eq 5 ]
+    kept="eshm-clean: $live: kept: unfinished segment $live is being created by pid $lpid"
+    [ "$stderr" = "$kept"$'\n'"$kept" ]
+}
+
+@test "a sweep by another user skips the unfinished segments it may not judge, quietly" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to act as another user"
+    command -v setpriv >/dev/null
+    run -0 --separate-stderr private_shm "$(leftover_fns)"'
+        dead=$(dead_leftover 4096)
+        as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+        as_nobody eshm-clean
+        as_nobody eshm-stat --check
+        as_nobody eshm-clean -v 2>&1
+        [ -e "$dead" ] && echo "$dead"'
+    [ "${#lines[@]}" -eq 2 ]
+    [ "${lines[0]}" = "eshm-clean: ${lines[1]}: cannot open ${lines[1]}: it belongs to uid 0, and we may not read it" ]
+}

@@ -113,3 +113,31 @@ set -e
 json() {
     python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
 }
+
+# leftover_fns: bash functions for a private_shm script that make what a
+# process creating a segment leaves in /dev/shm, played by tests/leftover.py:
+#   dead_leftover SIZE   its creator killed (SIGKILL); prints the file's path
+#   live_leftover SIZE   its creator still running and holding the file's
+#                        lock; sets LIVE_PID and LIVE_PATH. End it by pid;
+#                        if the script fails first, its exit ends it
+# Use as: private_shm "$(leftover_fns)"'script'
+leftover_fns() {
+    printf 'LEFTOVER=%q\n' "$BATS_TEST_DIRNAME/leftover.py"
+    cat <<'EOF'
+dead_leftover() {
+    local pid path
+    coproc DEAD { exec python3 "$LEFTOVER" "$1"; }
+    pid=$DEAD_PID
+    read -r path <&"${DEAD[0]}"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    echo "$path"
+}
+live_leftover() {
+    coproc CREATOR { exec python3 "$LEFTOVER" "$1"; }
+    LIVE_PID=$CREATOR_PID
+    trap 'kill "$LIVE_PID" 2>/dev/null || true' EXIT
+    read -r LIVE_PATH <&"${CREATOR[0]}"
+}
+EOF
+}

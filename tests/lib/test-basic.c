@@ -1,6 +1,8 @@
 /* test-basic.c - the library's API: open, write, read, errors, bad arguments, lifetime. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "t.h"
@@ -546,6 +548,305 @@ inspect_reports_holders_and_garbage(void)
 	CHECK(!t_exists(n));
 }
 
+/* Leftovers of segment creations: /dev/shm/.eshm-new.PID.N */
+
+/* The leftover at path as eshm_leftovers lists it: 1 found, 0 not, or the
+ * listing's error. */
+static int
+find_leftover(const char *path, struct eshm_leftover *out)
+{
+	struct eshm_leftover *v;
+	ssize_t n = eshm_leftovers(&v);
+	int found = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		if (!strcmp(v[i].path, path)) {
+			*out = v[i];
+			found = 1;
+		}
+	}
+	eshm_leftovers_free(v);
+	return n < 0 ? (int)n : found;
+}
+
+/* A pid that no process has: a child that exited and was reaped. */
+static pid_t
+dead_pid(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	return pid;
+}
+
+/* What a creator does first (segment.c): create its file exclusively and
+ * lock it; then it waits to be killed. Returns its pid once it holds the
+ * lock, its file's path in path. */
+static pid_t
+start_creator(char *path, size_t len, off_t size)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char tmp[64];
+		close(p[0]);
+		snprintf(tmp, sizeof tmp, "/dev/shm/.eshm-new.%d.1", (int)getpid());
+		int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0 || ftruncate(fd, size) < 0 ||
+		    write(p[1], "L", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char c;
+	ssize_t n = pid > 0 ? read(p[0], &c, 1) : -1;
+	close(p[0]);
+	snprintf(path, len, "/dev/shm/.eshm-new.%d.1", (int)pid);
+	if (n != 1 && pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		unlink(path);
+		return -1;
+	}
+	return pid;
+}
+
+static void
+creating_a_segment_leaves_no_temporary_file(void)
+{
+	const char *n = t_name();
+	eshm_t *h;
+	OPEN(h, n, NULL);
+	CHECK(eshm_created(h));
+	CHECK_EQ(eshm_write(h, "x", 1, 0), 0);
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, ".eshm-new.%d.", (int)getpid());
+	DIR *d = opendir("/dev/shm");
+	CHECK(d != NULL);
+	int ours = 0;
+	for (struct dirent *de; (de = readdir(d));)
+		ours += !strncmp(de->d_name, prefix, strlen(prefix));
+	closedir(d);
+	CHECK_EQ(ours, 0);
+	struct eshm_leftover *v;
+	ssize_t k = eshm_leftovers(&v);
+	CHECK(k >= 0);
+	for (ssize_t i = 0; i < k; i++)
+		ours += v[i].creator_pid == getpid();
+	eshm_leftovers_free(v);
+	CHECK_EQ(ours, 0);
+	eshm_unlink(n, ESHM_UNLINK_PENDING, 0, NULL, NULL);
+	eshm_close(h);
+}
+
+static pid_t creator; /* killed after the test, if a check failed first */
+
+static void
+killed_creator_checks(char *path, size_t len)
+{
+	struct eshm_leftover lo;
+	struct eshm_error e;
+	creator = start_creator(path, len, 8192);
+	CHECK(creator > 0);
+	/* being created: listed as such, never removed */
+	CHECK_EQ(find_leftover(path, &lo), 1);
+	CHECK_EQ(lo.creator_pid, creator);
+	CHECK_EQ(lo.creator_alive, 1);
+	CHECK_EQ(lo.error, 0);
+	CHECK_EQ(eshm_leftover_unlink(path, 0, &lo, &e), ESHM_EBUSY);
+	CHECK_EQ(e.pid, creator);
+	CHECK(strstr(e.what, "is being created by pid") != NULL);
+	CHECK_EQ(eshm_leftover_unlink(path, ESHM_UNLINK_DRY_RUN, NULL, &e), ESHM_EBUSY);
+	CHECK(access(path, F_OK) == 0);
+
+	kill(creator, SIGKILL);
+	waitpid(creator, NULL, 0);
+	pid_t pid = creator;
+	creator = 0;
+	CHECK_EQ(find_leftover(path, &lo), 1);
+	CHECK_EQ(lo.creator_pid, pid);
+	CHECK_EQ(lo.creator_alive, 0);
+	CHECK_EQ(lo.error, 0);
+	CHECK_EQ(lo.size, 8192);
+	CHECK_EQ(lo.mode, 0600);
+	CHECK_EQ(lo.uid, geteuid());
+	CHECK(lo.age_ms >= 0 && lo.age_ms < 60000);
+	/* looking changed nothing; a dry run neither */
+	CHECK(access(path, F_OK) == 0);
+	memset(&lo, 0, sizeof lo);
+	CHECK_EQ(eshm_leftover_unlink(path, ESHM_UNLINK_DRY_RUN, &lo, &e), 0);
+	CHECK(access(path, F_OK) == 0);
+	CHECK_EQ(lo.size, 8192);
+	CHECK_EQ(lo.creator_pid, pid);
+	CHECK_EQ(eshm_leftover_unlink(path, 0, NULL, &e), 0);
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+	CHECK_EQ(find_leftover(path, &lo), 0);
+	CHECK_EQ(eshm_leftover_unlink(path, 0, NULL, &e), ESHM_ENOSEG);
+}
+
+static void
+killed_creators_file_is_listed_then_removed(void)
+{
+	char path[64] = "";
+	killed_creator_checks(path, sizeof path);
+	if (creator > 0) {
+		kill(creator, SIGKILL);
+		waitpid(creator, NULL, 0);
+		creator = 0;
+	}
+	if (path[0])
+		unlink(path);
+}
+
+static void
+unlocked_leftover_of_a_live_pid_is_kept_for_a_minute(void)
+{
+	char path[64];
+	struct eshm_leftover lo;
+	struct eshm_error e;
+	/* our own pid: it exists, and holds no lock on the file, as a
+	 * creator in the instant before it locks, or a pid reused since */
+	snprintf(path, sizeof path, "/dev/shm/.eshm-new.%d.999999999", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_EQ(find_leftover(path, &lo), 1);
+	CHECK_EQ(lo.creator_alive, 1);
+	CHECK_EQ(eshm_leftover_unlink(path, 0, NULL, &e), ESHM_EBUSY);
+	CHECK(strstr(e.what, "which is alive") != NULL);
+	CHECK(access(path, F_OK) == 0);
+	/* unchanged for two minutes: what a reused pid must not keep */
+	struct timespec old[2];
+	clock_gettime(CLOCK_REALTIME, &old[0]);
+	old[0].tv_sec -= 120;
+	old[1] = old[0];
+	CHECK_EQ(utimensat(AT_FDCWD, path, old, 0), 0);
+	CHECK_EQ(find_leftover(path, &lo), 1);
+	CHECK_EQ(lo.creator_alive, 0);
+	CHECK(lo.age_ms >= 119000);
+	CHECK_EQ(eshm_leftover_unlink(path, 0, NULL, &e), 0);
+	CHECK(access(path, F_OK) < 0);
+
+	/* a pid that no longer exists, unlocked: dead at once */
+	snprintf(path, sizeof path, "/dev/shm/.eshm-new.%d.999999998", (int)dead_pid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_EQ(find_leftover(path, &lo), 1);
+	CHECK_EQ(lo.creator_alive, 0);
+	CHECK_EQ(eshm_leftover_unlink(path, 0, NULL, &e), 0);
+	CHECK(access(path, F_OK) < 0);
+}
+
+static void
+leftover_unlink_touches_nothing_else(void)
+{
+	struct eshm_error e;
+	struct eshm_leftover lo;
+	CHECK_EQ(eshm_leftovers(NULL), ESHM_EINVAL);
+	CHECK_EQ(eshm_leftover_unlink(NULL, 0, NULL, &e), ESHM_EINVAL);
+	static const char *const bad[] = {
+		"/tmp/.eshm-new.1.2",
+		"/dev/shm/eshm_q",
+		"/dev/shm/.eshm-new.1",
+		"/dev/shm/.eshm-new.1.",
+		"/dev/shm/.eshm-new.x.2",
+		"/dev/shm/.eshm-new.0.2",
+		"/dev/shm/.eshm-new.1.2x",
+		"/dev/shm/.eshm-new.1.2/../eshm_q",
+		"/dev/shm//.eshm-new.1.2",
+		".eshm-new.1.2",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_EQ(eshm_leftover_unlink(bad[i], 0, NULL, &e), ESHM_EINVAL);
+		CHECK(strstr(e.what, "is not the file of an unfinished segment") != NULL);
+	}
+	CHECK(strstr(e.what, "/dev/shm/.eshm-new.PID.N") != NULL);
+
+	/* a symbolic link and a directory named like leftovers of a dead
+	 * pid: neither listed nor removed, and the link is not followed */
+	const char *n = t_name();
+	char target[256], link[64], dir[64];
+	snprintf(target, sizeof target, "/dev/shm/eshm_%s", n);
+	int fd = open(target, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	pid_t pid = dead_pid();
+	snprintf(link, sizeof link, "/dev/shm/.eshm-new.%d.3", (int)pid);
+	snprintf(dir, sizeof dir, "/dev/shm/.eshm-new.%d.4", (int)pid);
+	CHECK_EQ(symlink(target, link), 0);
+	int r = eshm_leftover_unlink(link, 0, NULL, &e);
+	int listed = find_leftover(link, &lo);
+	int kept = access(target, F_OK) == 0 && unlink(link) == 0;
+	CHECK_EQ(r, ESHM_ENOTSEG);
+	CHECK(strstr(e.what, "is a symbolic link; not removing it") != NULL);
+	CHECK_EQ(listed, 0);
+	CHECK(kept);
+	CHECK_EQ(mkdir(dir, 0700), 0);
+	r = eshm_leftover_unlink(dir, 0, NULL, &e);
+	listed = find_leftover(dir, &lo);
+	kept = rmdir(dir) == 0;
+	CHECK_EQ(r, ESHM_ENOTSEG);
+	CHECK(strstr(e.what, "is not a regular file; not removing it") != NULL);
+	CHECK_EQ(listed, 0);
+	CHECK(kept);
+}
+
+/* As another user (nobody), a dead creator's leftover of ours is named,
+ * not judged: unreadable (-EACCES), or readable but in the sticky /dev/shm
+ * (-EPERM). Needs root to act as someone else. */
+static void
+another_users_leftover_is_refused_by_name(void)
+{
+	if (geteuid() != 0) {
+		printf("skip: acting as another user needs root\n");
+		return;
+	}
+	char priv[64], pub[64];
+	pid_t pid = dead_pid();
+	snprintf(priv, sizeof priv, "/dev/shm/.eshm-new.%d.5", (int)pid);
+	snprintf(pub, sizeof pub, "/dev/shm/.eshm-new.%d.6", (int)pid);
+	int f1 = open(priv, O_RDWR | O_CREAT | O_EXCL, 0600);
+	int f2 = open(pub, O_RDWR | O_CREAT | O_EXCL, 0644);
+	if (f1 >= 0)
+		close(f1);
+	if (f2 >= 0) {
+		fchmod(f2, 0644); /* whatever the umask */
+		close(f2);
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		struct eshm_error e;
+		struct eshm_leftover lo;
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		if (find_leftover(priv, &lo) != 1 || lo.error != -EACCES || lo.creator_alive != -1)
+			_exit(11);
+		if (eshm_leftover_unlink(priv, 0, NULL, &e) != -EACCES ||
+		    !strstr(e.what, "belongs to uid 0, and we may not read it"))
+			_exit(12);
+		if (find_leftover(pub, &lo) != 1 || lo.error != 0 || lo.creator_alive != 0)
+			_exit(13);
+		if (eshm_leftover_unlink(pub, ESHM_UNLINK_DRY_RUN, NULL, &e) != -EPERM ||
+		    !strstr(e.what, "is sticky, so only its owner may remove it"))
+			_exit(14);
+		if (eshm_leftover_unlink(pub, 0, NULL, &e) != -EPERM)
+			_exit(15);
+		_exit(0);
+	}
+	int st = -1;
+	waitpid(child, &st, 0);
+	int both = access(priv, F_OK) == 0 && access(pub, F_OK) == 0;
+	unlink(priv);
+	unlink(pub);
+	CHECK(f1 >= 0 && f2 >= 0);
+	CHECK_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + st, 0);
+	CHECK(both);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -568,6 +869,14 @@ main(int argc, char **argv)
 		{"inspect_reports_holders_and_garbage", inspect_reports_holders_and_garbage},
 		{"batches_write_and_read_many_messages_per_call",
 		 batches_write_and_read_many_messages_per_call},
+		{"creating_a_segment_leaves_no_temporary_file",
+		 creating_a_segment_leaves_no_temporary_file},
+		{"killed_creators_file_is_listed_then_removed",
+		 killed_creators_file_is_listed_then_removed},
+		{"unlocked_leftover_of_a_live_pid_is_kept_for_a_minute",
+		 unlocked_leftover_of_a_live_pid_is_kept_for_a_minute},
+		{"leftover_unlink_touches_nothing_else", leftover_unlink_touches_nothing_else},
+		{"another_users_leftover_is_refused_by_name", another_users_leftover_is_refused_by_name},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
