@@ -50,7 +50,8 @@ usage(void)
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
 	       "States: alive, stale (holder alive but its heartbeat is late: stopped,\n"
-	       "hung or starved), dead (holder died without detaching), none.\n"
+	       "hung or starved), dead (holder died without detaching; a writer that\n"
+	       "failed or was interrupted looks the same: its stream is not ended), none.\n"
 	       "Exit status: 0 success; 1 a named segment is missing or unreadable, or\n"
 	       "--check found a problem; 2 usage error.\n",
 	       cli_prog);
@@ -543,9 +544,14 @@ check(const struct snap *s, bool named)
 			const struct eshm_end_info *ends[2] = {&in->chan[ch].writer, &in->chan[ch].reader};
 			for (int k = 0; k < 2; k++) {
 				const struct eshm_end_info *e = ends[k];
-				if (e->state == ESHM_PEER_DEAD) {
-					printf("%s: the %s of channel %s (pid %d) died without detaching\n",
-					       in->name, k ? "reader" : "writer", ch ? "s2m" : "m2s", (int)e->pid);
+				if (e->state == ESHM_PEER_DEAD && !k) {
+					printf("%s: the writer of channel %s (pid %d) is lost: it died, "
+					       "failed or was interrupted without ending its stream\n",
+					       in->name, ch ? "s2m" : "m2s", (int)e->pid);
+					problems++;
+				} else if (e->state == ESHM_PEER_DEAD) {
+					printf("%s: the reader of channel %s (pid %d) died without detaching\n",
+					       in->name, ch ? "s2m" : "m2s", (int)e->pid);
 					problems++;
 				} else if (e->state == ESHM_PEER_STALE) {
 					printf("%s: the %s of channel %s (pid %d) is stale: no heartbeat "

@@ -128,7 +128,7 @@ start_writer() {
     wait_exit "$WRITER"
     exec 4>&-
     run -1 eshm-stat --check "$SEG"
-    [ "$output" = "$SEG: the writer of channel m2s (pid $WRITER) died without detaching" ]
+    [ "$output" = "$SEG: the writer of channel m2s (pid $WRITER) is lost: it died, failed or was interrupted without ending its stream" ]
     rm "$TMP/in"
     start_writer
     run -0 eshm-stat --check "$SEG"
