@@ -22,6 +22,7 @@ page_round(uint64_t n)
  * and only then link it to its real name. An attacher therefore never sees
  * a half-initialised segment, and link(2) fails with EEXIST if another
  * process won the race. On success *fdp is open and flock(LOCK_EX)ed.
+ * -EPERM means the creator may not give the file cfg->group.
  */
 int
 eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
@@ -47,6 +48,12 @@ eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
 	int r = 0;
 	/* umask must not decide who may read our data */
 	if (fchmod(fd, cfg->mode & 0777) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* before the name exists, so that nobody sees it with the wrong
+	 * group; the kernel allows it to members of the group (and root) */
+	if (cfg->group >= 0 && fchown(fd, (uid_t)-1, (gid_t)cfg->group) < 0) {
 		r = -errno;
 		goto fail;
 	}
