@@ -287,6 +287,8 @@ int eshm_fill_error(struct eshm_error *err, int code, pid_t pid,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *eshm_chan_name(int ch);
 const char *eshm_end_desc(int end);
+/* "group NAME (gid N)", or "gid N" when it has no name, in buf; for messages */
+const char *eshm_group_desc(gid_t gid, char *buf, size_t len);
 /* 0 when woken (or *addr no longer val), ESHM_ETIMEDOUT, or -errno */
 int eshm_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 void eshm_futex_wake(_Atomic uint32_t *addr);

@@ -92,6 +92,17 @@ struct eshm_config {
 	 * handler sets, so a signal that lands just before a wait still ends
 	 * it. NULL by default. */
 	const volatile sig_atomic_t *interrupt;
+	/* The segment's group, a gid from 0 to INT_MAX. When this handle
+	 * creates the segment, it gets this group before it appears under
+	 * its name; the creator must belong to the group (its effective gid
+	 * or a supplementary group; root may give any), else eshm_open
+	 * returns -EPERM saying so. When attaching, an existing segment of
+	 * another group is refused (ESHM_EMODE, naming both groups). Members
+	 * of the group share the segment only if mode grants group access
+	 * (e.g. 0660). -1 (the default): the creator's group when creating,
+	 * any group when attaching. Anything else is ESHM_EINVAL. (Last, so
+	 * that the fields above keep their offsets.) */
+	long group;
 };
 
 /* Details of a failure, for a message a person can act on. */

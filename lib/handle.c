@@ -1,6 +1,7 @@
 /* handle.c - eshm_open and eshm_close: attach, claim, detach, remove when done. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ eshm_config_init(struct eshm_config *cfg)
 	cfg->retry_ms = 100;
 	cfg->framing = ESHM_FRAMING_MESSAGE;
 	cfg->spin_us = -1;
+	cfg->group = -1;
 }
 
 static int
@@ -50,6 +52,8 @@ config_check(const struct eshm_config *c, struct eshm_error *err)
 		bad = "unknown framing";
 	else if (c->spin_us < -1 || c->spin_us > 1000000)
 		bad = "spin must be -1 (adaptive) or 0 to 1000000 us";
+	else if (c->group != -1 && (c->group < 0 || (unsigned long)c->group > INT_MAX))
+		bad = "group must be -1 (the creator's) or a gid from 0 to INT_MAX";
 	if (bad)
 		return eshm_fill_error(err, ESHM_EINVAL, 0, "%s", bad);
 	return 0;
@@ -62,20 +66,42 @@ sleep_ms(int ms)
 	return nanosleep(&ts, NULL) < 0 ? -errno : 0;
 }
 
-/* Explain why open(2) of an existing segment failed. */
+/* Explain why open(2) of an existing segment failed; group is the one
+ * asked for, or -1. */
 static int
-open_error(const char *name, const char *path, int e, struct eshm_error *err)
+open_error(const char *name, const char *path, int e, long group, struct eshm_error *err)
 {
 	struct stat st;
 	if (e == ELOOP)
 		return eshm_fill_error(err, -ELOOP, 0,
 				       "%s is a symbolic link; refusing to follow it", path);
-	if (e == EACCES && lstat(path, &st) == 0)
+	if (e == EACCES && lstat(path, &st) == 0) {
+		/* its group is often the answer: a user's own primary group
+		 * where another user's segment was meant to be shared */
+		char has[96], want[96] = "";
+		eshm_group_desc(st.st_gid, has, sizeof has);
+		if (group >= 0 && st.st_gid != (gid_t)group)
+			eshm_group_desc((gid_t)group, want, sizeof want);
 		return eshm_fill_error(err, -EACCES, 0,
-				       "permission denied: %s belongs to uid %u with mode %04o",
-				       path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+				       "permission denied: %s belongs to uid %u with mode %04o "
+				       "and %s%s%s%s",
+				       path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				       has, want[0] ? ", not " : "", want,
+				       want[0] ? " as asked" : "");
+	}
 	return eshm_fill_error(err, -e, 0, "cannot open segment %s: %s", name,
 			       eshm_strerror(-e));
+}
+
+/* The group asked for cannot be given: the creator is not a member. */
+static int
+not_member_error(const struct eshm *h, struct eshm_error *err)
+{
+	char g[96];
+	eshm_group_desc((gid_t)h->cfg.group, g, sizeof g);
+	return eshm_fill_error(err, -EPERM, 0,
+			       "cannot create segment %s with %s: you are not a member of it",
+			       h->name, g);
 }
 
 /* Checks on a file we opened but did not create: is it a segment at all. */
@@ -101,6 +127,13 @@ check_owner(struct eshm *h, const struct stat *st, struct eshm_error *err)
 				       "segment %s has mode %04o, wider than the %04o asked for "
 				       "(pass --mode %04o to accept it)",
 				       h->name, mode, h->cfg.mode, mode);
+	if (h->cfg.group >= 0 && st->st_gid != (gid_t)h->cfg.group) {
+		char has[96], want[96];
+		return eshm_fill_error(err, ESHM_EMODE, 0,
+				       "segment %s belongs to %s, not to %s as asked", h->name,
+				       eshm_group_desc(st->st_gid, has, sizeof has),
+				       eshm_group_desc((gid_t)h->cfg.group, want, sizeof want));
+	}
 	/* A segment of another user is someone else's data, or a trap set
 	 * for ours: accept it only when sharing was asked for. */
 	if (st->st_uid != geteuid() && !(h->cfg.mode & 0077))
@@ -124,6 +157,8 @@ open_locked(struct eshm *h, const char *path, struct eshm_error *err)
 					continue; /* someone else created it: attach */
 				if (r == ESHM_EINVAL)
 					return eshm_fill_error(err, r, 0, "invalid capacity");
+				if (r == -EPERM && h->cfg.group >= 0)
+					return not_member_error(h, err);
 				if (r < 0)
 					return eshm_fill_error(err, r, 0, "cannot create segment %s: %s",
 							       h->name, eshm_strerror(r));
@@ -142,7 +177,7 @@ open_locked(struct eshm *h, const char *path, struct eshm_error *err)
 			continue;
 		}
 		if (fd < 0)
-			return open_error(h->name, path, errno, err);
+			return open_error(h->name, path, errno, h->cfg.group, err);
 		if (flock(fd, LOCK_EX) < 0) {
 			int e = errno;
 			close(fd);

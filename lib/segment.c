@@ -30,7 +30,8 @@ page_round(uint64_t n)
  * instant before our flock (only if our pid looks dead to it, e.g. from
  * another pid namespace): then the name no longer leads to our file, and
  * we start over. On success *fdp is open and flock(LOCK_EX)ed.
- * Returns 0, a negative code, or 1 to start over.
+ * Returns 0, a negative code, or 1 to start over. -EPERM means the
+ * creator may not give the file cfg->group.
  */
 static int
 create_once(const char *path, const struct eshm_config *cfg, uint64_t cap, int *fdp)
@@ -61,6 +62,12 @@ create_once(const char *path, const struct eshm_config *cfg, uint64_t cap, int *
 	}
 	/* umask must not decide who may read our data */
 	if (fchmod(fd, cfg->mode & 0777) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* before the name exists, so that nobody sees it with the wrong
+	 * group; the kernel allows it to members of the group (and root) */
+	if (cfg->group >= 0 && fchown(fd, (uid_t)-1, (gid_t)cfg->group) < 0) {
 		r = -errno;
 		goto fail;
 	}

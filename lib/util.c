@@ -1,10 +1,12 @@
 /* util.c - clocks, paths, error text, futex calls: small pieces used by all of libeshm. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/futex.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -149,6 +151,30 @@ const char *
 eshm_end_desc(int end)
 {
 	return (end == END_M2S_W || end == END_S2M_W) ? "writer" : "reader";
+}
+
+const char *
+eshm_group_desc(gid_t gid, char *buf, size_t len)
+{
+	struct group gr, *res = NULL;
+	char *tmp = NULL;
+	/* a group's entry lists its members: it may need a large buffer */
+	for (size_t n = 4096; n <= (1u << 20); n *= 4) {
+		char *t = realloc(tmp, n);
+		if (!t)
+			break;
+		tmp = t;
+		int e = getgrgid_r(gid, &gr, tmp, n, &res);
+		if (e != ERANGE)
+			break;
+		res = NULL;
+	}
+	if (res)
+		snprintf(buf, len, "group %s (gid %u)", res->gr_name, (unsigned)gid);
+	else
+		snprintf(buf, len, "gid %u", (unsigned)gid);
+	free(tmp);
+	return buf;
 }
 
 /* Never FUTEX_PRIVATE_FLAG: the waiter and the waker are different processes. */

@@ -16,6 +16,7 @@ wherever ESHM_LIBRARY says.
 import array
 import ctypes
 import ctypes.util
+import grp
 import os
 import warnings
 
@@ -80,6 +81,7 @@ class _Config(_c.Structure):
         ("stale_threshold_ms", _c.c_int), ("max_retries", _c.c_int),
         ("retry_ms", _c.c_int), ("framing", _c.c_int), ("flags", _c.c_uint),
         ("spin_us", _c.c_int), ("interrupt", _c.c_void_p),
+        ("group", _c.c_long),
     ]
 
 
@@ -209,6 +211,20 @@ def _sliced(call, timeout):
                 return ETIMEDOUT
 
 
+def _gid(group):
+    """A group name (str) or gid (int, 0 to 2**31 - 1) as a gid; ValueError
+    if there is no group of that name or the number is out of range."""
+    if isinstance(group, int):
+        if not 0 <= group <= 0x7fffffff:
+            raise ValueError("eshm: shm_group must be a gid from 0 to 2**31 - 1, "
+                             "not %d" % group)
+        return group
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ValueError("eshm: unknown group %r for shm_group" % group) from None
+
+
 def _end_dict(e):
     return {
         "state": _STATES.get(e.state, "?"), "pid": e.pid,
@@ -258,11 +274,21 @@ class ESHM:
     detach as a lost writer instead (as if the process had died): readers
     get what was written, then wait for a new writer and fail with
     "writer lost".
+
+    shm_group (a group name, or a gid from 0 to 2**31 - 1) is the group the
+    segment gets when this process creates it, and the one an existing
+    segment must have (else ESHMError with code -1011, ESHM_EMODE); mode
+    then defaults to 0o660, as sharing within a group needs group bits.
+    Creating needs membership of the group (root may give any), else
+    ESHMError with code -errno.EPERM. An unknown group name, or a gid out
+    of range, is a ValueError. None (the default): the creator's group,
+    and any group when attaching.
     """
 
     def __init__(self, name, role="auto", ends="both", capacity=None, mode=None,
                  keep=False, create=True, wait=5.0, framing="message", takeover=False,
-                 heartbeat_ms=None, stale_ms=None, spin_us=None, eos_on_close=True):
+                 heartbeat_ms=None, stale_ms=None, spin_us=None, eos_on_close=True,
+                 shm_group=None):
         self._h = None
         cfg = _Config()
         _config_init(_c.byref(cfg))
@@ -274,6 +300,9 @@ class ESHM:
             raise ValueError("eshm: unknown value %s" % e) from None
         if capacity is not None:
             cfg.capacity = capacity
+        if shm_group is not None:
+            cfg.group = _gid(shm_group)
+            cfg.mode = 0o660
         if mode is not None:
             cfg.mode = mode
         if heartbeat_ms is not None:

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@ const char *cli_segment;
 volatile sig_atomic_t cli_signal;
 
 static unsigned closed_std; /* bit n: descriptor n was closed at start */
+static bool mode_given;     /* --mode was given (see cli_one_name) */
 
 void
 cli_init(const char *prog)
@@ -212,6 +214,22 @@ cli_parse_role(const char *s, int *role)
 	return 0;
 }
 
+int
+cli_parse_group(const char *s, long *gid)
+{
+	/* a name first, as chown(1) does: a group may be named by digits */
+	struct group *gr = getgrnam(s);
+	if (gr && gr->gr_gid <= INT_MAX) {
+		*gid = (long)gr->gr_gid;
+		return 0;
+	}
+	uint64_t v;
+	if (gr || cli_parse_count(s, INT_MAX, &v))
+		return -1;
+	*gid = (long)v;
+	return 0;
+}
+
 uint64_t
 cli_size_arg(const char *opt, const char *s)
 {
@@ -391,6 +409,7 @@ cli_segment_option(int c, const char *arg, struct eshm_config *cfg)
 	case CLI_OPT_MODE:
 		if (cli_parse_mode(arg, &cfg->mode))
 			cli_usage_error("invalid --mode '%s' (octal permissions, e.g. 0660)", arg);
+		mode_given = true;
 		return true;
 	case CLI_OPT_KEEP:
 		cfg->flags |= ESHM_KEEP;
@@ -413,6 +432,12 @@ cli_segment_option(int c, const char *arg, struct eshm_config *cfg)
 		return true;
 	case CLI_OPT_STALE:
 		cfg->stale_threshold_ms = cli_duration_ms_arg("--stale", arg);
+		return true;
+	case CLI_OPT_SHM_GROUP:
+		if (cli_parse_group(arg, &cfg->group))
+			cli_usage_error("unknown group '%s' for --shm-group (a group name or "
+					"number up to %d)",
+					arg, INT_MAX);
 		return true;
 	}
 	return false;
@@ -442,7 +467,7 @@ cli_check_names(int argc, char **argv)
 }
 
 const char *
-cli_one_name(int argc, char **argv, const struct eshm_config *cfg)
+cli_one_name(int argc, char **argv, struct eshm_config *cfg)
 {
 	if (optind == argc)
 		cli_usage_error("missing segment NAME");
@@ -451,5 +476,7 @@ cli_one_name(int argc, char **argv, const struct eshm_config *cfg)
 	cli_check_names(argc, argv);
 	if (cfg->heartbeat_ms < 1 || cfg->stale_threshold_ms < cfg->heartbeat_ms)
 		cli_usage_error("--stale must be at least --heartbeat, which must be at least 1ms");
+	if (cfg->group >= 0 && !mode_given)
+		cfg->mode = 0660;
 	return argv[optind];
 }

@@ -37,6 +37,7 @@ int cli_parse_duration(const char *s, int64_t *ms);        /* 100ms, 1.5s, 2m, 1
 int cli_parse_count(const char *s, uint64_t max, uint64_t *out);
 int cli_parse_mode(const char *s, unsigned *out);          /* octal, at most 0777 */
 int cli_parse_role(const char *s, int *role);              /* master | slave */
+int cli_parse_group(const char *s, long *gid);             /* a group name or number */
 /* The same, exiting with a usage error that names the option. */
 uint64_t cli_size_arg(const char *opt, const char *s);
 int cli_duration_ms_arg(const char *opt, const char *s);  /* clamped to INT_MAX */
@@ -77,6 +78,7 @@ enum {
 	CLI_OPT_TAKEOVER,
 	CLI_OPT_HEARTBEAT,
 	CLI_OPT_STALE,
+	CLI_OPT_SHM_GROUP,
 	CLI_OPT_NEXT,
 };
 /* Their entries, for the tool's getopt_long table. */
@@ -89,15 +91,18 @@ enum {
 	{"role", required_argument, NULL, CLI_OPT_ROLE}, \
 	{"takeover", no_argument, NULL, CLI_OPT_TAKEOVER}, \
 	{"heartbeat", required_argument, NULL, CLI_OPT_HEARTBEAT}, \
-	{"stale", required_argument, NULL, CLI_OPT_STALE}
+	{"stale", required_argument, NULL, CLI_OPT_STALE}, \
+	{"shm-group", required_argument, NULL, CLI_OPT_SHM_GROUP}
 /* A --capacity SIZE: bytes per channel, 4K to 2G. */
 size_t cli_capacity_arg(const char *arg);
 /* -c/--capacity and the CLI_OPT_* above: true if c was one of them. */
 bool cli_segment_option(int c, const char *arg, struct eshm_config *cfg);
 /* -h, -V, or anything getopt did not know: usage, version, or exit 2. */
 _Noreturn void cli_other_option(int c, void (*usage)(void));
-/* The one NAME operand at argv[optind], and a config that makes sense. */
-const char *cli_one_name(int argc, char **argv, const struct eshm_config *cfg);
+/* The one NAME operand at argv[optind], and a config that makes sense,
+ * completed with what the options imply together: --shm-group without
+ * --mode means mode 0660, as sharing within a group needs group bits. */
+const char *cli_one_name(int argc, char **argv, struct eshm_config *cfg);
 /* Each NAME operand from argv[optind] on must be valid. */
 void cli_check_names(int argc, char **argv);
 

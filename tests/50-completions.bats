@@ -138,6 +138,20 @@ not_offered() {
     [ "${COMPREPLY[*]}" = "--older-than=24h" ]
 }
 
+@test "the bash completion offers group names after --shm-group, in eshm-send and eshm-recv" {
+    source "$COMPLETIONS/bash/eshm"
+    complete_bash eshm-send --shm-group roo
+    [ "${COMPREPLY[*]}" = "root" ]
+    complete_bash eshm-recv -v --shm-group = roo
+    [ "${COMPREPLY[*]}" = "root" ]
+    complete_bash eshm-recv --shm-group=roo
+    [ "${COMPREPLY[*]}" = "--shm-group=root" ]
+    # the next word is the NAME again
+    eshm-send --keep "$SEG" </dev/null
+    complete_bash eshm-send --shm-group root "${SEG:0:5}"
+    offered "$SEG"
+}
+
 @test "the bash completion offers intervals after --watch= only, as its value is optional" {
     source "$COMPLETIONS/bash/eshm"
     complete_bash eshm-stat --watch =

@@ -23,6 +23,7 @@ int main(void) {
            sizeof(struct eshm_config), sizeof(struct eshm_error), sizeof(struct eshm_info),
            sizeof(struct eshm_channel_info), sizeof(struct eshm_end_info));
     P(eshm_config, flags); P(eshm_config, spin_us); P(eshm_config, interrupt);
+    P(eshm_config, group);
     P(eshm_info, size); P(eshm_info, created_ns); P(eshm_info, idle_ms); P(eshm_info, chan);
     P(eshm_channel_info, framing); P(eshm_channel_info, writer); P(eshm_channel_info, reader);
     P(eshm_end_info, heartbeat_age_ms); P(eshm_end_info, stale_ms);
@@ -194,6 +195,29 @@ try:
 except eshm.ESHMError as e:
     print(e)' "$SEG"
     [[ "$output" == "channel m2s of $SEG already has a live reader (pid "* ]]
+}
+
+@test "Python's shm_group gives a new segment its group and mode 0660, and refuses another group" {
+    run -0 py '
+g = os.getegid()
+with eshm.ESHM(sys.argv[1], role="master", shm_group=g) as ch:
+    st = os.stat("/dev/shm/eshm_" + sys.argv[1])
+    print(oct(st.st_mode & 0o7777), st.st_gid == g)
+    try:
+        eshm.ESHM(sys.argv[1], role="slave", shm_group=g + 1)
+    except eshm.ESHMError as e:
+        print(e.code, "as asked" in str(e))
+for bad in ("no-such-group-" + sys.argv[1], -2, 2**31):
+    try:
+        eshm.ESHM(sys.argv[1], shm_group=bad)
+    except ValueError as e:
+        print(e)' "$SEG"
+    [ "${lines[0]}" = "0o660 True" ]
+    [ "${lines[1]}" = "-1011 True" ]
+    [ "${lines[2]}" = "eshm: unknown group 'no-such-group-$SEG' for shm_group" ]
+    [ "${lines[3]}" = "eshm: shm_group must be a gid from 0 to 2**31 - 1, not -2" ]
+    [[ "${lines[4]}" == *"not 2147483648" ]]
+    seg_gone
 }
 
 @test "without the library, importing eshm says where it looked" {

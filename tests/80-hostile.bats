@@ -139,3 +139,86 @@ needs_root() {
     run -0 as 4241:4242 eshm-clean "$SEG"
     [ "$output" = "removed $SEG (empty)" ]
 }
+
+# member UID CMD...: as user UID, whose primary group is UID (as where each
+# user has a group of their own), and who is also in group 4242
+member() {
+    local uid=$1
+    shift
+    setpriv --reuid="$uid" --regid="$uid" --groups=4242 "$@"
+}
+
+@test "without --shm-group a segment has its creator's primary group, and a denied user is told so" {
+    needs_root
+    seq 3 | member 2001 eshm-send --mode 0660 "$SEG"
+    [ "$(stat -c '%a %g' "$(seg_path "$SEG")")" = "660 2001" ]
+    run -1 --separate-stderr member 2002 eshm-recv --mode 0660 "$SEG"
+    [[ "$stderr" == *"permission denied: /dev/shm/eshm_$SEG belongs to uid 2001 with mode 0660 and gid 2001"* ]]
+}
+
+@test "--shm-group shares a segment between users whose primary groups differ, sender first" {
+    needs_root
+    seq 3 | member 2001 eshm-send --shm-group 4242 "$SEG"
+    # the group asked for, and group bits without --mode
+    [ "$(stat -c '%a %u %g' "$(seg_path "$SEG")")" = "660 2001 4242" ]
+    run -0 --separate-stderr member 2002 eshm-recv --mode 0660 --shm-group 4242 "$SEG"
+    [ "$output" = "$(seq 3)" ]
+    # drained by a user who does not own it: /dev/shm is sticky, so it
+    # stays for its owner, with a warning (status 0)
+    [[ "$stderr" == *"cannot remove the drained segment $SEG: it belongs to uid 2001"* ]]
+}
+
+@test "--shm-group shares a segment between users whose primary groups differ, receiver first" {
+    needs_root
+    bg_sh "exec setpriv --reuid=2002 --regid=2002 --groups=4242 \
+        eshm-recv --shm-group 4242 $SEG >$TMP/out 2>$TMP/err"
+    receiver=$BG_PID
+    wait_until 5 seg_exists
+    [ "$(stat -c '%a %u %g' "$(seg_path "$SEG")")" = "660 2002 4242" ]
+    seq 3 | member 2001 eshm-send --mode 0660 --shm-group 4242 "$SEG"
+    wait_exit "$receiver"
+    cat "$TMP/err"
+    [ "$EXIT_STATUS" -eq 0 ]
+    [ "$(cat "$TMP/out")" = "$(seq 3)" ]
+}
+
+@test "--shm-group of a group the creator is not in: an error that names it, and nothing left" {
+    needs_root
+    # in a /dev/shm of its own, to see that no temporary file is left either
+    run -1 --separate-stderr private_shm '
+        as() { setpriv --reuid=4241 --regid=4241 --clear-groups "$@"; }
+        as eshm-send --shm-group 4242 q </dev/null && exit 3
+        as eshm-recv --shm-group users q && exit 3
+        ls -A /dev/shm
+        exit 1'
+    [ -z "$output" ]
+    [[ "$stderr" == *"eshm-send: q: cannot create segment q with gid 4242: you are not a member of it"* ]]
+    [[ "$stderr" == *"eshm-recv: q: cannot create segment q with group users (gid "*"): you are not a member of it"* ]]
+}
+
+@test "--shm-group refuses a segment of another group, naming both groups" {
+    needs_root
+    # root may give any group, by name
+    seq 3 | eshm-send --shm-group users "$SEG"
+    [ "$(stat -c '%a %G' "$(seg_path "$SEG")")" = "660 users" ]
+    # a member of both groups can open it, and is told why not
+    run -1 --separate-stderr setpriv --reuid=2002 --regid=2002 --groups=4242,users \
+        eshm-recv --shm-group 4242 "$SEG"
+    [[ "$stderr" == *"segment $SEG belongs to group users (gid "*"), not to gid 4242 as asked"* ]]
+    # a member of 4242 only cannot even open it, and is told both too
+    run -1 --separate-stderr member 2002 eshm-recv --shm-group 4242 "$SEG"
+    [[ "$stderr" == *"permission denied: /dev/shm/eshm_$SEG belongs to uid 0 with mode 0660 and group users (gid "*"), not gid 4242 as asked"* ]]
+    # untouched: it still delivers everything to those who ask for its group
+    run -0 eshm-recv --shm-group users "$SEG"
+    [ "$output" = "$(seq 3)" ]
+    seg_gone
+}
+
+@test "--shm-group with an unknown group is a usage error that names it" {
+    run -2 --separate-stderr eshm-send --shm-group "no-such-group-$SEG" "$SEG" </dev/null
+    [ "${stderr_lines[0]}" = "eshm-send: unknown group 'no-such-group-$SEG' for --shm-group (a group name or number up to 2147483647)" ]
+    [ "${stderr_lines[1]}" = "Try 'eshm-send --help'." ]
+    run -2 --separate-stderr eshm-recv --shm-group 2147483648 "$SEG"
+    [[ "$stderr" == *"unknown group '2147483648' for --shm-group"* ]]
+    seg_gone
+}

@@ -1,6 +1,8 @@
 /* test-basic.c - the library's API: open, write, read, errors, bad arguments, lifetime. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -125,6 +127,14 @@ bad_arguments_are_errors_not_crashes(void)
 	eshm_config_init(&c);
 	c.stale_threshold_ms = 0;
 	CHECK_EQ(eshm_open(t_name(), &c, &h, &e), ESHM_EINVAL);
+	eshm_config_init(&c);
+	c.group = -2;
+	CHECK_EQ(eshm_open(t_name(), &c, &h, &e), ESHM_EINVAL);
+	CHECK(strstr(e.what, "group") != NULL);
+#if LONG_MAX > INT_MAX
+	c.group = (long)INT_MAX + 1;
+	CHECK_EQ(eshm_open(t_name(), &c, &h, &e), ESHM_EINVAL);
+#endif
 	CHECK_EQ(eshm_open("x", NULL, NULL, &e), ESHM_EINVAL);
 
 	/* calls on a NULL handle */
@@ -368,6 +378,134 @@ created_with_exact_mode_despite_umask(void)
 	CHECK_EQ(eshm_open(n, &d, &h2, &e), ESHM_EMODE);
 	CHECK(strstr(e.what, "0666") != NULL);
 	eshm_close(h);
+}
+
+static void
+group_is_given_at_creation_and_required_when_attaching(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.group = (long)getegid();
+	c.mode = 0660;
+	eshm_t *h, *h2;
+	struct eshm_error e;
+	OPEN(h, n, &c);
+	char path[256];
+	snprintf(path, sizeof path, "/dev/shm/eshm_%.64s", n);
+	struct stat st;
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_gid, getegid());
+	CHECK_EQ(st.st_mode & 07777, 0660);
+
+	/* attaching: the same group, or any (-1), is accepted */
+	struct eshm_config d = cfg_role(ESHM_ROLE_SLAVE);
+	d.mode = 0660;
+	d.group = (long)getegid();
+	OPEN(h2, n, &d);
+	eshm_close(h2);
+	d.group = -1;
+	OPEN(h2, n, &d);
+	eshm_close(h2);
+	/* another group is refused, naming both */
+	d.group = (long)getegid() + 1;
+	CHECK_EQ(eshm_open(n, &d, &h2, &e), ESHM_EMODE);
+	char want[64];
+	snprintf(want, sizeof want, "gid %u", (unsigned)getegid());
+	CHECK(strstr(e.what, want) != NULL);
+	snprintf(want, sizeof want, "gid %ld", d.group);
+	CHECK(strstr(e.what, want) != NULL);
+	CHECK(strstr(e.what, " as asked") != NULL);
+	eshm_close(h);
+
+	/* root may give any group, not only its own */
+	if (geteuid() == 0) {
+		n = t_name();
+		c.group = (long)getegid() + 4242;
+		OPEN(h, n, &c);
+		snprintf(path, sizeof path, "/dev/shm/eshm_%.64s", n);
+		CHECK_EQ(stat(path, &st), 0);
+		CHECK_EQ(st.st_gid, c.group);
+		eshm_close(h);
+	}
+}
+
+/* A gid that the calling process is not a member of, or -1. */
+static long
+gid_not_ours(void)
+{
+	gid_t groups[NGROUPS_MAX];
+	int ng = getgroups(NGROUPS_MAX, groups);
+	for (long g = 4242; g < 4242 + NGROUPS_MAX + 2; g++) {
+		int ours = (gid_t)g == getegid();
+		for (int i = 0; i < ng && !ours; i++)
+			ours = groups[i] == (gid_t)g;
+		if (!ours)
+			return g;
+	}
+	return -1;
+}
+
+/* Files /dev/shm/.eshm-new.PID.* that a create of process pid left. */
+static int
+temp_files_of(pid_t pid)
+{
+	char prefix[64];
+	int k = snprintf(prefix, sizeof prefix, ".eshm-new.%d.", (int)pid);
+	DIR *d = opendir("/dev/shm");
+	int n = 0;
+	for (struct dirent *de; d && (de = readdir(d));)
+		n += !strncmp(de->d_name, prefix, (size_t)k);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Creating with a group the process is not in: -EPERM, naming the group,
+ * and nothing left in /dev/shm, under the real name or a temporary one. */
+static void
+create_as_non_member(const char *n)
+{
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.mode = 0660;
+	c.group = gid_not_ours();
+	CHECK(c.group >= 0);
+	eshm_t *h;
+	struct eshm_error e;
+	CHECK_EQ(eshm_open(n, &c, &h, &e), -EPERM);
+	char want[160];
+	snprintf(want, sizeof want, "cannot create segment %s with ", n);
+	CHECK(strstr(e.what, want) != NULL);
+	snprintf(want, sizeof want, "gid %ld", c.group);
+	CHECK(strstr(e.what, want) != NULL);
+	CHECK(strstr(e.what, "you are not a member of it") != NULL);
+	CHECK(!t_exists(n));
+	CHECK_EQ(temp_files_of(getpid()), 0);
+}
+
+static void
+creating_with_a_group_one_is_not_in_fails_and_leaves_nothing(void)
+{
+	const char *n = t_name();
+	if (geteuid() != 0) {
+		create_as_non_member(n);
+		return;
+	}
+	/* root may give any group: become a user without privileges, and
+	 * in no group but its own, to try (the CI runs as root) */
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(4242) || setuid(4241))
+			_exit(99);
+		create_as_non_member(n);
+		_exit(t_failed ? 1 : 0);
+	}
+	int status;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	CHECK(!t_exists(n));
+	CHECK_EQ(temp_files_of(pid), 0);
 }
 
 static void
@@ -864,6 +1002,10 @@ main(int argc, char **argv)
 		{"unlink_respects_pending_and_idle", unlink_respects_pending_and_idle},
 		{"no_create_waits_then_fails", no_create_waits_then_fails},
 		{"created_with_exact_mode_despite_umask", created_with_exact_mode_despite_umask},
+		{"group_is_given_at_creation_and_required_when_attaching",
+		 group_is_given_at_creation_and_required_when_attaching},
+		{"creating_with_a_group_one_is_not_in_fails_and_leaves_nothing",
+		 creating_with_a_group_one_is_not_in_fails_and_leaves_nothing},
 		{"symlink_is_refused", symlink_is_refused},
 		{"peek_chunk_and_partial_release", peek_chunk_and_partial_release},
 		{"inspect_reports_holders_and_garbage", inspect_reports_holders_and_garbage},
