@@ -936,8 +936,6 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		return ESHM_EINVAL;
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
-	if (!eshm_owns(h, h->rend))
-		return eshm_end_check(h, h->rend);
 	struct rside *r = &h->r;
 	int64_t deadline = -2;
 	int rc;
@@ -955,6 +953,9 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 				continue;
 			}
 		}
+		/* a new batch: a displaced reader hands nothing more on */
+		if (!r->peekmsgs && !eshm_owns(h, h->rend))
+			return eshm_end_check(h, h->rend);
 		struct eshm_rec rec;
 		if ((rc = rec_at(h, r->cur, &rec)))
 			return rc;
@@ -1158,7 +1159,7 @@ static ssize_t
 fast_read(struct eshm *h, void *buf, size_t cap)
 {
 	struct rside *r = &h->r;
-	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs || !eshm_owns(h, h->rend))
+	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs)
 		return -1;
 	if (r->tail == r->head) {
 		rrefresh(h); /* an error is reported by the general path */
@@ -1172,6 +1173,8 @@ fast_read(struct eshm *h, void *buf, size_t cap)
 	if (REC_KIND(rec.info) != REC_MSG || rec.len > r->cap - off - REC_HDR ||
 	    size > r->head - r->tail || rec.len > cap)
 		return -1;
+	if (!eshm_owns(h, h->rend))
+		return -1; /* the general path says why */
 	if (rec.len)
 		memcpy(buf, r->ring + off + REC_HDR, rec.len);
 	r->tail += size;
