@@ -2,6 +2,7 @@
 #ifndef ESHM_INT_H
 #define ESHM_INT_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -286,6 +287,8 @@ bool eshm_guard_tripped(int slot);
 
 /* util.c */
 int eshm_open_fd(const char *path, int flags, unsigned mode);
+/* ESHM_DIR opened for readdir, its descriptor above 2; NULL and errno */
+DIR *eshm_opendir_shm(void);
 int64_t eshm_now_mono(void);
 int64_t eshm_now_real(void);
 uint64_t eshm_proc_start_time(pid_t pid);

@@ -381,14 +381,9 @@ eshm_list(char ***names)
 	if (!names)
 		return ESHM_EINVAL;
 	*names = NULL;
-	int dfd = eshm_open_fd(ESHM_DIR, O_RDONLY | O_DIRECTORY, 0);
-	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
-	if (!d) {
-		int e = errno;
-		if (dfd >= 0)
-			close(dfd);
-		return -e;
-	}
+	DIR *d = eshm_opendir_shm();
+	if (!d)
+		return -errno;
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	const size_t plen = sizeof ESHM_PREFIX - 1;

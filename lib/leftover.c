@@ -124,14 +124,9 @@ eshm_leftovers(struct eshm_leftover **out)
 	if (!out)
 		return ESHM_EINVAL;
 	*out = NULL;
-	int dfd = eshm_open_fd(ESHM_DIR, O_RDONLY | O_DIRECTORY, 0);
-	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
-	if (!d) {
-		int e = errno;
-		if (dfd >= 0)
-			close(dfd);
-		return -e;
-	}
+	DIR *d = eshm_opendir_shm();
+	if (!d)
+		return -errno;
 	struct eshm_leftover *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;

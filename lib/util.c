@@ -1,4 +1,5 @@
 /* util.c - clocks, paths, error text, futex calls: small pieces used by all of libeshm. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -58,6 +59,19 @@ eshm_open_fd(const char *path, int flags, unsigned mode)
 		close(hold[--n]);
 	errno = e;
 	return fd;
+}
+
+DIR *
+eshm_opendir_shm(void)
+{
+	int fd = eshm_open_fd(ESHM_DIR, O_RDONLY | O_DIRECTORY, 0);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d && fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
 }
 
 /* Field 22 of /proc/PID/stat, for display; 0 if unknown. The command name

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,24 @@ t_exists(const char *name)
 	char path[256];
 	snprintf(path, sizeof path, "/dev/shm/eshm_%.200s", name);
 	return access(path, F_OK) == 0;
+}
+
+/* A config with the defaults but role and ends. */
+static __attribute__((unused)) struct eshm_config
+t_cfg(int role, unsigned ends)
+{
+	struct eshm_config c;
+	eshm_config_init(&c);
+	c.role = role;
+	c.ends = ends;
+	return c;
+}
+
+static __attribute__((unused)) void
+t_nap_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
 }
 
 /* Open or fail the test. */

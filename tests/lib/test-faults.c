@@ -6,23 +6,6 @@
 #include "t.h"
 #include "eshm-int.h" /* white-box: the spin budget and the wait flags */
 
-static struct eshm_config
-cfg(int role, unsigned ends)
-{
-	struct eshm_config c;
-	eshm_config_init(&c);
-	c.role = role;
-	c.ends = ends;
-	return c;
-}
-
-static void
-nap_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static int
 closed(int fd)
 {
@@ -40,7 +23,7 @@ descriptors_never_take_0_1_2(void)
 		close(0);
 		close(1);
 		close(2);
-		struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+		struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 		eshm_t *h;
 		if (eshm_open(n, &c, &h, NULL))
 			_exit(10);
@@ -68,7 +51,7 @@ descriptors_never_take_0_1_2(void)
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	CHECK(WIFEXITED(st));
 	CHECK_EQ(WEXITSTATUS(st), 0);
-	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	OPEN(r, n, &c);
 	char buf[8];
@@ -91,7 +74,7 @@ wait_stale(const char *n, int ch, bool writer)
 			if (e->state == ESHM_PEER_STALE)
 				return 0;
 		}
-		nap_ms(10);
+		t_nap_ms(10);
 	}
 	return -1;
 }
@@ -110,7 +93,7 @@ displaced_writer_writes_nothing(void)
 	CHECK(pipe(go) == 0 && pipe(ready) == 0);
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+		struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 		c.stale_threshold_ms = 20;
 		eshm_t *h;
 		if (eshm_open(n, &c, &h, NULL) || eshm_write(h, "old", 3, 1000))
@@ -131,7 +114,7 @@ displaced_writer_writes_nothing(void)
 	CHECK_EQ(read(ready[0], &b, 1), 1);
 	kill(pid, SIGSTOP);
 	CHECK_EQ(wait_stale(n, CH_M2S, true), 0);
-	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	c.flags |= ESHM_TAKEOVER;
 	eshm_t *w, *r;
 	OPEN(w, n, &c);
@@ -144,7 +127,7 @@ displaced_writer_writes_nothing(void)
 	CHECK_EQ(WEXITSTATUS(st), 0);
 	CHECK_EQ(eshm_write(w, "more", 4, 0), 0);
 	CHECK_EQ(eshm_close(w), 0);
-	struct eshm_config cr = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config cr = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	OPEN(r, n, &cr);
 	char buf[8];
 	CHECK_EQ(eshm_read(r, buf, sizeof buf, 1000), 3);
@@ -164,7 +147,7 @@ static void
 displaced_reader_releases_nothing(void)
 {
 	const char *n = t_name();
-	struct eshm_config cw = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config cw = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w;
 	OPEN(w, n, &cw);
 	CHECK_EQ(eshm_write(w, "one", 3, 0), 0);
@@ -173,7 +156,7 @@ displaced_reader_releases_nothing(void)
 	CHECK(pipe(go) == 0 && pipe(ready) == 0);
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+		struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 		c.stale_threshold_ms = 20;
 		eshm_t *h;
 		const void *p;
@@ -194,7 +177,7 @@ displaced_reader_releases_nothing(void)
 	CHECK_EQ(read(ready[0], &b, 1), 1);
 	kill(pid, SIGSTOP);
 	CHECK_EQ(wait_stale(n, CH_M2S, false), 0);
-	struct eshm_config cr = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config cr = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	cr.flags |= ESHM_TAKEOVER;
 	eshm_t *r;
 	OPEN(r, n, &cr);
@@ -230,7 +213,7 @@ removed_segment_is_reported_at_detach(void)
 	const char *n = t_name();
 	char path[256];
 	path_of(n, path, sizeof path);
-	struct eshm_config cw = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config cw = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w, *other;
 	OPEN(w, n, &cw);
 	CHECK_EQ(eshm_write(w, "one", 3, 0), 0);
@@ -238,7 +221,7 @@ removed_segment_is_reported_at_detach(void)
 	CHECK_EQ(eshm_write(w, "two", 3, 0), 0);
 	CHECK_EQ(eshm_check(w), ESHM_EREMOVED);
 	/* someone else makes a new segment of the same name meanwhile */
-	struct eshm_config co = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config co = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	co.flags |= ESHM_KEEP;
 	OPEN(other, n, &co);
 	struct eshm_error e;
@@ -261,8 +244,8 @@ removed_empty_segment_is_no_loss(void)
 	char path[256];
 	path_of(n, path, sizeof path);
 	eshm_t *w, *r;
-	struct eshm_config cw = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
-	struct eshm_config cr = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config cw = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config cr = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	OPEN(w, n, &cw);
 	OPEN(r, n, &cr);
 	CHECK_EQ(unlink(path), 0);
@@ -285,8 +268,8 @@ waiters_notice_removal(void)
 	const char *n = t_name();
 	char path[256];
 	path_of(n, path, sizeof path);
-	struct eshm_config cw = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
-	struct eshm_config cr = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config cw = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config cr = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	cw.capacity = 4096;
 	eshm_t *w, *r;
 	OPEN(r, n, &cr);
@@ -314,8 +297,8 @@ static void
 lost_writer_is_not_end_of_stream(void)
 {
 	const char *n = t_name();
-	struct eshm_config cw = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
-	struct eshm_config cr = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config cw = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config cr = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	cr.max_retries = 2;
 	cr.retry_ms = 10;
 	eshm_t *w, *r;
@@ -344,7 +327,7 @@ static void
 polls_do_not_spin(void)
 {
 	const char *n = t_name();
-	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_BOTH);
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_BOTH);
 	c.capacity = 4096;
 	eshm_t *h;
 	OPEN(h, n, &c);
@@ -371,7 +354,7 @@ static void
 flush_timeout_says_what_is_queued(void)
 {
 	const char *n = t_name();
-	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w;
 	OPEN(w, n, &c);
 	CHECK_EQ(eshm_write(w, "a", 1, 0), 0);

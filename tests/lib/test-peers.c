@@ -3,30 +3,13 @@
 
 #include "t.h"
 
-static struct eshm_config
-cfg(int role, unsigned ends)
-{
-	struct eshm_config c;
-	eshm_config_init(&c);
-	c.role = role;
-	c.ends = ends;
-	return c;
-}
-
-static void
-nap_ms(int ms)
-{
-	struct timespec ts = {0, ms * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* Poll until the peer state is `want`, up to 5 s; returns the last state. */
 static int
 wait_state(eshm_t *h, int want)
 {
 	int st = -1;
 	for (int i = 0; i < 500 && (st = eshm_peer_state(h)) != want; i++)
-		nap_ms(10);
+		t_nap_ms(10);
 	return st;
 }
 
@@ -37,7 +20,7 @@ master_and_slave_talk_both_ways(void)
 	enum { N = 20000 };
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_BOTH);
+		struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_BOTH);
 		eshm_t *s;
 		if (eshm_open(n, &c, &s, NULL))
 			_exit(10);
@@ -53,7 +36,7 @@ master_and_slave_talk_both_ways(void)
 		}
 		_exit(eshm_close(s) ? 13 : 0);
 	}
-	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_BOTH);
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_BOTH);
 	eshm_t *m;
 	OPEN(m, n, &c);
 	char buf[64], want[64];
@@ -93,7 +76,7 @@ spawn_writer(const char *n, int from, int count, int stay)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+		struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 		eshm_t *w;
 		if (eshm_open(n, &c, &w, NULL))
 			_exit(10);
@@ -115,7 +98,7 @@ static void
 reader_reconnects_after_writer_killed(void)
 {
 	const char *n = t_name();
-	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	OPEN(r, n, &c);
 	CHECK_EQ(eshm_peer_state(r), ESHM_PEER_NONE);
@@ -135,7 +118,7 @@ reader_reconnects_after_writer_killed(void)
 		CHECK_EQ(eshm_stats(r, &info), 0);
 		if (info.chan[0].msgs_in == 1000)
 			break;
-		nap_ms(10);
+		t_nap_ms(10);
 	}
 	CHECK_EQ(info.chan[0].msgs_in, 1000);
 	kill(w1, SIGKILL);
@@ -164,7 +147,7 @@ static void
 writer_lost_after_retries(void)
 {
 	const char *n = t_name();
-	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	c.max_retries = 5;
 	c.retry_ms = 20;
 	eshm_t *r;
@@ -210,7 +193,7 @@ run_then_kill(int (*fn)(const char *n), const char *n)
 static int
 read_one_peek_one(const char *n)
 {
-	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	char buf[32];
 	const void *p;
@@ -224,13 +207,13 @@ static void
 killed_reader_leaves_unreleased_message(void)
 {
 	const char *n = t_name();
-	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w;
 	OPEN(w, n, &c);
 	CHECK_EQ(eshm_write(w, "first", 5, 0), 0);
 	CHECK_EQ(eshm_write(w, "second", 6, 0), 0);
 	CHECK_EQ(run_then_kill(read_one_peek_one, n), 0);
-	struct eshm_config rc = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config rc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	OPEN(r, n, &rc);
 	char buf[32];
@@ -245,7 +228,7 @@ killed_reader_leaves_unreleased_message(void)
 static int
 read_first(const char *n)
 {
-	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	char buf[32];
 	if (eshm_open(n, &c, &r, NULL) || eshm_read(r, buf, sizeof buf, 0) != 5)
@@ -259,14 +242,14 @@ static void
 end_mark_waits_for_a_killed_reader(void)
 {
 	const char *n = t_name();
-	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w;
 	OPEN(w, n, &c);
 	CHECK_EQ(eshm_write(w, "first", 5, 0), 0);
 	CHECK_EQ(run_then_kill(read_first, n), 0);
 	eshm_close(w);
 	CHECK(t_exists(n));
-	struct eshm_config rc = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config rc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	OPEN(r, n, &rc);
 	char buf[32];
@@ -279,7 +262,7 @@ end_mark_waits_for_a_killed_reader(void)
 static int
 write_one_and_a_half(const char *n)
 {
-	struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w;
 	void *p;
 	size_t avail;
@@ -295,7 +278,7 @@ killed_writer_leaves_no_partial_message(void)
 {
 	const char *n = t_name();
 	CHECK_EQ(run_then_kill(write_one_and_a_half, n), 0);
-	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	c.max_retries = 1;
 	c.retry_ms = 10;
 	eshm_t *r;
@@ -304,7 +287,7 @@ killed_writer_leaves_no_partial_message(void)
 	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), 5);
 	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_ETIMEDOUT);
 	/* a new writer continues the channel cleanly */
-	struct eshm_config wc = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config wc = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w;
 	OPEN(w, n, &wc);
 	CHECK_EQ(eshm_write(w, "next", 4, 0), 0);
@@ -322,7 +305,7 @@ stopped_holder_is_stale_and_only_taken_over_explicitly(void)
 	CHECK_EQ(pipe(pfd), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct eshm_config c = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+		struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 		c.stale_threshold_ms = 50;
 		eshm_t *w;
 		if (eshm_open(n, &c, &w, NULL))
@@ -340,14 +323,14 @@ stopped_holder_is_stale_and_only_taken_over_explicitly(void)
 	}
 	char x;
 	CHECK_EQ(read(pfd[0], &x, 1), 1);
-	struct eshm_config c = cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
 	eshm_t *r;
 	OPEN(r, n, &c);
 	CHECK_EQ(wait_state(r, ESHM_PEER_ALIVE), ESHM_PEER_ALIVE);
 	kill(pid, SIGSTOP);
 	CHECK_EQ(wait_state(r, ESHM_PEER_STALE), ESHM_PEER_STALE);
 	/* stale is not free */
-	struct eshm_config wc = cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config wc = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w2;
 	struct eshm_error e;
 	CHECK_EQ(eshm_open(n, &wc, &w2, &e), ESHM_EBUSY);
