@@ -289,6 +289,10 @@ bool eshm_guard_tripped(int slot);
 int eshm_open_fd(const char *path, int flags, unsigned mode);
 /* ESHM_DIR opened for readdir, its descriptor above 2; NULL and errno */
 DIR *eshm_opendir_shm(void);
+struct stat;
+/* unlink(path) of a file st describes (or, dry, say whether it would go):
+ * 0, or a negated errno with err saying why in words */
+int eshm_remove_file(const char *path, const struct stat *st, bool dry, struct eshm_error *err);
 int64_t eshm_now_mono(void);
 int64_t eshm_now_real(void);
 uint64_t eshm_proc_start_time(pid_t pid);

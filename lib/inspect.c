@@ -346,23 +346,7 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 				    (long long)info->idle_ms);
 		goto out;
 	}
-	/* /dev/shm is sticky: only the file's owner (or a privileged user)
-	 * may remove it. A dry run says so too, instead of promising. */
-	int e = 0;
-	if (!(flags & ESHM_UNLINK_DRY_RUN))
-		e = unlink(path) < 0 ? errno : 0;
-	else if (st.st_uid != geteuid() && geteuid() != 0)
-		e = EPERM;
-	if (e) {
-		if ((e == EPERM || e == EACCES) && st.st_uid != geteuid())
-			r = eshm_fill_error(err, -e, 0,
-					    "cannot remove %s: it belongs to uid %u and %s is "
-					    "sticky, so only its owner may remove it",
-					    path, (unsigned)st.st_uid, ESHM_DIR);
-		else
-			r = eshm_fill_error(err, -e, 0, "cannot remove %s: %s", path,
-					    eshm_strerror(-e));
-	}
+	r = eshm_remove_file(path, &st, flags & ESHM_UNLINK_DRY_RUN, err);
 out:
 	flock(fd, LOCK_UN);
 	close(fd);

@@ -170,20 +170,15 @@ eshm_leftovers_free(struct eshm_leftover *v)
 	free(v);
 }
 
-/* Why we may not open or remove another user's file, or errno's words. */
+/* Why we may not open a file, in words: another user's, or errno's. */
 static int
-refused(struct eshm_error *err, int e, const char *doing, const char *path, const struct stat *st)
+refused(struct eshm_error *err, int e, const char *path, const struct stat *st)
 {
-	if (e == EPERM && st && st->st_uid != geteuid())
-		return eshm_fill_error(err, -e, 0,
-				       "cannot %s %s: it belongs to uid %u and %s is sticky, "
-				       "so only its owner may remove it",
-				       doing, path, (unsigned)st->st_uid, ESHM_DIR);
 	if (e == EACCES && st && st->st_uid != geteuid())
 		return eshm_fill_error(err, -e, 0,
-				       "cannot %s %s: it belongs to uid %u, and we may not read it",
-				       doing, path, (unsigned)st->st_uid);
-	return eshm_fill_error(err, -e, 0, "cannot %s %s: %s", doing, path, eshm_strerror(-e));
+				       "cannot open %s: it belongs to uid %u, and we may not read it",
+				       path, (unsigned)st->st_uid);
+	return eshm_fill_error(err, -e, 0, "cannot open %s: %s", path, eshm_strerror(-e));
 }
 
 int
@@ -212,7 +207,7 @@ eshm_leftover_unlink(const char *path, unsigned flags, struct eshm_leftover *inf
 		if (e == ELOOP)
 			return eshm_fill_error(err, ESHM_ENOTSEG, 0,
 					       "%s is a symbolic link; not removing it", path);
-		return refused(err, e, "open", path, lstat(path, &st) == 0 ? &st : NULL);
+		return refused(err, e, path, lstat(path, &st) == 0 ? &st : NULL);
 	}
 	int r = 0;
 	if (fstat(fd, &st) < 0) {
@@ -255,14 +250,7 @@ eshm_leftover_unlink(const char *path, unsigned flags, struct eshm_leftover *inf
 				    path, (int)pid, GRACE_MS / 1000);
 		goto out;
 	}
-	/* as eshm_unlink: a dry run says what the sticky /dev/shm would refuse */
-	int e = 0;
-	if (!(flags & ESHM_UNLINK_DRY_RUN))
-		e = unlink(path) < 0 ? errno : 0;
-	else if (st.st_uid != geteuid() && geteuid() != 0)
-		e = EPERM;
-	if (e)
-		r = refused(err, e, "remove", path, &st);
+	r = eshm_remove_file(path, &st, flags & ESHM_UNLINK_DRY_RUN, err);
 out:
 	flock(fd, LOCK_UN);
 	close(fd);

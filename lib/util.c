@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +73,26 @@ eshm_opendir_shm(void)
 		errno = e;
 	}
 	return d;
+}
+
+/* /dev/shm is sticky: only a file's owner (or a privileged user) may
+ * remove it. A dry run says so too, instead of promising. */
+int
+eshm_remove_file(const char *path, const struct stat *st, bool dry, struct eshm_error *err)
+{
+	int e = 0;
+	if (!dry)
+		e = unlink(path) < 0 ? errno : 0;
+	else if (st->st_uid != geteuid() && geteuid() != 0)
+		e = EPERM;
+	if (!e)
+		return 0;
+	if ((e == EPERM || e == EACCES) && st->st_uid != geteuid())
+		return eshm_fill_error(err, -e, 0,
+				       "cannot remove %s: it belongs to uid %u and %s is sticky, "
+				       "so only its owner may remove it",
+				       path, (unsigned)st->st_uid, ESHM_DIR);
+	return eshm_fill_error(err, -e, 0, "cannot remove %s: %s", path, eshm_strerror(-e));
 }
 
 /* Field 22 of /proc/PID/stat, for display; 0 if unknown. The command name
