@@ -47,14 +47,8 @@
 #define ESHM_HEADER_SIZE 4096u
 #define ESHM_CL 64
 #define ESHM_LOCK_BASE 0
-#define ESHM_MIN_CAPACITY 4096u
-#define ESHM_MAX_CAPACITY (1ull << 31)
-#define ESHM_DEFAULT_CAPACITY (1u << 20)
-#define ESHM_DIR "/dev/shm"
-#define ESHM_PREFIX "eshm_"
 /* a segment being created: ESHM_DIR/.eshm-new.PID.N, flocked by its creator */
 #define ESHM_NEW_PREFIX ".eshm-new."
-#define ESHM_PATH_MAX (sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2)
 #define SPIN_START_NS 50000 /* first spin budget of an adaptive wait */
 uint64_t eshm_cpu_mask(void);
 
@@ -296,7 +290,6 @@ int eshm_remove_file(const char *path, const struct stat *st, bool dry, struct e
 int64_t eshm_now_mono(void);
 int64_t eshm_now_real(void);
 uint64_t eshm_proc_start_time(pid_t pid);
-int eshm_path(const char *name, char *buf, size_t len);
 int eshm_seterr(struct eshm *h, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int eshm_fill_error(struct eshm_error *err, int code, pid_t pid,

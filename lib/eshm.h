@@ -16,6 +16,18 @@ extern "C" {
 /* Longest segment name; names are [A-Za-z0-9._-], not starting with '.' or '-'. */
 #define ESHM_NAME_MAX 200
 
+/* A segment NAME is the file ESHM_DIR "/" ESHM_PREFIX NAME. */
+#define ESHM_DIR "/dev/shm"
+#define ESHM_PREFIX "eshm_"
+/* Longest such path, with its NUL. */
+#define ESHM_PATH_MAX (sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 1)
+
+/* Bytes per channel: the range eshm_config.capacity may take (it is rounded
+ * up to whole 4 KiB pages), and its default. */
+#define ESHM_MIN_CAPACITY 4096u
+#define ESHM_MAX_CAPACITY (1ul << 31)
+#define ESHM_DEFAULT_CAPACITY (1u << 20)
+
 /* Error codes. Every call returns 0 (or a length) on success and a negative
  * code on failure: either one of these or a negated errno value. */
 enum {
@@ -119,6 +131,18 @@ void eshm_config_init(struct eshm_config *cfg);
 
 /* Check a segment name; 0 or ESHM_ENAME. */
 int eshm_name_check(const char *name);
+
+/* The file of segment name, into buf (len bytes; ESHM_PATH_MAX always
+ * fits): 0, or ESHM_ENAME for an invalid name or a buf too small. */
+int eshm_segment_path(const char *name, char *buf, size_t len);
+
+/* Whether cfg makes sense, as eshm_open checks it: 0, or ESHM_EINVAL with
+ * err->what (err may be NULL) naming the field and its range. */
+int eshm_config_check(const struct eshm_config *cfg, struct eshm_error *err);
+
+/* "message", "line", "null" or "raw" for an enum eshm_framing value, NULL
+ * for anything else. Static strings. */
+const char *eshm_framing_name(int framing);
 
 /* Attach to (or create) segment NAME and claim the ends cfg asks for.
  * cfg may be NULL for defaults; err may be NULL. */

@@ -30,9 +30,11 @@ eshm_config_init(struct eshm_config *cfg)
 	cfg->group = -1;
 }
 
-static int
-config_check(const struct eshm_config *c, struct eshm_error *err)
+int
+eshm_config_check(const struct eshm_config *c, struct eshm_error *err)
 {
+	if (!c)
+		return eshm_fill_error(err, ESHM_EINVAL, 0, "no config");
 	const char *bad = NULL;
 	if (c->role < ESHM_ROLE_AUTO || c->role > ESHM_ROLE_SLAVE)
 		bad = "role must be auto, master or slave";
@@ -207,7 +209,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	if (!out)
 		return eshm_fill_error(err, ESHM_EINVAL, 0, "no handle pointer");
 	*out = NULL;
-	if ((r = eshm_path(name, path, sizeof path)))
+	if ((r = eshm_segment_path(name, path, sizeof path)))
 		return eshm_fill_error(err, r, 0, "invalid segment name '%s': %s", name ? name : "",
 				       eshm_strerror(r));
 	struct eshm *h = calloc(1, sizeof *h);
@@ -217,7 +219,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 		h->cfg = *cfg;
 	else
 		eshm_config_init(&h->cfg);
-	if ((r = config_check(&h->cfg, err))) {
+	if ((r = eshm_config_check(&h->cfg, err))) {
 		free(h);
 		return r;
 	}

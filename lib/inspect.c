@@ -199,7 +199,7 @@ describe_link(const char *path, struct eshm_info *info)
 int
 eshm_inspect(const char *name, struct eshm_info *info, struct eshm_error *err)
 {
-	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
+	char path[ESHM_PATH_MAX];
 	struct eshm_geom g;
 	int r;
 	if (err)
@@ -207,7 +207,7 @@ eshm_inspect(const char *name, struct eshm_info *info, struct eshm_error *err)
 	if (!info)
 		return eshm_fill_error(err, ESHM_EINVAL, 0, "no info pointer");
 	memset(info, 0, sizeof *info);
-	if ((r = eshm_path(name, path, sizeof path)))
+	if ((r = eshm_segment_path(name, path, sizeof path)))
 		return eshm_fill_error(err, r, 0, "invalid segment name '%s'", name ? name : "");
 	snprintf(info->name, sizeof info->name, "%s", name);
 	int fd = eshm_open_fd(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
@@ -255,7 +255,7 @@ int
 eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 	    struct eshm_info *info, struct eshm_error *err)
 {
-	char path[sizeof ESHM_DIR + sizeof ESHM_PREFIX + ESHM_NAME_MAX + 2];
+	char path[ESHM_PATH_MAX];
 	struct eshm_info local;
 	struct eshm_geom g;
 	int r;
@@ -264,7 +264,7 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 	if (!info)
 		info = &local;
 	memset(info, 0, sizeof *info);
-	if ((r = eshm_path(name, path, sizeof path)))
+	if ((r = eshm_segment_path(name, path, sizeof path)))
 		return eshm_fill_error(err, r, 0, "invalid segment name '%s'", name ? name : "");
 	snprintf(info->name, sizeof info->name, "%s", name);
 	int fd = eshm_open_fd(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);

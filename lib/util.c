@@ -142,13 +142,26 @@ eshm_name_check(const char *name)
 }
 
 int
-eshm_path(const char *name, char *buf, size_t len)
+eshm_segment_path(const char *name, char *buf, size_t len)
 {
 	int r = eshm_name_check(name);
 	if (r)
 		return r;
 	int n = snprintf(buf, len, "%s/%s%s", ESHM_DIR, ESHM_PREFIX, name);
 	return (n < 0 || (size_t)n >= len) ? ESHM_ENAME : 0;
+}
+
+const char *
+eshm_framing_name(int framing)
+{
+	static const char *const names[] = {
+		[ESHM_FRAMING_MESSAGE] = "message",
+		[ESHM_FRAMING_LINE] = "line",
+		[ESHM_FRAMING_NULL] = "null",
+		[ESHM_FRAMING_RAW] = "raw",
+	};
+	return framing >= 0 && framing < (int)(sizeof names / sizeof names[0]) ? names[framing]
+									     : NULL;
 }
 
 int

@@ -394,7 +394,7 @@ size_t
 cli_capacity_arg(const char *arg)
 {
 	uint64_t v = cli_size_arg("--capacity", arg);
-	if (v < 4096 || v > (1ull << 31))
+	if (v < ESHM_MIN_CAPACITY || v > ESHM_MAX_CAPACITY)
 		cli_usage_error("--capacity must be between 4K and 2G, not '%s'", arg);
 	return (size_t)v;
 }
@@ -474,9 +474,43 @@ cli_one_name(int argc, char **argv, struct eshm_config *cfg)
 	if (optind + 1 < argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
 	cli_check_names(argc, argv);
-	if (cfg->heartbeat_ms < 1 || cfg->stale_threshold_ms < cfg->heartbeat_ms)
-		cli_usage_error("--stale must be at least --heartbeat, which must be at least 1ms");
 	if (cfg->group >= 0 && !mode_given)
 		cfg->mode = 0660;
+	struct eshm_error err;
+	if (eshm_config_check(cfg, &err))
+		cli_usage_error("%s", err.what);
 	return argv[optind];
+}
+
+eshm_t *
+cli_open(const char *name, struct eshm_config *cfg)
+{
+	struct eshm_error err;
+	eshm_t *h;
+	cfg->interrupt = &cli_signal;
+	int r = eshm_open(name, cfg, &h, &err);
+	if (r == -EINTR && cli_signal)
+		cli_reraise(cli_signal);
+	if (r)
+		cli_die(EX_FAIL, "%s", cli_err_text(&err, r));
+	return h;
+}
+
+const char *
+cli_lib_text(eshm_t *h, int code)
+{
+	const char *m = eshm_errmsg(h);
+	return m && m[0] ? m : eshm_strerror(code);
+}
+
+int
+cli_close_stdout(int status)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout) && fclose(stdout) == 0)
+		return status;
+	if (errno == EPIPE)
+		cli_reraise(SIGPIPE);
+	if (errno != EBADF || status == EX_OK)
+		cli_warn("cannot write standard output: %s", strerror(errno));
+	return status == EX_OK ? EX_FAIL : status;
 }

@@ -106,6 +106,17 @@ const char *cli_one_name(int argc, char **argv, struct eshm_config *cfg);
 /* Each NAME operand from argv[optind] on must be valid. */
 void cli_check_names(int argc, char **argv);
 
+/* eshm_open with the tools' conventions: blocking waits end on
+ * SIGINT/TERM/HUP (then the signal is re-raised), a failure is said and
+ * ends the tool (1). */
+eshm_t *cli_open(const char *name, struct eshm_config *cfg);
+/* Why the last call on h failed, in words: its message, or the code's. */
+const char *cli_lib_text(eshm_t *h, int code);
+/* Flush and close stdout at the end: status, or 1 after saying why a
+ * write failed; EPIPE (the reader left) ends the tool by SIGPIPE, quietly,
+ * as head(1) users expect. */
+int cli_close_stdout(int status);
+
 /* Name a library failure: err->what if set, else the code's words. */
 const char *cli_err_text(const struct eshm_error *err, int code);
 

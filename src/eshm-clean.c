@@ -248,9 +248,5 @@ main(int argc, char **argv)
 			ok &= clean_leftover(&o, lo[i].path);
 		eshm_leftovers_free(lo);
 	}
-	if (fflush(stdout) || ferror(stdout)) {
-		cli_warn("cannot write standard output");
-		return EX_FAIL;
-	}
-	return ok ? EX_OK : EX_FAIL;
+	return cli_close_stdout(ok ? EX_OK : EX_FAIL);
 }

@@ -335,8 +335,10 @@ finish(struct run *rn, int status, int sig)
 		cli_warn("%s", cli_err_text(&err, r));
 	if (r && r != -EPERM && !status)
 		status = EX_FAIL;
-	if (fclose(stdout) != 0 && !status && !sig)
-		status = EX_FAIL;
+	if (sig)
+		fclose(stdout); /* the signal decides the status */
+	else
+		status = cli_close_stdout(status);
 	cli_reraise(sig);
 	exit(status);
 }
@@ -431,7 +433,7 @@ pump(struct run *rn)
 			cli_warn("nothing arrived for %d ms", o->timeout_ms);
 			finish(rn, EX_TIMEOUT, 0);
 		}
-		cli_warn("%s", eshm_errmsg(rn->h)[0] ? eshm_errmsg(rn->h) : eshm_strerror(r));
+		cli_warn("%s", cli_lib_text(rn->h, r));
 		finish(rn, EX_FAIL, 0);
 	}
 }
@@ -440,7 +442,6 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = {0};
-	struct eshm_error err;
 	struct run rn = {0};
 
 	cli_init("eshm-recv");
@@ -448,14 +449,7 @@ main(int argc, char **argv)
 	cli_segment = argv[optind];
 	cli_need_std(STDOUT_FILENO);
 	cli_signals();
-	o.cfg.interrupt = &cli_signal;
-
-	int r = eshm_open(cli_segment, &o.cfg, &rn.h, &err);
-	if (r) {
-		if (r == -EINTR && cli_signal)
-			cli_reraise(cli_signal);
-		cli_die(EX_FAIL, "%s", cli_err_text(&err, r));
-	}
+	rn.h = cli_open(cli_segment, &o.cfg);
 	if (o.verbose)
 		cli_warn("%s segment, reading channel %s; writer %s",
 			 eshm_created(rn.h) ? "created" : "attached to",

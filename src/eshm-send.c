@@ -146,7 +146,7 @@ static _Noreturn void
 fail(eshm_t *h, int r, struct cli_progress *pg)
 {
 	char why[256];
-	snprintf(why, sizeof why, "%s", eshm_errmsg(h)[0] ? eshm_errmsg(h) : eshm_strerror(r));
+	snprintf(why, sizeof why, "%s", cli_lib_text(h, r));
 	cli_progress_done(pg);
 	cli_warn("%s", why);
 	exit(detach(h, ESHM_DETACH_LOST, r == ESHM_ETIMEDOUT ? EX_TIMEOUT : EX_FAIL, why));
@@ -443,23 +443,16 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = {0};
-	struct eshm_error err;
 	struct cli_progress pg;
 	eshm_t *h;
+	int r;
 
 	cli_init("eshm-send");
 	parse(argc, argv, &o);
 	cli_segment = argv[optind];
 	cli_need_std(STDIN_FILENO);
 	cli_signals();
-	o.cfg.interrupt = &cli_signal;
-
-	int r = eshm_open(cli_segment, &o.cfg, &h, &err);
-	if (r) {
-		if (r == -EINTR && cli_signal)
-			cli_reraise(cli_signal);
-		cli_die(EX_FAIL, "%s", cli_err_text(&err, r));
-	}
+	h = cli_open(cli_segment, &o.cfg);
 	if (o.verbose)
 		cli_warn("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
 			 eshm_created(h) ? "created" : "attached to",
