@@ -45,8 +45,10 @@ $(B)/libeshm.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/libeshm.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libeshm.so.0 $(LDFLAGS) -o $@ $^
+# exports exactly what eshm.h declares (lib/libeshm.map; tests/05-library.bats checks)
+$(B)/libeshm.so: $(LIB_OBJ) lib/libeshm.map
+	$(CC) -shared -Wl,-soname,libeshm.so.0 -Wl,--version-script=lib/libeshm.map $(LDFLAGS) \
+	  -o $@ $(LIB_OBJ)
 
 $(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
 	@mkdir -p $(@D)
@@ -98,7 +100,7 @@ $(B)/asan/tests/%: tests/lib/%.c tests/lib/t.h $(B)/asan/libeshm.a
 	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< $(B)/asan/libeshm.a
 
 # the ring under ThreadSanitizer (clang: gcc 12's TSan lacks some atomics)
-$(B)/tsan/test-ring-threads: tests/lib/ring-threads.c $(LIB_SRC) lib/eshm.h lib/eshm-int.h
+$(B)/tsan/test-ring-threads: tests/lib/ring-threads.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -Itests/lib -std=c11 -O1 -g -Wall -Wextra -Werror -pthread \
 	  -fsanitize=thread -o $@ $< $(LIB_SRC)
@@ -107,7 +109,7 @@ $(B)/tsan/test-ring-threads: tests/lib/ring-threads.c $(LIB_SRC) lib/eshm.h lib/
 # make check replays the seeds and fuzzes for FUZZ_SECONDS; make fuzz longer.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-$(B)/fuzz/fuzz-segment: tests/fuzz/fuzz-segment.c $(LIB_SRC) lib/eshm.h lib/eshm-int.h
+$(B)/fuzz/fuzz-segment: tests/fuzz/fuzz-segment.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -std=c11 -O1 -g -Wall -Wextra -Werror -pthread $(FUZZ_FLAGS) \
 	  -o $@ $< $(LIB_SRC)

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "eshm.h"
+#include "record.h"
 
 /*
  * Segment layout (all integers native-endian; one host only):
@@ -19,23 +20,12 @@
  *   chan_off[0]       ring of channel m2s, chan_cap[0] bytes
  *   chan_off[1]       ring of channel s2m, chan_cap[1] bytes
  *
- * A ring holds records, each 8-byte aligned and never crossing the ring's
- * end:
- *
- *   struct eshm_rec { u32 len; u32 info; } then len payload bytes, padded to 8
- *   info = kind (bits 0-3) | writer's framing (bits 4-5) | count (bits 8-31)
- *
- *   MSG    one message, in any framing (raw: a piece of a byte stream)
- *   DELIM  nmsgs messages, each ending with the delimiter of its framing
- *          ('\n' for line, '\0' for null); lets line streams go straight
- *          from read(2) into the ring and from the ring to write(2)
- *   PAD    filler up to the ring's end; the next record starts at offset 0
- *   EOS    end of stream
+ * Each ring holds records (record.h).
  *
  * head and tail are byte positions that only grow (mod cap gives the
  * offset). Records in [tail, head) are published and unread. A reader that
  * consumed part of the DELIM record at tail records it in skip_pos/skip_word
- * (see ring.c).
+ * (see ring-read.c).
  *
  * Liveness: each of the four ends is held by an OFD read lock on byte
  * ESHM_LOCK_BASE + end of the file; the kernel drops it when the holder dies.
@@ -49,26 +39,10 @@
 #define ESHM_LOCK_BASE 0
 /* a segment being created: ESHM_DIR/.eshm-new.PID.N, flocked by its creator */
 #define ESHM_NEW_PREFIX ".eshm-new."
-#define SPIN_START_NS 50000 /* first spin budget of an adaptive wait */
-uint64_t eshm_cpu_mask(void);
 
 /* Ends, also the lock byte offsets. */
 enum { END_M2S_W = 0, END_M2S_R = 1, END_S2M_W = 2, END_S2M_R = 3, NENDS = 4 };
 enum { CH_M2S = 0, CH_S2M = 1 };
-
-enum { REC_MSG = 1, REC_DELIM = 2, REC_PAD = 3, REC_EOS = 4 };
-#define REC_KIND(info) ((info) & 0xfu)
-#define REC_FRAMING(info) (((info) >> 4) & 3u)
-#define REC_F(framing) ((uint32_t)(framing) << 4)
-#define REC_NMSGS(info) ((info) >> 8)
-#define REC_MAX_NMSGS 0xffffffu
-#define REC_HDR 8u
-#define ALIGN8(x) (((x) + 7u) & ~(uint64_t)7u)
-
-struct eshm_rec {
-	uint32_t len;
-	uint32_t info;
-};
 
 /* Holder of one end. Written by its holder (and its heartbeat thread). */
 struct eshm_slot {
@@ -82,6 +56,19 @@ struct eshm_slot {
 					* names the taker to a displaced holder */
 	char pad[ESHM_CL - 44];
 };
+
+/* One side's traffic: in the handle (written by its thread only; atomics,
+ * as the heartbeat thread reads them) and, published, in the channel. */
+struct eshm_counts {
+	_Atomic uint64_t msgs, bytes, waits, wakes;
+};
+
+static inline void
+eshm_count_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
 
 /* One channel's shared state; each line has one main writer. */
 struct eshm_chan {
@@ -97,17 +84,19 @@ struct eshm_chan {
 	_Atomic uint32_t data_wait;
 	_Atomic uint32_t space_wait;
 	char pad2[ESHM_CL - 8];
-	/* writer's counters, under the sequence lock wseq */
+	/* written by the writer: its counts, under the sequence lock wseq
+	 * (messages and bytes in, waits for space, wakes of the reader) */
 	_Atomic uint32_t wseq;
 	_Atomic uint32_t framing;
-	_Atomic uint32_t closed;    /* last record written is EOS */
+	_Atomic uint32_t eos_mark;  /* the last record written is an end mark */
 	uint32_t pad3;
-	_Atomic uint64_t msgs_in, bytes_in, waits_full, wakes_w;
+	struct eshm_counts in;
 	char pad4[ESHM_CL - 48];
-	/* reader's counters, under the sequence lock rseq */
+	/* written by the reader: its counts, under rseq (messages and bytes
+	 * out, waits for data, wakes of the writer) */
 	_Atomic uint32_t rseq;
 	uint32_t pad5;
-	_Atomic uint64_t msgs_out, bytes_out, waits_empty, wakes_r;
+	struct eshm_counts out;
 	char pad6[ESHM_CL - 40];
 };
 
@@ -136,6 +125,9 @@ _Static_assert(sizeof(struct eshm_chan) == 5 * ESHM_CL, "channel lines");
 _Static_assert(sizeof(struct eshm_header) <= ESHM_HEADER_SIZE, "header fits");
 _Static_assert(offsetof(struct eshm_header, slot) % ESHM_CL == 0, "aligned");
 _Static_assert(offsetof(struct eshm_header, chan) % ESHM_CL == 0, "aligned");
+/* format 1's offsets of the counts */
+_Static_assert(offsetof(struct eshm_chan, in) == 3 * ESHM_CL + 16, "counts in");
+_Static_assert(offsetof(struct eshm_chan, out) == 4 * ESHM_CL + 8, "counts out");
 
 /* Validated, immutable geometry of a segment, copied out at attach. */
 struct eshm_geom {
@@ -145,22 +137,7 @@ struct eshm_geom {
 	uint32_t flags;
 };
 
-/* A side's counters, kept in the handle and published to the segment's
- * counter line by the heartbeat thread (and at close): the hot path then
- * writes no shared line but the index. Written by the owning thread only;
- * atomics so that the heartbeat thread may read them. */
-struct counters {
-	_Atomic uint64_t msgs, bytes, waits, wakes;
-};
-
-static inline void
-count_add(_Atomic uint64_t *c, uint64_t v)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-			      memory_order_relaxed);
-}
-
-/* How a wait spins before it sleeps; see ring.c. */
+/* How a wait spins before it sleeps; see wait.c. */
 struct spin {
 	int64_t budget;   /* ns */
 	unsigned poll;    /* pauses between two looks at the index */
@@ -178,8 +155,8 @@ struct wside {
 	uint64_t resv;      /* position of the reserved record, or UINT64_MAX */
 	uint64_t resv_avail; /* payload bytes the reservation allows */
 	uint64_t need;      /* free bytes wait_space waits for */
-	struct counters n;
-	uint32_t recflags;  /* REC_F(framing) */
+	struct eshm_counts n;
+	int framing;        /* what this handle writes */
 	/* bytes of an unfinished message carried to the next reservation */
 	size_t carry;
 	unsigned char *carry_at; /* in the ring (beyond head + 8) or in side */
@@ -210,7 +187,7 @@ struct rside {
 		bool valid;
 	} undo;
 	int end_w;          /* index of the writer end of this channel */
-	struct counters n;
+	struct eshm_counts n;
 	int64_t lost_since; /* CLOCK_MONOTONIC ns the writer was seen dead, or 0 */
 };
 
@@ -274,12 +251,18 @@ eshm_owns(const struct eshm *h, int end)
 	       h->gen[end];
 }
 
-/* guard.c */
-int eshm_guard_add(void *base, size_t size, bool handler);
-void eshm_guard_remove(int slot);
-bool eshm_guard_tripped(int slot);
+/* x86 pause, arm yield: a spinning look at shared memory */
+static inline void
+eshm_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 
-/* util.c */
+/* util.c: clocks, paths, descriptors, error text, futexes */
 int eshm_open_fd(const char *path, int flags, unsigned mode);
 /* ESHM_DIR opened for readdir, its descriptor above 2; NULL and errno */
 DIR *eshm_opendir_shm(void);
@@ -302,7 +285,7 @@ const char *eshm_group_desc(gid_t gid, char *buf, size_t len);
 int eshm_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 void eshm_futex_wake(_Atomic uint32_t *addr);
 
-/* segment.c */
+/* segment.c: creating a segment file, its geometry, what it holds */
 int eshm_segment_create(const char *path, const struct eshm_config *cfg,
 			int *fdp);
 int eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
@@ -320,28 +303,58 @@ int eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
 int eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
 		      const struct eshm_geom *g);
 
-/* handle.c */
+/* guard.c: the segment under us, still whole and still named */
+int eshm_guard_add(void *base, size_t size, bool handler);
+void eshm_guard_remove(int slot);
 int eshm_truncated(struct eshm *h);
 int eshm_still_named(struct eshm *h);
+int eshm_corrupt(struct eshm *h, int ch, const char *what, uint64_t a, uint64_t b);
+/* What is left in the segment: its messages and bytes; whether anything
+ * is pending (a message, or an end mark a reader must see). */
+bool eshm_left_in(struct eshm *h, uint64_t *msgs, uint64_t *bytes);
+int eshm_removed_error(struct eshm *h, uint64_t msgs, uint64_t bytes);
 
-/* endpoint.c */
+/* endpoint.c: the four ends, who holds them, claims and releases */
 int eshm_end_probe(int fd, int end);
 int eshm_end_state(int fd, const struct eshm_header *hdr, int end, int64_t now);
 int eshm_ends_claim(struct eshm *h, struct eshm_error *err);
 void eshm_ends_release(struct eshm *h, bool lost);
 bool eshm_any_live(int fd);
-int eshm_heartbeat_start(struct eshm *h);
-void eshm_heartbeat_stop(struct eshm *h);
 int eshm_end_check(struct eshm *h, int end);
 
-/* ring.c */
-int eshm_wside_init(struct eshm *h, int ch);
-int eshm_rside_init(struct eshm *h, int ch);
-int eshm_ring_eos(struct eshm *h);
+/* heartbeat.c */
+int eshm_heartbeat_start(struct eshm *h);
+void eshm_heartbeat_stop(struct eshm *h);
 
-/* stats via seqlock */
+/* counters.c */
+void eshm_counts_read(const _Atomic uint32_t *seq, const struct eshm_counts *src,
+		      struct eshm_counts *out);
 void eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci);
 void eshm_counters_flush(struct eshm *h);
 void eshm_counters_sync(struct eshm *h);
+void eshm_count_wait(struct eshm *h, _Atomic uint64_t *waits);
+
+/* wait.c: spinning, deadlines, sleeping */
+#define SPIN_START_NS 50000 /* first spin budget of an adaptive wait */
+uint64_t eshm_cpu_mask(void);
+int64_t eshm_deadline(int timeout_ms);
+/* What a wait waits for, on either side of a channel. */
+struct eshm_waiter {
+	_Atomic uint32_t *flag;             /* futex word the other side wakes */
+	int (*ready)(struct eshm *h);       /* 1 ready, 0 not yet, or an error */
+	int (*idle)(struct eshm *h, int64_t now); /* after a whole slice without
+						    * progress: 0, or an error */
+	int (*expired)(struct eshm *h, bool polled); /* the ESHM_ETIMEDOUT, said */
+	struct spin *spin;
+	int end;                            /* ours: still ours after a sleep? */
+	int peer;                           /* the end we wait for */
+	_Atomic uint64_t *waits;            /* counted once per wait that sleeps */
+};
+int eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline);
+
+/* ring-write.c, ring-read.c */
+int eshm_wside_init(struct eshm *h, int ch);
+int eshm_rside_init(struct eshm *h, int ch);
+int eshm_ring_eos(struct eshm *h);
 
 #endif

@@ -143,6 +143,11 @@ int eshm_config_check(const struct eshm_config *cfg, struct eshm_error *err);
 /* "message", "line", "null" or "raw" for an enum eshm_framing value, NULL
  * for anything else. Static strings. */
 const char *eshm_framing_name(int framing);
+/* The delimiter that follows each message of that framing when it is
+ * written out as a stream (and ends each message of a delimited record):
+ * '\n' for message and line, '\0' for null; -1 for raw (nothing) and for
+ * anything else. */
+int eshm_framing_delim(int framing);
 
 /* Attach to (or create) segment NAME and claim the ends cfg asks for.
  * cfg may be NULL for defaults; err may be NULL. */

@@ -1,8 +1,10 @@
-/* guard.c - survive a segment truncated under us: SIGBUS on our mappings becomes an error. */
+/* guard.c - the segment under us: truncated (SIGBUS on our mappings becomes an error), removed, scribbled. */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -104,8 +106,83 @@ eshm_guard_remove(int slot)
 		atomic_store_explicit(&guards[slot].start, 0, memory_order_release);
 }
 
-bool
-eshm_guard_tripped(int slot)
+static bool
+guard_tripped(int slot)
 {
 	return slot >= 0 && atomic_load_explicit(&guards[slot].tripped, memory_order_acquire);
 }
+
+/* 0, or ESHM_ECORRUPT when the segment was truncated under us. */
+int
+eshm_truncated(struct eshm *h)
+{
+	struct stat st;
+	if (fstat(h->fd, &st) == 0 && (uint64_t)st.st_size != h->g.size)
+		return eshm_seterr(h, ESHM_ECORRUPT,
+				   "segment %s was truncated under us (%lld bytes, was %llu)", h->name,
+				   (long long)st.st_size, (unsigned long long)h->g.size);
+	if (guard_tripped(h->guard))
+		return eshm_seterr(h, ESHM_ECORRUPT, "segment %s was truncated under us", h->name);
+	return 0;
+}
+
+/* A value read from shared memory that cannot be: the segment is corrupt,
+ * or reads as zeros where the guard replaced a vanished page. */
+int
+eshm_corrupt(struct eshm *h, int ch, const char *what, uint64_t a, uint64_t b)
+{
+	if (eshm_truncated(h))
+		return ESHM_ECORRUPT;
+	return eshm_seterr(h, ESHM_ECORRUPT, "segment %s is corrupt: channel %s: %s (%llu, %llu)",
+			   h->name, eshm_chan_name(ch), what, (unsigned long long)a,
+			   (unsigned long long)b);
+}
+
+bool
+eshm_left_in(struct eshm *h, uint64_t *msgs, uint64_t *bytes)
+{
+	bool pend = false;
+	*msgs = *bytes = 0;
+	for (int ch = 0; ch < 2; ch++) {
+		struct eshm_backlog b;
+		/* a channel we cannot read sensibly keeps the segment */
+		if (eshm_chan_backlog(h->fd, h->hdr, ch, &h->g, &b)) {
+			pend = true;
+			continue;
+		}
+		*msgs += b.msgs;
+		*bytes += b.bytes;
+		pend |= b.pending;
+	}
+	return pend;
+}
+
+int
+eshm_removed_error(struct eshm *h, uint64_t msgs, uint64_t bytes)
+{
+	if (msgs)
+		return eshm_seterr(h, ESHM_EREMOVED,
+				   "segment %s was removed or replaced while in use: %llu "
+				   "messages (%llu bytes) left in it were not delivered "
+				   "(see REMOVAL in eshm(7))",
+				   h->name, (unsigned long long)msgs, (unsigned long long)bytes);
+	return eshm_seterr(h, ESHM_EREMOVED,
+			   "segment %s was removed or replaced while in use: new peers "
+			   "cannot reach it (see REMOVAL in eshm(7))",
+			   h->name);
+}
+
+/* 0 while our name still leads to our file, else ESHM_EREMOVED (with the
+ * messages we hold that nobody can get now). One lstat: asked while we
+ * wait and at the end, never per message. */
+int
+eshm_still_named(struct eshm *h)
+{
+	struct stat st;
+	if (lstat(h->path, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino)
+		return 0;
+	uint64_t msgs, bytes;
+	eshm_left_in(h, &msgs, &bytes);
+	return eshm_removed_error(h, msgs, bytes);
+}
+

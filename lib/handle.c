@@ -297,56 +297,6 @@ fail:
 	return r;
 }
 
-/* The messages left in the segment: in *msgs and *bytes, and whether
- * anything (a message or an end mark a reader must see) is pending. */
-static bool
-left_in(struct eshm *h, uint64_t *msgs, uint64_t *bytes)
-{
-	bool pend = false;
-	*msgs = *bytes = 0;
-	for (int ch = 0; ch < 2; ch++) {
-		struct eshm_backlog b;
-		/* a channel we cannot read sensibly keeps the segment */
-		if (eshm_chan_backlog(h->fd, h->hdr, ch, &h->g, &b)) {
-			pend = true;
-			continue;
-		}
-		*msgs += b.msgs;
-		*bytes += b.bytes;
-		pend |= b.pending;
-	}
-	return pend;
-}
-
-static int
-removed_error(struct eshm *h, uint64_t msgs, uint64_t bytes)
-{
-	if (msgs)
-		return eshm_seterr(h, ESHM_EREMOVED,
-				   "segment %s was removed or replaced while in use: %llu "
-				   "messages (%llu bytes) left in it were not delivered "
-				   "(see REMOVAL in eshm(7))",
-				   h->name, (unsigned long long)msgs, (unsigned long long)bytes);
-	return eshm_seterr(h, ESHM_EREMOVED,
-			   "segment %s was removed or replaced while in use: new peers "
-			   "cannot reach it (see REMOVAL in eshm(7))",
-			   h->name);
-}
-
-/* 0 while our name still leads to our file, else ESHM_EREMOVED (with the
- * messages we hold that nobody can get now). One lstat: asked while we
- * wait and at the end, never per message. */
-int
-eshm_still_named(struct eshm *h)
-{
-	struct stat st;
-	if (lstat(h->path, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino)
-		return 0;
-	uint64_t msgs, bytes;
-	left_in(h, &msgs, &bytes);
-	return removed_error(h, msgs, bytes);
-}
-
 int
 eshm_close(eshm_t *h)
 {
@@ -380,12 +330,12 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 	eshm_ends_release(h, lost);
 	uint64_t msgs, bytes;
 	bool last = !eshm_any_live(h->fd);
-	bool pend = left_in(h, &msgs, &bytes);
+	bool pend = eshm_left_in(h, &msgs, &bytes);
 	if (!eshm_same_file(h->fd, h->path, NULL, NULL)) {
 		/* Never touch what the name leads to now. If we were the last
 		 * holder, what is left here is lost: say so. */
 		if (last && msgs && !rc)
-			rc = removed_error(h, msgs, bytes);
+			rc = eshm_removed_error(h, msgs, bytes);
 	} else if (!lost && !(h->g.flags & HDR_KEEP) && last && !pend && unlink(h->path) < 0 &&
 		   (errno == EPERM || errno == EACCES) && !rc) {
 		/* (a lost writer leaves the segment, as a dead one does: a
@@ -407,20 +357,6 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 	free(h->w.side);
 	free(h);
 	return rc;
-}
-
-/* 0, or ESHM_ECORRUPT when the segment was truncated under us. */
-int
-eshm_truncated(struct eshm *h)
-{
-	struct stat st;
-	if (fstat(h->fd, &st) == 0 && (uint64_t)st.st_size != h->g.size)
-		return eshm_seterr(h, ESHM_ECORRUPT,
-				   "segment %s was truncated under us (%lld bytes, was %llu)", h->name,
-				   (long long)st.st_size, (unsigned long long)h->g.size);
-	if (eshm_guard_tripped(h->guard))
-		return eshm_seterr(h, ESHM_ECORRUPT, "segment %s was truncated under us", h->name);
-	return 0;
 }
 
 int

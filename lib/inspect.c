@@ -31,37 +31,31 @@ pread_full(int fd, void *buf, size_t len, off_t off)
 		 (size_t)(ch) * sizeof(struct eshm_chan) +                     \
 		 offsetof(struct eshm_chan, field)))
 
+/* One side's counts, into the copy of the channel: read as a sequence
+ * lock across separate preads (sequence, counts, sequence), which system
+ * calls keep in order; eshm_chan_snapshot then reads the copy. */
+static void
+read_counts(int fd, off_t seq_off, off_t counts_off, _Atomic uint32_t *seq,
+	    struct eshm_counts *counts)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t s1, s2;
+		if (pread_full(fd, &s1, sizeof s1, seq_off) ||
+		    pread_full(fd, counts, sizeof *counts, counts_off) ||
+		    pread_full(fd, &s2, sizeof s2, seq_off))
+			break;
+		if (s1 == s2 && !(s1 & 1))
+			break;
+	}
+	atomic_store_explicit(seq, 0, memory_order_relaxed);
+}
+
 static void
 read_counters(int fd, int ch, struct eshm_header *copy)
 {
 	struct eshm_chan *c = &copy->chan[ch];
-	uint64_t v[4];
-	for (int tries = 0; tries < 100; tries++) {
-		uint32_t s1, s2;
-		if (pread_full(fd, &s1, sizeof s1, CHAN_OFF(ch, wseq)) ||
-		    pread_full(fd, v, sizeof v, CHAN_OFF(ch, msgs_in)) ||
-		    pread_full(fd, &s2, sizeof s2, CHAN_OFF(ch, wseq)))
-			return;
-		if (s1 == s2 && !(s1 & 1))
-			break;
-	}
-	atomic_store_explicit(&c->msgs_in, v[0], memory_order_relaxed);
-	atomic_store_explicit(&c->bytes_in, v[1], memory_order_relaxed);
-	atomic_store_explicit(&c->waits_full, v[2], memory_order_relaxed);
-	atomic_store_explicit(&c->wakes_w, v[3], memory_order_relaxed);
-	for (int tries = 0; tries < 100; tries++) {
-		uint32_t s1, s2;
-		if (pread_full(fd, &s1, sizeof s1, CHAN_OFF(ch, rseq)) ||
-		    pread_full(fd, v, sizeof v, CHAN_OFF(ch, msgs_out)) ||
-		    pread_full(fd, &s2, sizeof s2, CHAN_OFF(ch, rseq)))
-			return;
-		if (s1 == s2 && !(s1 & 1))
-			break;
-	}
-	atomic_store_explicit(&c->msgs_out, v[0], memory_order_relaxed);
-	atomic_store_explicit(&c->bytes_out, v[1], memory_order_relaxed);
-	atomic_store_explicit(&c->waits_empty, v[2], memory_order_relaxed);
-	atomic_store_explicit(&c->wakes_r, v[3], memory_order_relaxed);
+	read_counts(fd, CHAN_OFF(ch, wseq), CHAN_OFF(ch, in), &c->wseq, &c->in);
+	read_counts(fd, CHAN_OFF(ch, rseq), CHAN_OFF(ch, out), &c->rseq, &c->out);
 }
 
 static void
@@ -132,7 +126,7 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 			if (pread_full(fd, &t, sizeof t, CHAN_OFF(ch, tail)) ||
 			    pread_full(fd, &hd, sizeof hd, CHAN_OFF(ch, head)))
 				ok = false;
-			else if (t % 8 || hd % 8 || t > hd || hd - t > g->cap[ch])
+			else if (!span_ok(hd, t, g->cap[ch]))
 				ok = false;
 			atomic_store_explicit(&copy.chan[ch].tail, t, memory_order_relaxed);
 			atomic_store_explicit(&copy.chan[ch].head, hd, memory_order_relaxed);
@@ -232,8 +226,10 @@ int
 eshm_stats(eshm_t *h, struct eshm_info *info)
 {
 	struct eshm_geom g;
-	if (!h || !info)
+	if (!h)
 		return ESHM_EINVAL;
+	if (!info)
+		return eshm_seterr(h, ESHM_EINVAL, "no info to fill");
 	memset(info, 0, sizeof *info);
 	snprintf(info->name, sizeof info->name, "%s", h->name);
 	/* our own counts are published by the heartbeat thread: bring them up
@@ -248,7 +244,9 @@ eshm_stats(eshm_t *h, struct eshm_info *info)
 		return eshm_seterr(h, -errno, "cannot reopen the segment: %s", eshm_strerror(-errno));
 	int r = inspect_fd(fd, info, &g);
 	close(fd);
-	return r;
+	if (r)
+		return eshm_seterr(h, r, "cannot inspect segment %s: %s", h->name, eshm_strerror(r));
+	return 0;
 }
 
 int

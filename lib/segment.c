@@ -227,33 +227,32 @@ eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
 		skipmsgs = sw >> 32;
 	}
 	memset(b, 0, sizeof *b);
-	if (head % 8 || tail % 8 || head < tail || head - tail > cap)
+	if (!span_ok(head, tail, cap))
 		return ESHM_ECORRUPT;
 	/* each step advances by at least 8 bytes, so at most cap/8 steps */
 	for (uint64_t pos = tail; pos < head;) {
 		uint64_t off = pos % cap;
 		struct eshm_rec rec;
+		unsigned char last;
 		if (pread(fd, &rec, sizeof rec, (off_t)(g->off[ch] + off)) !=
-		    (ssize_t)sizeof rec)
+			    (ssize_t)sizeof rec ||
+		    rec_invalid(rec, off, cap, head - pos))
 			return ESHM_ECORRUPT;
-		uint64_t size = REC_HDR + ALIGN8((uint64_t)rec.len);
-		if (rec.len > cap - off - REC_HDR || size > head - pos)
+		if (rec_has_end(rec) &&
+		    (pread(fd, &last, 1, (off_t)(g->off[ch] + off + REC_HDR + rec.len - 1)) != 1 ||
+		     rec_end_invalid(rec, last)))
 			return ESHM_ECORRUPT;
-		uint64_t n = 0;
-		switch (REC_KIND(rec.info)) {
+		uint64_t size = rec_size(rec), n = 0;
+		switch (rec_kind(rec)) {
 		case REC_MSG:
 			n = 1;
 			break;
 		case REC_DELIM:
-			n = REC_NMSGS(rec.info);
+			n = rec_nmsgs(rec);
 			break;
 		case REC_EOS:
 			b->pending |= mark_pending;
 			break;
-		case REC_PAD:
-			break;
-		default:
-			return ESHM_ECORRUPT;
 		}
 		uint64_t len = rec.len;
 		if (n && pos == tail) { /* partly released: count the rest */

@@ -165,6 +165,19 @@ eshm_framing_name(int framing)
 }
 
 int
+eshm_framing_delim(int framing)
+{
+	switch (framing) {
+	case ESHM_FRAMING_MESSAGE:
+	case ESHM_FRAMING_LINE:
+		return '\n';
+	case ESHM_FRAMING_NULL:
+		return '\0';
+	}
+	return -1;
+}
+
+int
 eshm_seterr(struct eshm *h, int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -197,11 +197,7 @@ out_delim(const struct eshm_chunk *ck, enum outmode m)
 	case OUT_NATIVE:
 		break;
 	}
-	if (ck->delim >= 0)
-		return ck->delim;
-	if (ck->framing == ESHM_FRAMING_RAW)
-		return -1;
-	return ck->framing == ESHM_FRAMING_NULL ? '\0' : '\n';
+	return ck->delim >= 0 ? ck->delim : eshm_framing_delim(ck->framing);
 }
 
 /* Room left for a chunk needing `stage` staged bytes and 2 iovecs. */

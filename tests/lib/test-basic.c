@@ -153,6 +153,16 @@ bad_arguments_are_errors_not_crashes(void)
 	CHECK_EQ(eshm_release(h), ESHM_ENOEND);
 	CHECK_EQ(eshm_commit(h, 1), ESHM_EINVAL); /* nothing reserved */
 	eshm_close(h);
+	/* and the other way round: a reader commits nothing, not even 0 bytes */
+	eshm_config_init(&c);
+	c.role = ESHM_ROLE_SLAVE;
+	c.ends = ESHM_END_READ;
+	OPEN(h, n, &c);
+	size_t carried;
+	CHECK_EQ(eshm_commit(h, 0), ESHM_ENOEND);
+	CHECK_EQ(eshm_commit_delimited(h, 1, '\n'), ESHM_ENOEND);
+	CHECK_EQ(eshm_commit_lines(h, 0, '\n', &carried), ESHM_ENOEND);
+	eshm_close(h);
 	CHECK(strcmp(eshm_strerror(ESHM_EBUSY), "unknown error") != 0);
 	CHECK(strstr(eshm_strerror(-ENOSPC), "space") != NULL);
 	CHECK(!strcmp(eshm_strerror(12345), "unknown error"));
@@ -985,6 +995,54 @@ another_users_leftover_is_refused_by_name(void)
 	CHECK(both);
 }
 
+/* Every failure on a valid handle says why in eshm_errmsg: never an older
+ * failure's words. Each call below fails after a poll on an empty channel
+ * left "no data" there. */
+static void
+every_failure_on_a_handle_sets_its_message(void)
+{
+	const char *n = t_name();
+	struct eshm_config c;
+	eshm_config_init(&c);
+	c.role = ESHM_ROLE_MASTER;
+	eshm_t *h;
+	OPEN(h, n, &c);
+	char buf[8];
+	size_t sz;
+	void *p;
+	const void *cp;
+#define FAILS_SAYING_WHY(call)                                                         \
+	do {                                                                           \
+		CHECK_EQ(eshm_read(h, buf, sizeof buf, 0), ESHM_ETIMEDOUT);            \
+		CHECK(!strcmp(eshm_errmsg(h), "no data"));                             \
+		CHECK((call) < 0);                                                     \
+		if (!eshm_errmsg(h)[0] || !strcmp(eshm_errmsg(h), "no data")) {       \
+			fprintf(stderr, "%s: %s left the message '%s'\n", t_current, #call, \
+				eshm_errmsg(h));                                       \
+			t_failed++;                                                    \
+			return;                                                        \
+		}                                                                      \
+	} while (0)
+	FAILS_SAYING_WHY(eshm_reserve(h, 1, NULL, &sz, 0));
+	FAILS_SAYING_WHY(eshm_reserve(h, 1 << 30, &p, &sz, 0));
+	FAILS_SAYING_WHY(eshm_commit(h, 1));
+	FAILS_SAYING_WHY(eshm_commit_delimited(h, 1, 'x'));
+	FAILS_SAYING_WHY(eshm_commit_lines(h, 1, '\n', NULL));
+	FAILS_SAYING_WHY(eshm_write(h, NULL, 1, 0));
+	FAILS_SAYING_WHY(eshm_write_batch(h, buf, NULL, 1, 0));
+	FAILS_SAYING_WHY(eshm_read(h, NULL, 8, 0));
+	FAILS_SAYING_WHY(eshm_read_batch(h, buf, sizeof buf, NULL, 1, 0));
+	FAILS_SAYING_WHY(eshm_peek_chunk(h, NULL, 0, 0));
+	FAILS_SAYING_WHY(eshm_peek(h, NULL, &sz, 0));
+	FAILS_SAYING_WHY(eshm_peek(h, &cp, NULL, 0));
+	FAILS_SAYING_WHY(eshm_consume(h, 5));
+	FAILS_SAYING_WHY(eshm_release(h));
+	FAILS_SAYING_WHY(eshm_unpeek(h));
+	FAILS_SAYING_WHY(eshm_stats(h, NULL));
+#undef FAILS_SAYING_WHY
+	eshm_close(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1011,6 +1069,8 @@ main(int argc, char **argv)
 		{"inspect_reports_holders_and_garbage", inspect_reports_holders_and_garbage},
 		{"batches_write_and_read_many_messages_per_call",
 		 batches_write_and_read_many_messages_per_call},
+		{"every_failure_on_a_handle_sets_its_message",
+		 every_failure_on_a_handle_sets_its_message},
 		{"creating_a_segment_leaves_no_temporary_file",
 		 creating_a_segment_leaves_no_temporary_file},
 		{"killed_creators_file_is_listed_then_removed",

@@ -128,11 +128,12 @@ record_damage_is_reported_on_read(void)
 		uint32_t len, info;
 	} cases[] = {
 		{"unknown kind", 7, 9},
-		{"past the ring's end", 5000, REC_MSG | (1u << 8)},
-		{"past the head", 100, REC_MSG | (1u << 8)},
-		{"bad delimited record", 7, REC_DELIM | (1u << 8)}, /* no '\n' at the end */
-		{"bad padding record", 7, REC_PAD},
-		{"bad end-of-stream record", 7, REC_EOS},
+		{"past the ring's end", 5000, rec_info(REC_MSG, 0, 1)},
+		{"past the head", 100, rec_info(REC_MSG, 0, 1)},
+		{"bad delimited record", 7, rec_info(REC_DELIM, ESHM_FRAMING_MESSAGE, 1)}, /* framing */
+		{"bad delimited record", 7, rec_info(REC_DELIM, ESHM_FRAMING_LINE, 1)}, /* no '\n' at the end */
+		{"bad padding record", 7, rec_info(REC_PAD, 0, 0)},
+		{"bad end-of-stream record", 7, rec_info(REC_EOS, 0, 0)},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *n = t_name();

@@ -1,0 +1,550 @@
+/* ring-read.c - the reading side of a channel's single-producer/single-consumer ring. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eshm-int.h"
+
+/* Memory ordering: see ring-write.c. Releasing stores tail (seq_cst, for
+ * the Dekker pair of wait.c) only after the released bytes were read. */
+
+static void save_undo(struct rside *r);
+static int peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms,
+		      bool take_eos);
+static int rrefresh(struct eshm *h);
+
+int
+eshm_rside_init(struct eshm *h, int ch)
+{
+	struct rside *r = &h->r;
+	r->c = &h->hdr->chan[ch];
+	r->ring = h->base + h->g.off[ch];
+	r->cap = h->g.cap[ch];
+	r->end_w = ch == CH_M2S ? END_M2S_W : END_S2M_W;
+	uint64_t t = atomic_load_explicit(&r->c->tail, memory_order_acquire);
+	uint64_t hd = atomic_load_explicit(&r->c->head, memory_order_acquire);
+	if (!span_ok(hd, t, r->cap))
+		return eshm_corrupt(h, ch, "head/tail out of range", hd, t);
+	r->tail = t;
+	r->head = hd;
+	r->skip = r->skipmsgs = 0;
+	if (atomic_load_explicit(&r->c->skip_pos, memory_order_acquire) == t) {
+		uint64_t sw = atomic_load_explicit(&r->c->skip_word, memory_order_relaxed);
+		r->skip = (uint32_t)sw;
+		r->skipmsgs = (uint32_t)(sw >> 32);
+	}
+	r->lost_since = 0;
+	eshm_counts_read(&r->c->rseq, &r->c->out, &r->n);
+	eshm_rewind(h);
+	return 0;
+}
+
+void
+eshm_rewind(eshm_t *h)
+{
+	struct rside *r = &h->r;
+	r->cur = r->tail;
+	r->curoff = r->skip;
+	r->curmsgs = r->skipmsgs;
+	r->peeked = 0;
+	r->peekmsgs = 0;
+	r->undo.valid = false;
+}
+
+int
+eshm_unpeek(eshm_t *h)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	struct rside *r = &h->r;
+	if (!r->undo.valid)
+		return eshm_seterr(h, ESHM_EINVAL, "nothing to take back");
+	r->cur = r->undo.cur;
+	r->curoff = r->undo.curoff;
+	r->curmsgs = r->undo.curmsgs;
+	r->peeked = r->undo.peeked;
+	r->peekmsgs = r->undo.peekmsgs;
+	r->undo.valid = false;
+	return 0;
+}
+
+static void
+save_undo(struct rside *r)
+{
+	r->undo.cur = r->cur;
+	r->undo.curoff = r->curoff;
+	r->undo.curmsgs = r->curmsgs;
+	r->undo.peeked = r->peeked;
+	r->undo.peekmsgs = r->peekmsgs;
+	r->undo.valid = true;
+}
+
+/* Reload the writer's head; 0 or ESHM_ECORRUPT. */
+static int
+rrefresh(struct eshm *h)
+{
+	struct rside *r = &h->r;
+	uint64_t hd = atomic_load_explicit(&r->c->head, memory_order_seq_cst);
+	if (hd < r->head || !span_ok(hd, r->tail, r->cap))
+		return eshm_corrupt(h, h->rend / 2, "head moved out of range", hd, r->tail);
+	r->head = hd;
+	return 0;
+}
+
+/* Read and check the record at pos (< head). */
+static int
+rec_at(struct eshm *h, uint64_t pos, struct eshm_rec *out)
+{
+	struct rside *r = &h->r;
+	const char *why = rec_at_invalid(r->ring, pos % r->cap, r->cap, r->head - pos, out);
+	return why ? eshm_corrupt(h, h->rend / 2, why, pos, out->len) : 0;
+}
+
+/* 1 when the head moved beyond the cursor */
+static int
+data_ready(struct eshm *h)
+{
+	int r = rrefresh(h);
+	if (r)
+		return r;
+	if (h->r.head == h->r.cur)
+		return 0;
+	h->r.lost_since = 0;
+	return 1;
+}
+
+static int
+data_expired(struct eshm *h, bool polled)
+{
+	if (polled)
+		return eshm_seterr(h, ESHM_ETIMEDOUT, "no data");
+	return eshm_seterr(h, ESHM_ETIMEDOUT, "nothing arrived on channel %s of %s",
+			   eshm_chan_name(h->rend / 2), h->name);
+}
+
+/* After a whole slice with no data: is our name still ours, and is the
+ * writer alive? (Asked only then: it costs system calls, lstat and
+ * F_OFD_GETLK, which a sleeping handoff on a shared core would pay every
+ * time.) Give up with ESHM_EWRITERLOST once it has been lost for
+ * max_retries * retry_ms with no new writer. */
+static int
+data_idle(struct eshm *h, int64_t now)
+{
+	struct rside *r = &h->r;
+	int rc = eshm_still_named(h);
+	if (rc)
+		return rc;
+	if (eshm_end_state(h->fd, h->hdr, r->end_w, now) != ESHM_PEER_DEAD) {
+		r->lost_since = 0;
+		return 0;
+	}
+	if (!r->lost_since)
+		r->lost_since = now;
+	int64_t limit = (int64_t)h->cfg.max_retries * h->cfg.retry_ms * 1000000;
+	if (h->cfg.max_retries >= 0 && now - r->lost_since >= limit)
+		return eshm_seterr(h, ESHM_EWRITERLOST,
+				   "writer lost: the writer of channel %s of %s ended "
+				   "without ending its stream (it died, failed or was "
+				   "interrupted) and no new one came within %d ms",
+				   eshm_chan_name(h->rend / 2), h->name,
+				   h->cfg.max_retries * h->cfg.retry_ms);
+	return 0;
+}
+
+/* Wait until the head moves beyond the cursor. */
+static int
+wait_data(struct eshm *h, int64_t deadline)
+{
+	struct eshm_waiter wt = {
+		.flag = &h->r.c->data_wait,
+		.ready = data_ready,
+		.idle = data_idle,
+		.expired = data_expired,
+		.spin = &h->spin_r,
+		.end = h->rend,
+		.peer = h->r.end_w,
+		.waits = &h->r.n.waits,
+	};
+	return eshm_wait(h, &wt, deadline);
+}
+
+/* Store tail (and the partial-record mark) and wake the writer if it sleeps. */
+static void
+rpublish(struct eshm *h)
+{
+	struct rside *r = &h->r;
+	atomic_store_explicit(&r->c->tail, r->tail, memory_order_seq_cst);
+	if (r->skip) {
+		/* The skip applies only while skip_pos equals tail. Store the word
+		 * before the position: a reader killed between the two leaves a
+		 * position that does not match, so the next reader re-reads the
+		 * whole record (duplicates, never loss). */
+		atomic_store_explicit(&r->c->skip_word,
+				      (uint64_t)r->skip | (uint64_t)r->skipmsgs << 32,
+				      memory_order_release);
+		atomic_store_explicit(&r->c->skip_pos, r->tail, memory_order_release);
+	}
+	if (atomic_load_explicit(&r->c->space_wait, memory_order_seq_cst)) {
+		atomic_store_explicit(&r->c->space_wait, 0, memory_order_relaxed);
+		eshm_futex_wake(&r->c->space_wait);
+		eshm_count_add(&r->n.wakes, 1);
+	}
+}
+
+int
+eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms)
+{
+	return peek_chunk(h, ck, max_msgs, timeout_ms, true);
+}
+
+/* take_eos: consume an end-of-stream mark met with nothing peeked before it;
+ * otherwise it is only reported, and stays for the next call. */
+static int
+peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms, bool take_eos)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (!ck)
+		return eshm_seterr(h, ESHM_EINVAL, "no chunk to fill");
+	if (h->rend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
+	struct rside *r = &h->r;
+	int64_t deadline = -2;
+	int rc;
+	for (;;) {
+		if (r->cur == r->head) {
+			if ((rc = rrefresh(h)))
+				return rc;
+			if (r->cur == r->head) {
+				if (deadline == -2)
+					deadline = eshm_deadline(timeout_ms);
+				if (timeout_ms == 0)
+					return eshm_seterr(h, ESHM_ETIMEDOUT, "no data");
+				if ((rc = wait_data(h, deadline)))
+					return rc;
+				continue;
+			}
+		}
+		/* a new batch: a displaced reader hands nothing more on */
+		if (!r->peekmsgs && !eshm_owns(h, h->rend))
+			return eshm_end_check(h, h->rend);
+		struct eshm_rec rec;
+		if ((rc = rec_at(h, r->cur, &rec)))
+			return rc;
+		uint64_t off = r->cur % r->cap;
+		uint64_t size = rec_size(rec);
+		const unsigned char *payload = r->ring + off + REC_HDR;
+		switch (rec_kind(rec)) {
+		case REC_PAD:
+			r->cur += size;
+			r->curoff = r->curmsgs = 0;
+			if (!r->peeked && !r->peekmsgs) {
+				/* release padding at once: a writer may be waiting
+				 * for exactly that space */
+				r->tail = r->cur;
+				r->skip = r->skipmsgs = 0;
+				rpublish(h);
+			}
+			continue;
+		case REC_EOS:
+			/* reported, but consumed only once everything before it
+			 * has been released */
+			if (r->peeked || r->peekmsgs || !take_eos)
+				return ESHM_EOF;
+			r->tail = r->cur + size;
+			r->skip = r->skipmsgs = 0;
+			rpublish(h);
+			eshm_rewind(h);
+			return ESHM_EOF;
+		case REC_MSG:
+			save_undo(r);
+			if (r->curoff > rec.len)
+				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur, r->curoff);
+			ck->data = payload + r->curoff;
+			ck->len = rec.len - r->curoff;
+			ck->nmsgs = 1;
+			ck->delim = -1;
+			ck->framing = rec_framing(rec);
+			r->cur += size;
+			r->curoff = r->curmsgs = 0;
+			r->peeked += ck->len;
+			r->peekmsgs++;
+			return 0;
+		case REC_DELIM: {
+			uint32_t n = rec_nmsgs(rec);
+			if (r->curoff >= rec.len || r->curmsgs >= n)
+				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur, r->curoff);
+			save_undo(r);
+			int d = eshm_framing_delim(rec_framing(rec));
+			const unsigned char *p = payload + r->curoff;
+			size_t left = rec.len - r->curoff;
+			ck->data = p;
+			ck->delim = d;
+			ck->framing = rec_framing(rec);
+			if (max_msgs && max_msgs < n - r->curmsgs) {
+				/* stop after max_msgs delimiters, inside the record */
+				size_t len = 0;
+				for (size_t i = 0; i < max_msgs; i++) {
+					const unsigned char *q = memchr(p + len, d, left - len);
+					if (!q)
+						return eshm_corrupt(h, h->rend / 2, "message count too high",
+							       r->cur, n);
+					len = (size_t)(q - p) + 1;
+				}
+				ck->len = len;
+				ck->nmsgs = max_msgs;
+				r->curoff += (uint32_t)len;
+				r->curmsgs += (uint32_t)max_msgs;
+			} else {
+				ck->len = left;
+				ck->nmsgs = n - r->curmsgs;
+				r->cur += size;
+				r->curoff = r->curmsgs = 0;
+			}
+			r->peeked += ck->len;
+			r->peekmsgs += ck->nmsgs;
+			return 0;
+		}
+		}
+	}
+}
+
+int
+eshm_consume(eshm_t *h, size_t nbytes)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (h->rend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
+	if (!eshm_owns(h, h->rend))
+		return eshm_end_check(h, h->rend);
+	struct rside *r = &h->r;
+	if (nbytes == SIZE_MAX || nbytes == r->peeked) {
+		/* everything peeked, including empty messages and padding */
+		if (r->cur == r->tail && r->curoff == r->skip)
+			return 0;
+		uint64_t msgs = r->peekmsgs, bytes = r->peeked;
+		r->tail = r->cur;
+		r->skip = r->curoff;
+		r->skipmsgs = r->curmsgs;
+		r->peeked = r->peekmsgs = 0;
+		r->undo.valid = false;
+		rpublish(h);
+		eshm_count_add(&r->n.msgs, msgs);
+		eshm_count_add(&r->n.bytes, bytes);
+		return 0;
+	}
+	if (nbytes > r->peeked)
+		return eshm_seterr(h, ESHM_EINVAL, "release of %zu bytes, only %llu peeked",
+				   nbytes, (unsigned long long)r->peeked);
+	/* A prefix: only after a failed write, so walking the records again
+	 * costs nothing that matters. */
+	uint64_t msgs = 0, bytes = 0;
+	int rc = 0;
+	while (nbytes > 0) {
+		struct eshm_rec rec;
+		if ((rc = rec_at(h, r->tail, &rec)))
+			break;
+		uint64_t size = rec_size(rec);
+		unsigned kind = rec_kind(rec);
+		if (kind == REC_PAD) {
+			r->tail += size;
+			r->skip = r->skipmsgs = 0;
+			continue;
+		}
+		if (kind == REC_EOS || r->skip > rec.len) {
+			rc = eshm_seterr(h, ESHM_EINVAL, "release past the peeked data");
+			break;
+		}
+		uint64_t rem = rec.len - r->skip;
+		uint32_t n = kind == REC_MSG ? 1 : rec_nmsgs(rec);
+		if (nbytes >= rem) {
+			nbytes -= rem;
+			bytes += rem;
+			msgs += n > r->skipmsgs ? n - r->skipmsgs : 0;
+			r->tail += size;
+			r->skip = r->skipmsgs = 0;
+			continue;
+		}
+		/* part of a record: a whole number of messages, or raw bytes */
+		const unsigned char *p = r->ring + r->tail % r->cap + REC_HDR + r->skip;
+		if (kind == REC_DELIM) {
+			int d = eshm_framing_delim(rec_framing(rec));
+			if (p[nbytes - 1] != (unsigned char)d) {
+				rc = eshm_seterr(h, ESHM_EINVAL, "release ends inside a message");
+				break;
+			}
+			uint32_t k = 0;
+			for (size_t i = 0; i < nbytes; i++)
+				k += p[i] == (unsigned char)d;
+			r->skipmsgs += k;
+			msgs += k;
+		} else if (rec_framing(rec) != ESHM_FRAMING_RAW) {
+			rc = eshm_seterr(h, ESHM_EINVAL, "release ends inside a message");
+			break;
+		}
+		r->skip += (uint32_t)nbytes;
+		bytes += nbytes;
+		nbytes = 0;
+	}
+	if (bytes || msgs) {
+		rpublish(h);
+		eshm_count_add(&r->n.msgs, msgs);
+		eshm_count_add(&r->n.bytes, bytes);
+	}
+	/* what was peeked beyond the released prefix will be peeked again */
+	eshm_rewind(h);
+	return rc;
+}
+
+int
+eshm_peek(eshm_t *h, const void **ptr, size_t *len, int timeout_ms)
+{
+	struct eshm_chunk ck;
+	if (!h)
+		return ESHM_EINVAL;
+	if (!ptr || !len)
+		return eshm_seterr(h, ESHM_EINVAL, "no pointer for the message or its length");
+	eshm_rewind(h);
+	int rc = eshm_peek_chunk(h, &ck, 1, timeout_ms);
+	if (rc)
+		return rc;
+	*ptr = ck.data;
+	*len = ck.delim >= 0 ? ck.len - 1 : ck.len;
+	return 0;
+}
+
+int
+eshm_release(eshm_t *h)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (h->rend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
+	if (h->r.peekmsgs == 0)
+		return eshm_seterr(h, ESHM_EINVAL, "nothing peeked");
+	return eshm_consume(h, SIZE_MAX);
+}
+
+/* A whole MSG record waiting at the tail, with nothing peeked: copy it out
+ * and release it, checked as every record is. Its length, or -1 when this
+ * short path does not apply (the general path then decides, and says why
+ * a record is bad). */
+static ssize_t
+fast_read(struct eshm *h, void *buf, size_t cap)
+{
+	struct rside *r = &h->r;
+	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs)
+		return -1;
+	if (r->tail == r->head) {
+		rrefresh(h); /* an error is reported by the general path */
+		if (r->tail == r->head)
+			return -1;
+	}
+	uint64_t off = r->tail % r->cap;
+	struct eshm_rec rec;
+	if (rec_at_invalid(r->ring, off, r->cap, r->head - r->tail, &rec) ||
+	    rec_kind(rec) != REC_MSG || rec.len > cap)
+		return -1;
+	if (!eshm_owns(h, h->rend))
+		return -1; /* the general path says why */
+	if (rec.len)
+		memcpy(buf, r->ring + off + REC_HDR, rec.len);
+	r->tail += rec_size(rec);
+	r->cur = r->tail;
+	r->curoff = r->curmsgs = 0;
+	r->undo.valid = false;
+	rpublish(h);
+	eshm_count_add(&r->n.msgs, 1);
+	eshm_count_add(&r->n.bytes, rec.len);
+	return (ssize_t)rec.len;
+}
+
+ssize_t
+eshm_read(eshm_t *h, void *buf, size_t cap, int timeout_ms)
+{
+	const void *p;
+	size_t len;
+	if (!h)
+		return ESHM_EINVAL;
+	if (cap && !buf)
+		return eshm_seterr(h, ESHM_EINVAL, "no buffer for the message");
+	ssize_t n = fast_read(h, buf, cap);
+	if (n >= 0)
+		return n;
+	int rc = eshm_peek(h, &p, &len, timeout_ms);
+	if (rc)
+		return rc;
+	if (len > cap) {
+		eshm_rewind(h);
+		return eshm_seterr(h, ESHM_ETRUNC, "message of %zu bytes, buffer of %zu", len, cap);
+	}
+	if (len)
+		memcpy(buf, p, len);
+	rc = eshm_release(h);
+	return rc ? rc : (ssize_t)len;
+}
+
+ssize_t
+eshm_read_batch(eshm_t *h, void *buf, size_t cap, uint32_t *lens, size_t max, int timeout_ms)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (!lens || !max || (cap && !buf))
+		return eshm_seterr(h, ESHM_EINVAL, "no buffer, lengths or room for a message");
+	ssize_t n = eshm_read(h, buf, cap, timeout_ms);
+	if (n < 0)
+		return n;
+	lens[0] = (uint32_t)n;
+	size_t got = 1, off = (size_t)n;
+	/* then only whole messages already there and fitting; an end-of-stream
+	 * mark stops the batch and stays for the next call */
+	while (got < max) {
+		n = fast_read(h, (char *)buf + off, cap - off);
+		if (n >= 0) {
+			lens[got++] = (uint32_t)n;
+			off += (size_t)n;
+			continue;
+		}
+		/* a run of delimited messages (from eshm-send), or anything else */
+		struct eshm_chunk ck;
+		eshm_rewind(h);
+		if (peek_chunk(h, &ck, max - got, 0, false))
+			break;
+		const unsigned char *p = ck.data, *end = p + ck.len;
+		size_t before = got;
+		if (ck.delim < 0) {
+			if (ck.len <= cap - off) {
+				memcpy((char *)buf + off, p, ck.len);
+				lens[got++] = (uint32_t)ck.len;
+				off += ck.len;
+				p = end;
+			}
+		} else {
+			while (p < end && got < max) {
+				const unsigned char *q = memchr(p, ck.delim, (size_t)(end - p));
+				size_t l = q ? (size_t)(q - p) : 0;
+				if (!q || l > cap - off)
+					break;
+				memcpy((char *)buf + off, p, l);
+				lens[got++] = (uint32_t)l;
+				off += l;
+				p = q + 1;
+			}
+		}
+		if (got == before) {
+			eshm_rewind(h);
+			break;
+		}
+		/* release exactly what was copied: all of the chunk (empty
+		 * messages included), or the messages before where we stopped */
+		size_t used = (size_t)(p - (const unsigned char *)ck.data);
+		if (eshm_consume(h, used == ck.len ? ESHM_ALL : used)) {
+			got = before; /* not released: they will be read again */
+			break;
+		}
+	}
+	return (ssize_t)got;
+}
