@@ -18,6 +18,8 @@ import ctypes
 import ctypes.util
 import grp
 import os
+import pwd
+import time
 import warnings
 
 __all__ = [
@@ -144,6 +146,9 @@ _unlink = _proto(_lib, "eshm_unlink", _int, _c.c_char_p, _c.c_uint, _c.c_int64,
                  _c.POINTER(_Info), _c.POINTER(_Error))
 _list = _proto(_lib, "eshm_list", _ssz, _c.POINTER(_c.POINTER(_c.c_char_p)))
 _list_free = _proto(_lib, "eshm_list_free", None, _c.POINTER(_c.c_char_p), _sz)
+_segment_path = _proto(_lib, "eshm_segment_path", _int, _c.c_char_p, _c.c_char_p, _sz)
+_framing_name = _proto(_lib, "eshm_framing_name", _c.c_char_p, _int)
+_peer_state_name = _proto(_lib, "eshm_peer_state_name", _c.c_char_p, _int)
 # blocking (GIL released) and non-blocking (GIL kept) versions
 _write = _proto(_lib, "eshm_write", _int, _vp, _c.c_char_p, _sz, _int)
 _write_nb = _proto(_plib, "eshm_write", _int, _vp, _c.c_char_p, _sz, _int)
@@ -154,16 +159,48 @@ _write_batch_nb = _proto(_plib, "eshm_write_batch", _ssz, _vp, _vp, _u32p, _sz, 
 _read_batch = _proto(_lib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _int)
 _read_batch_nb = _proto(_plib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _int)
 
-# codes of eshm.h
-EOF_, ETIMEDOUT, ETAKEN, ETRUNC, EWRITERLOST, EREMOVED = -1000, -1001, -1009, -1006, -1007, -1016
+# The error codes of eshm.h, the values of ESHMError.code: ESHM_EOF is
+# EOF_, the others lose their ESHM_ prefix (ESHM_ETIMEDOUT is ETIMEDOUT).
+# A code may also be a negated errno value, such as -errno.EPERM.
+EOF_ = -1000         # end of stream: the writer finished
+ETIMEDOUT = -1001    # the timeout expired
+EBUSY = -1002        # the end already has a live holder
+ENOSEG = -1003       # no such segment (and not allowed to create)
+ECORRUPT = -1004     # the segment's contents are inconsistent
+EMSGSIZE = -1005     # message larger than the channel allows
+ETRUNC = -1006       # caller's buffer is smaller than the message
+EWRITERLOST = -1007  # the writer died and no new one came
+ENAME = -1008        # invalid segment name
+ETAKEN = -1009       # this end was taken over by another process
+ENOEND = -1010       # the handle does not hold the end needed
+EMODE = -1011        # existing segment is more permissive than asked
+ENOTSEG = -1012      # the file is not an eshm segment
+EVERSION = -1013     # segment made by an incompatible version
+EINVAL = -1014       # bad argument
+EPENDING = -1015     # the segment still holds undelivered data
+EREMOVED = -1016     # the segment's name was removed or replaced while in use
 _EINTR, _EPERM = -4, -1
 _DETACH_LOST = 1
 _ROLES = {"auto": 0, "master": 1, "slave": 2}
 _ROLE_NAMES = {1: "master", 2: "slave"}
 _ENDS = {"both": 3, "write": 1, "read": 2}
-_FRAMINGS = {"message": 0, "line": 1, "null": 2, "raw": 3}
-_FRAMING_NAMES = {v: k for k, v in _FRAMINGS.items()}
-_STATES = {0: "none", 1: "alive", 2: "stale", 3: "dead"}
+
+
+def _library_names(name_of, last):
+    """{value: name} of the library's names for 0, 1, 2... up to the first
+    value that name_of gives `last` for."""
+    names = {}
+    for v in range(64):
+        n = name_of(v)
+        if n == last:
+            break
+        names[v] = n.decode()
+    return names
+
+
+_FRAMING_NAMES = _library_names(_framing_name, None)        # eshm_framing_name
+_FRAMINGS = {k: v for v, k in _FRAMING_NAMES.items()}
+_STATES = _library_names(_peer_state_name, b"?")            # eshm_peer_state_name
 _NO_CREATE, _KEEP, _TAKEOVER, _NO_EOS = 1, 2, 4, 8
 _UNLINK_PENDING, _UNLINK_INVALID, _UNLINK_DRY_RUN, _UNLINK_KEPT = 1, 2, 4, 8
 
@@ -173,7 +210,9 @@ _SLICE_MS = 100
 
 
 class ESHMError(Exception):
-    """A libeshm failure: .code is the library's code, str() says why."""
+    """A libeshm failure: .code is the library's code (one of the E*
+    constants of this module, such as ETIMEDOUT, or a negated errno value),
+    str() says why."""
 
     def __init__(self, code, message=None):
         self.code = code
@@ -225,34 +264,68 @@ def _gid(group):
         raise ValueError("eshm: unknown group %r for shm_group" % group) from None
 
 
+# The dicts of stats() and inspect(): the segment objects of eshm-stat
+# --json, with the same keys in the same order and the same values (JSON's
+# null is None), as eshm-stat(1) documents them under JSON OUTPUT; only the
+# "rates" of --watch are not there. tests/70-python.bats compares the two.
+
+
+def _path(name):
+    buf = _c.create_string_buffer(256)
+    return buf.value.decode() if _segment_path(name.encode(), buf, len(buf)) == 0 else None
+
+
+def _user(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _age_ms(created_ns):
+    """Milliseconds since created_ns (CLOCK_REALTIME), 0 if it is not in the past."""
+    now = time.time_ns()
+    return 0 if created_ns <= 0 or created_ns > now else (now - created_ns) // 1000000
+
+
 def _end_dict(e):
     return {
-        "state": _STATES.get(e.state, "?"), "pid": e.pid,
+        "state": _peer_state_name(e.state).decode(), "pid": e.pid,
         "heartbeat_age_ms": e.heartbeat_age_ms, "generation": e.generation,
         "stale_ms": e.stale_ms,
     }
 
 
 def _info_dict(info):
+    name = info.name.decode()
     d = {
-        "name": info.name.decode(), "valid": bool(info.valid),
-        "problem": info.problem.decode() or None, "size": info.size,
-        "mode": info.mode, "uid": info.uid, "gid": info.gid,
+        "name": name, "path": _path(name), "valid": bool(info.valid),
+        "problem": None if info.valid else info.problem.decode(), "size": info.size,
+        "mode": "%04o" % info.mode, "uid": info.uid, "user": _user(info.uid),
+        "gid": info.gid, "group": _group(info.gid),
     }
     if not info.valid:
         return d
     d.update({
-        "created_ns": info.created_ns, "creator_pid": info.creator_pid,
-        "keep": bool(info.keep), "idle_ms": info.idle_ms,
-        "pending": bool(info.pending), "live": bool(info.live), "channels": {},
+        "created_ns": info.created_ns, "age_ms": _age_ms(info.created_ns),
+        "idle_ms": info.idle_ms, "creator_pid": info.creator_pid, "keep": bool(info.keep),
+        "live": bool(info.live), "pending": bool(info.pending), "channels": {},
     })
     for i, ch in enumerate(("m2s", "s2m")):
         c = info.chan[i]
+        framing = _framing_name(c.framing)
         d["channels"][ch] = {
             "capacity": c.capacity, "used": c.used, "msgs_in": c.msgs_in,
             "bytes_in": c.bytes_in, "msgs_out": c.msgs_out, "bytes_out": c.bytes_out,
             "waits_full": c.waits_full, "waits_empty": c.waits_empty, "wakes": c.wakes,
-            "framing": _FRAMING_NAMES.get(c.framing, "unknown"), "eos": bool(c.eos),
+            "framing": framing.decode() if framing else "unknown", "eos": bool(c.eos),
             "writer": _end_dict(c.writer), "reader": _end_dict(c.reader),
         }
     return d
@@ -463,10 +536,19 @@ class ESHM:
         r = _peer_state(self._handle())
         if r < 0:
             self._fail(r)
-        return _STATES.get(r, "?")
+        return _peer_state_name(r).decode()
 
     def stats(self):
-        """The segment as eshm-stat --json shows it, as a dict."""
+        """The segment as eshm-stat --json shows it, as a dict: the same
+        keys, values and types (null is None), as eshm-stat(1) lists them
+        under JSON OUTPUT, less the "rates" of --watch. For example "mode"
+        is a string of four octal digits such as "0600"; "size" is in
+        bytes; "age_ms" (since creation) and "idle_ms" (since a holder was
+        last seen) are milliseconds; "user" and "group" are the owner's
+        names (or numbers, as strings, if they have none); "channels" has
+        "m2s" and "s2m", each with its counts ("msgs_in", "bytes_in",
+        "used" and "capacity" in bytes...) and its "writer" and "reader"
+        ends ("state", "pid", "heartbeat_age_ms"...)."""
         info = _Info()
         r = _stats(self._handle(), _c.byref(info))
         if r:
@@ -532,7 +614,10 @@ class ESHM:
 
 def inspect(name):
     """The segment `name`, read-only (never claims, blocks or changes it),
-    as a dict; ESHMError if there is no such file."""
+    as a dict; ESHMError if there is no such file. The dict is what
+    `eshm-stat --json NAME` shows for it, as ESHM.stats() says; a file that
+    is not a usable segment has "valid" False, "problem" saying why, and
+    only the keys up to "group"."""
     info, err = _Info(), _Error()
     r = _inspect(name.encode(), _c.byref(info), _c.byref(err))
     if r:

@@ -169,14 +169,6 @@ take(const struct opts *o, struct snap *s)
 	}
 }
 
-/* The file name of a leftover, which cannot be a segment's NAME. */
-static const char *
-lo_name(const struct eshm_leftover *lo)
-{
-	const char *slash = strrchr(lo->path, '/');
-	return slash ? slash + 1 : lo->path;
-}
-
 static const struct seg *
 find(const struct snap *s, const char *name)
 {
@@ -184,18 +176,6 @@ find(const struct snap *s, const char *name)
 		if (!strcmp(s->v[i].info.name, name))
 			return &s->v[i];
 	return NULL;
-}
-
-static const char *
-framing_name(int f)
-{
-	static const char *const n[] = {
-		[ESHM_FRAMING_MESSAGE] = "message",
-		[ESHM_FRAMING_LINE] = "line",
-		[ESHM_FRAMING_NULL] = "null",
-		[ESHM_FRAMING_RAW] = "raw",
-	};
-	return f >= 0 && f < 4 ? n[f] : "unknown";
 }
 
 static void
@@ -269,7 +249,7 @@ holder_str(const struct eshm_end_info *e, char *buf, size_t len)
 	}
 }
 
-static void
+static const char *
 owner_str(uid_t uid, char *buf, size_t len)
 {
 	struct passwd *pw = getpwuid(uid);
@@ -277,6 +257,18 @@ owner_str(uid_t uid, char *buf, size_t len)
 		snprintf(buf, len, "%s", pw->pw_name);
 	else
 		snprintf(buf, len, "%u", (unsigned)uid);
+	return buf;
+}
+
+static const char *
+group_str(gid_t gid, char *buf, size_t len)
+{
+	struct group *gr = getgrgid(gid);
+	if (gr)
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)gid);
+	return buf;
 }
 
 static int64_t
@@ -297,95 +289,516 @@ rate(uint64_t now, uint64_t before, double secs)
 	return now >= before && secs > 0 ? (double)(now - before) / secs : 0;
 }
 
+static const char *
+chan_name(int ch)
+{
+	return ch ? "s2m" : "m2s";
+}
+
+/*
+ * The fields. Everything eshm-stat shows is a field of one of the objects
+ * of the JSON document (a segment, a channel, its rates, an end, an
+ * unfinished segment), listed once in fields[] below with its JSON key,
+ * when it is present, and how the table shows it; value() reads it. The
+ * JSON document gives every field of an object in the order of enum fid;
+ * the table shows those that columns[] names. python/eshm.py gives the
+ * same keys (tests/70-python.bats checks), and eshm-stat(1) documents them.
+ */
+enum fid {
+	F_NONE,
+	/* a segment */
+	F_NAME, F_PATH, F_VALID, F_PROBLEM, F_SIZE, F_MODE, F_UID, F_USER, F_GID, F_GROUP,
+	F_CREATED_NS, F_AGE_MS, F_IDLE_MS, F_CREATOR_PID, F_KEEP, F_LIVE, F_PENDING, F_CHANNELS,
+	/* a channel, under its name */
+	F_CH, F_CAPACITY, F_USED, F_MSGS_IN, F_BYTES_IN, F_MSGS_OUT, F_BYTES_OUT, F_WAITS_FULL,
+	F_WAITS_EMPTY, F_WAKES, F_FRAMING, F_EOS, F_RATES, F_WRITER, F_READER,
+	/* its rates since the previous refresh */
+	F_MSGS_IN_PER_S, F_BYTES_IN_PER_S, F_MSGS_OUT_PER_S, F_BYTES_OUT_PER_S,
+	/* an end of a channel */
+	F_STATE, F_PID, F_HEARTBEAT_AGE_MS, F_GENERATION, F_STALE_MS,
+	/* an unfinished segment */
+	F_LO_PATH, F_LO_CREATOR_PID, F_LO_CREATOR_ALIVE, F_LO_SIZE, F_LO_MODE, F_LO_UID,
+	F_LO_USER, F_LO_AGE_MS, F_LO_PROBLEM,
+	NFIELDS
+};
+
+/* The object a field belongs to (0: none). */
+enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_LO };
+
+/* When a field is present: the JSON document leaves it out otherwise, the
+ * table shows '-'. */
+enum when {
+	ALWAYS,
+	READABLE, /* the segment's file could be read */
+	VALID,    /* it is a usable segment */
+	WATCHED,  /* with --watch, after a refresh where the segment was valid */
+};
+
+/* How the table shows a field (0: it does not). */
+enum unit {
+	U_TEXT = 1,
+	U_FILE,   /* a path's last component */
+	U_SIZE,   /* 1.5K, or bytes with --bytes */
+	U_COUNT,  /* 12k, or exact with --bytes */
+	U_AGE,    /* 250ms, 3s, 2h */
+	U_MODE,   /* 0600 */
+	U_YES,    /* yes, or '-' */
+	U_HOLDER, /* an end: PID/STATE[:heartbeat age] */
+};
+
+static const struct field {
+	enum level level;
+	const char *key;  /* JSON key; NULL: the table's only */
+	enum when when;
+	enum level sub;   /* an object of the fields of this level */
+	enum unit unit;
+	enum fid also;    /* the table shows "this/also" in one column */
+} fields[NFIELDS] = {
+	[F_NAME] = {L_SEG, "name", ALWAYS, .unit = U_TEXT},
+	[F_PATH] = {L_SEG, "path", ALWAYS},
+	[F_VALID] = {L_SEG, "valid", ALWAYS},
+	[F_PROBLEM] = {L_SEG, "problem", ALWAYS},
+	[F_SIZE] = {L_SEG, "size", READABLE, .unit = U_SIZE},
+	[F_MODE] = {L_SEG, "mode", READABLE, .unit = U_MODE},
+	[F_UID] = {L_SEG, "uid", READABLE},
+	[F_USER] = {L_SEG, "user", READABLE, .unit = U_TEXT},
+	[F_GID] = {L_SEG, "gid", READABLE},
+	[F_GROUP] = {L_SEG, "group", READABLE},
+	[F_CREATED_NS] = {L_SEG, "created_ns", VALID},
+	[F_AGE_MS] = {L_SEG, "age_ms", VALID, .unit = U_AGE},
+	[F_IDLE_MS] = {L_SEG, "idle_ms", VALID},
+	[F_CREATOR_PID] = {L_SEG, "creator_pid", VALID},
+	[F_KEEP] = {L_SEG, "keep", VALID},
+	[F_LIVE] = {L_SEG, "live", VALID},
+	[F_PENDING] = {L_SEG, "pending", VALID},
+	[F_CHANNELS] = {L_SEG, "channels", VALID, .sub = L_CHAN},
+
+	[F_CH] = {L_CHAN, NULL, ALWAYS, .unit = U_TEXT},
+	[F_CAPACITY] = {L_CHAN, "capacity", ALWAYS, .unit = U_SIZE},
+	[F_USED] = {L_CHAN, "used", ALWAYS, .unit = U_SIZE, .also = F_CAPACITY},
+	[F_MSGS_IN] = {L_CHAN, "msgs_in", ALWAYS, .unit = U_COUNT, .also = F_BYTES_IN},
+	[F_BYTES_IN] = {L_CHAN, "bytes_in", ALWAYS, .unit = U_SIZE},
+	[F_MSGS_OUT] = {L_CHAN, "msgs_out", ALWAYS, .unit = U_COUNT, .also = F_BYTES_OUT},
+	[F_BYTES_OUT] = {L_CHAN, "bytes_out", ALWAYS, .unit = U_SIZE},
+	[F_WAITS_FULL] = {L_CHAN, "waits_full", ALWAYS, .unit = U_COUNT},
+	[F_WAITS_EMPTY] = {L_CHAN, "waits_empty", ALWAYS},
+	[F_WAKES] = {L_CHAN, "wakes", ALWAYS},
+	[F_FRAMING] = {L_CHAN, "framing", ALWAYS},
+	[F_EOS] = {L_CHAN, "eos", ALWAYS, .unit = U_YES},
+	[F_RATES] = {L_CHAN, "rates", WATCHED, .sub = L_RATES},
+	[F_WRITER] = {L_CHAN, "writer", ALWAYS, .sub = L_END, .unit = U_HOLDER},
+	[F_READER] = {L_CHAN, "reader", ALWAYS, .sub = L_END, .unit = U_HOLDER},
+
+	[F_MSGS_IN_PER_S] = {L_RATES, "msgs_in_per_s", ALWAYS, .unit = U_COUNT,
+			     .also = F_BYTES_IN_PER_S},
+	[F_BYTES_IN_PER_S] = {L_RATES, "bytes_in_per_s", ALWAYS, .unit = U_SIZE},
+	[F_MSGS_OUT_PER_S] = {L_RATES, "msgs_out_per_s", ALWAYS, .unit = U_COUNT,
+			      .also = F_BYTES_OUT_PER_S},
+	[F_BYTES_OUT_PER_S] = {L_RATES, "bytes_out_per_s", ALWAYS, .unit = U_SIZE},
+
+	[F_STATE] = {L_END, "state", ALWAYS},
+	[F_PID] = {L_END, "pid", ALWAYS},
+	[F_HEARTBEAT_AGE_MS] = {L_END, "heartbeat_age_ms", ALWAYS},
+	[F_GENERATION] = {L_END, "generation", ALWAYS},
+	[F_STALE_MS] = {L_END, "stale_ms", ALWAYS},
+
+	[F_LO_PATH] = {L_LO, "path", ALWAYS, .unit = U_FILE},
+	[F_LO_CREATOR_PID] = {L_LO, "creator_pid", ALWAYS},
+	[F_LO_CREATOR_ALIVE] = {L_LO, "creator_alive", ALWAYS},
+	[F_LO_SIZE] = {L_LO, "size", ALWAYS, .unit = U_SIZE},
+	[F_LO_MODE] = {L_LO, "mode", ALWAYS, .unit = U_MODE},
+	[F_LO_UID] = {L_LO, "uid", ALWAYS},
+	[F_LO_USER] = {L_LO, "user", ALWAYS, .unit = U_TEXT},
+	[F_LO_AGE_MS] = {L_LO, "age_ms", ALWAYS, .unit = U_AGE},
+	[F_LO_PROBLEM] = {L_LO, "problem", ALWAYS},
+};
+
+/* The table's columns, in order, as lsipc's: a heading, a width (negative:
+ * flush left; 0: as wide as the longest name), and the field shown in a
+ * segment's rows and in an unfinished segment's. */
+enum { C_NAME, C_CH, C_SIZE, C_MODE, C_OWNER, C_AGE, C_WRITER, C_READER, C_USED, C_IN, C_OUT,
+       C_EOS, C_WAITS, C_IN_RATE, C_OUT_RATE, NCOLUMNS };
+static const struct column {
+	const char *head;
+	int width;
+	enum fid seg, lo;
+} columns[NCOLUMNS] = {
+	[C_NAME] = {"NAME", 0, F_NAME, F_LO_PATH},
+	[C_CH] = {"CH", -3, F_CH, F_NONE},
+	[C_SIZE] = {"SIZE", 6, F_SIZE, F_LO_SIZE},
+	[C_MODE] = {"MODE", 4, F_MODE, F_LO_MODE},
+	[C_OWNER] = {"OWNER", -8, F_USER, F_LO_USER},
+	[C_AGE] = {"AGE", 5, F_AGE_MS, F_LO_AGE_MS},
+	[C_WRITER] = {"WRITER", -17, F_WRITER},
+	[C_READER] = {"READER", -17, F_READER},
+	[C_USED] = {"USED/CAP", 13, F_USED},
+	[C_IN] = {"IN", 13, F_MSGS_IN},
+	[C_OUT] = {"OUT", 13, F_MSGS_OUT},
+	[C_EOS] = {"EOS", 3, F_EOS},
+	[C_WAITS] = {"WAITS", 5, F_WAITS_FULL},
+	/* with --watch, from the second refresh on */
+	[C_IN_RATE] = {"IN/S", 15, F_MSGS_IN_PER_S},
+	[C_OUT_RATE] = {"OUT/S", 15, F_MSGS_OUT_PER_S},
+};
+/* A row without channels (a segment that is not valid, an unfinished
+ * segment) has the columns up to AGE, then a note. */
+#define FILE_COLUMNS (C_AGE + 1)
+
+/* Where fields are read: a segment, one of its channels and an end of it;
+ * or an unfinished segment. */
+struct at {
+	const struct seg *g;
+	int ch;                /* the channel, or -1 */
+	const struct seg *pg;  /* the segment at the previous refresh, if valid then */
+	double secs;           /* since the previous refresh */
+	const struct eshm_end_info *end;
+	const struct eshm_leftover *lo;
+};
+
+/* A field's value, typed as the JSON document writes it. */
+struct val {
+	enum { V_NULL, V_STR, V_BOOL, V_INT, V_UINT, V_MODE, V_RATE } t;
+	const char *s;
+	int64_t i;  /* V_BOOL, V_INT */
+	uint64_t u; /* V_UINT, V_MODE */
+	double d;   /* V_RATE */
+};
+
+static struct val
+vstr(const char *s)
+{
+	return s ? (struct val){.t = V_STR, .s = s} : (struct val){.t = V_NULL};
+}
+
+static struct val
+vbool(int b)
+{
+	return (struct val){.t = V_BOOL, .i = b != 0};
+}
+
+static struct val
+vint(int64_t i)
+{
+	return (struct val){.t = V_INT, .i = i};
+}
+
+static struct val
+vuint(uint64_t u)
+{
+	return (struct val){.t = V_UINT, .u = u};
+}
+
+static struct val
+vmode(unsigned mode)
+{
+	return (struct val){.t = V_MODE, .u = mode};
+}
+
+static struct val
+vrate(uint64_t now, uint64_t before, double secs)
+{
+	return (struct val){.t = V_RATE, .d = rate(now, before, secs)};
+}
+
+/* The value of field f at a; strings made here go into buf. */
+static struct val
+value(enum fid f, const struct at *a, char *buf, size_t len)
+{
+	const struct eshm_info *in = a->g ? &a->g->info : NULL;
+	const struct eshm_channel_info *c = a->ch >= 0 ? &in->chan[a->ch] : NULL;
+	/* rates: since the previous refresh, or none if the segment is new */
+	const struct eshm_channel_info *p = a->pg && c ? &a->pg->info.chan[a->ch] : c;
+	const struct eshm_end_info *e = a->end;
+	const struct eshm_leftover *lo = a->lo;
+	switch (f) {
+	case F_NAME:
+		return vstr(in->name);
+	case F_PATH:
+		/* never null: NAMEs given were checked, eshm_list gives valid ones */
+		return vstr(eshm_segment_path(in->name, buf, len) ? NULL : buf);
+	case F_VALID:
+		return vbool(!a->g->err && in->valid);
+	case F_PROBLEM:
+		return vstr(a->g->err ? a->g->what : in->valid ? NULL : in->problem);
+	case F_SIZE:
+		return vuint(in->size);
+	case F_MODE:
+		return vmode(in->mode);
+	case F_UID:
+		return vuint(in->uid);
+	case F_USER:
+		return vstr(owner_str(in->uid, buf, len));
+	case F_GID:
+		return vuint(in->gid);
+	case F_GROUP:
+		return vstr(group_str(in->gid, buf, len));
+	case F_CREATED_NS:
+		return vint(in->created_ns);
+	case F_AGE_MS:
+		return vint(age_ms(in));
+	case F_IDLE_MS:
+		return vint(in->idle_ms);
+	case F_CREATOR_PID:
+		return vint(in->creator_pid);
+	case F_KEEP:
+		return vbool(in->keep);
+	case F_LIVE:
+		return vbool(in->live);
+	case F_PENDING:
+		return vbool(in->pending);
+	case F_CH:
+		return vstr(chan_name(a->ch));
+	case F_CAPACITY:
+		return vuint(c->capacity);
+	case F_USED:
+		return vuint(c->used);
+	case F_MSGS_IN:
+		return vuint(c->msgs_in);
+	case F_BYTES_IN:
+		return vuint(c->bytes_in);
+	case F_MSGS_OUT:
+		return vuint(c->msgs_out);
+	case F_BYTES_OUT:
+		return vuint(c->bytes_out);
+	case F_WAITS_FULL:
+		return vuint(c->waits_full);
+	case F_WAITS_EMPTY:
+		return vuint(c->waits_empty);
+	case F_WAKES:
+		return vuint(c->wakes);
+	case F_FRAMING: {
+		const char *name = eshm_framing_name(c->framing);
+		return vstr(name ? name : "unknown");
+	}
+	case F_EOS:
+		return vbool(c->eos);
+	case F_MSGS_IN_PER_S:
+		return vrate(c->msgs_in, p->msgs_in, a->secs);
+	case F_BYTES_IN_PER_S:
+		return vrate(c->bytes_in, p->bytes_in, a->secs);
+	case F_MSGS_OUT_PER_S:
+		return vrate(c->msgs_out, p->msgs_out, a->secs);
+	case F_BYTES_OUT_PER_S:
+		return vrate(c->bytes_out, p->bytes_out, a->secs);
+	case F_STATE:
+		return vstr(eshm_peer_state_name(e->state));
+	case F_PID:
+		return vint(e->pid);
+	case F_HEARTBEAT_AGE_MS:
+		return vint(e->heartbeat_age_ms);
+	case F_GENERATION:
+		return vuint(e->generation);
+	case F_STALE_MS:
+		return vuint(e->stale_ms);
+	case F_LO_PATH:
+		return vstr(lo->path);
+	case F_LO_CREATOR_PID:
+		return vint(lo->creator_pid);
+	case F_LO_CREATOR_ALIVE:
+		return lo->creator_alive < 0 ? vstr(NULL) : vbool(lo->creator_alive);
+	case F_LO_SIZE:
+		return vuint(lo->size);
+	case F_LO_MODE:
+		return vmode(lo->mode);
+	case F_LO_UID:
+		return vuint(lo->uid);
+	case F_LO_USER:
+		return vstr(owner_str(lo->uid, buf, len));
+	case F_LO_AGE_MS:
+		return vint(lo->age_ms);
+	case F_LO_PROBLEM:
+		return vstr(lo->error ? eshm_strerror(lo->error) : NULL);
+	case F_NONE: /* objects, and no field: no value of their own */
+	case F_CHANNELS:
+	case F_RATES:
+	case F_WRITER:
+	case F_READER:
+	case NFIELDS:
+		break;
+	}
+	return vstr(NULL);
+}
+
+/* Whether field f is there at a. */
+static bool
+present(enum fid f, const struct at *a)
+{
+	const struct field *d = &fields[f];
+	switch (d->level) {
+	case L_SEG:
+		if (!a->g)
+			return false;
+		break;
+	case L_CHAN:
+	case L_RATES:
+		if (a->ch < 0)
+			return false;
+		break;
+	case L_END:
+		if (!a->end)
+			return false;
+		break;
+	case L_LO:
+		if (!a->lo)
+			return false;
+		break;
+	default:
+		return false;
+	}
+	switch (d->when) {
+	case ALWAYS:
+		return true;
+	case READABLE:
+		return !a->g->err;
+	case VALID:
+		return !a->g->err && a->g->info.valid;
+	case WATCHED:
+		return a->pg != NULL;
+	}
+	return false;
+}
+
+/* Where the object field f is read. */
+static struct at
+enter(enum fid f, const struct at *a)
+{
+	struct at in = *a;
+	if (f == F_WRITER)
+		in.end = &a->g->info.chan[a->ch].writer;
+	else if (f == F_READER)
+		in.end = &a->g->info.chan[a->ch].reader;
+	return in;
+}
+
+/* The file name of a leftover, which cannot be a segment's NAME. */
+static const char *
+base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Field f at a as the table shows it, into out. */
+static void
+cell(const struct opts *o, enum fid f, const struct at *a, char *out, size_t len)
+{
+	const struct field *d = &fields[f];
+	char buf[256];
+	if (f == F_NONE || !present(f, a)) {
+		snprintf(out, len, "-");
+		return;
+	}
+	struct val v = value(f, a, buf, sizeof buf);
+	/* a rate is shown as a whole number */
+	uint64_t n = v.t == V_RATE ? (uint64_t)v.d : v.u;
+	switch (d->unit) {
+	case U_TEXT:
+		snprintf(out, len, "%s", v.s ? v.s : "-");
+		break;
+	case U_FILE:
+		snprintf(out, len, "%s", base_name(v.s));
+		break;
+	case U_SIZE:
+		size_str(o, n, out, len);
+		break;
+	case U_COUNT:
+		count_str(o, n, out, len);
+		break;
+	case U_AGE:
+		age_str(v.i, out, len);
+		break;
+	case U_MODE:
+		snprintf(out, len, "%04o", (unsigned)v.u);
+		break;
+	case U_YES:
+		snprintf(out, len, "%s", v.i ? "yes" : "-");
+		break;
+	case U_HOLDER: {
+		struct at in = enter(f, a);
+		holder_str(in.end, out, len);
+		break;
+	}
+	default:
+		snprintf(out, len, "?");
+	}
+	size_t l = strlen(out);
+	if (d->also && l + 1 < len) {
+		out[l++] = '/';
+		cell(o, d->also, a, out + l, len - l);
+	}
+}
+
+/* The first n columns of a row, and a note after them if any. */
+static void
+row(const struct opts *o, const struct at *a, int name_width, int n, const char *note)
+{
+	for (int i = 0; i < n; i++) {
+		const struct column *c = &columns[i];
+		char buf[ESHM_PATH_MAX + 64];
+		cell(o, a->lo ? c->lo : c->seg, a, buf, sizeof buf);
+		printf("%s%*s", i ? " " : "", c->width ? c->width : -name_width, buf);
+	}
+	if (note)
+		printf(" %s", note);
+	putchar('\n');
+}
+
 static void
 print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 {
 	double secs = prev ? (double)(s->when_ms - prev->when_ms) / 1000 : 0;
 	bool rates = o->watch && prev;
+	int ncols = rates ? NCOLUMNS : C_IN_RATE;
 	int nw = 4; /* the NAME column fits the longest name */
 	for (size_t i = 0; i < s->n; i++) {
 		int l = (int)strlen(s->v[i].info.name);
 		nw = l > nw ? l : nw;
 	}
 	for (size_t i = 0; i < s->nlo; i++) {
-		int l = (int)strlen(lo_name(&s->lo[i]));
+		int l = (int)strlen(base_name(s->lo[i].path));
 		nw = l > nw ? l : nw;
 	}
 	if (!o->noheadings) {
-		printf("%-*s %-3s %6s %4s %-8s %5s %-17s %-17s %13s %13s %13s %3s %5s", nw, "NAME", "CH",
-		       "SIZE", "MODE", "OWNER", "AGE", "WRITER", "READER", "USED/CAP", "IN", "OUT",
-		       "EOS", "WAITS");
-		if (rates)
-			printf(" %15s %15s", "IN/S", "OUT/S");
+		for (int i = 0; i < ncols; i++)
+			printf("%s%*s", i ? " " : "", columns[i].width ? columns[i].width : -nw,
+			       columns[i].head);
 		putchar('\n');
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		const struct seg *g = &s->v[i];
-		const struct eshm_info *in = &g->info;
+		struct at a = {.g = g, .ch = -1, .secs = secs};
 		if (g->err) {
-			printf("%-*s %s\n", nw, in->name, g->what);
+			row(o, &a, nw, 1, g->what);
 			continue;
 		}
-		char size[16], owner[32], age[16];
-		size_str(o, in->size, size, sizeof size);
-		owner_str(in->uid, owner, sizeof owner);
-		age_str(in->valid ? age_ms(in) : -1, age, sizeof age);
-		if (!in->valid) {
-			printf("%-*s %-3s %6s %04o %-8s %5s INVALID: %s\n", nw, in->name, "-", size,
-			       in->mode, owner, age, in->problem);
+		if (!g->info.valid) {
+			char note[sizeof g->info.problem + 16];
+			snprintf(note, sizeof note, "INVALID: %s", g->info.problem);
+			row(o, &a, nw, FILE_COLUMNS, note);
 			continue;
 		}
-		const struct seg *pg = rates ? find(prev, in->name) : NULL;
-		for (int ch = 0; ch < 2; ch++) {
-			const struct eshm_channel_info *c = &in->chan[ch];
-			char w[40], r[40], used[16], cap[16], uc[40], mi[16], bi[16], mo[16], bo[16],
-				io[40], oo[40], waits[16];
-			holder_str(&c->writer, w, sizeof w);
-			holder_str(&c->reader, r, sizeof r);
-			size_str(o, c->used, used, sizeof used);
-			size_str(o, c->capacity, cap, sizeof cap);
-			snprintf(uc, sizeof uc, "%s/%s", used, cap);
-			count_str(o, c->msgs_in, mi, sizeof mi);
-			size_str(o, c->bytes_in, bi, sizeof bi);
-			count_str(o, c->msgs_out, mo, sizeof mo);
-			size_str(o, c->bytes_out, bo, sizeof bo);
-			snprintf(io, sizeof io, "%s/%s", mi, bi);
-			snprintf(oo, sizeof oo, "%s/%s", mo, bo);
-			count_str(o, c->waits_full, waits, sizeof waits);
-			printf("%-*s %-3s %6s %04o %-8s %5s %-17s %-17s %13s %13s %13s %3s %5s",
-			       nw, in->name, ch ? "s2m" : "m2s", size, in->mode, owner, age, w, r, uc, io,
-			       oo, c->eos ? "yes" : "-", waits);
-			if (rates) {
-				const struct eshm_channel_info *p = pg && pg->info.valid ? &pg->info.chan[ch] : c;
-				char a[16], b[16], ri[40], ro[40];
-				count_str(o, (uint64_t)rate(c->msgs_in, p->msgs_in, secs), a, sizeof a);
-				size_str(o, (uint64_t)rate(c->bytes_in, p->bytes_in, secs), b, sizeof b);
-				snprintf(ri, sizeof ri, "%s/%s", a, b);
-				count_str(o, (uint64_t)rate(c->msgs_out, p->msgs_out, secs), a, sizeof a);
-				size_str(o, (uint64_t)rate(c->bytes_out, p->bytes_out, secs), b, sizeof b);
-				snprintf(ro, sizeof ro, "%s/%s", a, b);
-				printf(" %15s %15s", ri, ro);
-			}
-			putchar('\n');
-		}
+		const struct seg *pg = rates ? find(prev, g->info.name) : NULL;
+		a.pg = pg && pg->info.valid ? pg : NULL;
+		for (a.ch = 0; a.ch < 2; a.ch++)
+			row(o, &a, nw, ncols, NULL);
 	}
 	/* what killed creators left, and creations under way */
 	for (size_t i = 0; i < s->nlo; i++) {
 		const struct eshm_leftover *lo = &s->lo[i];
-		char size[16], owner[32], age[16], state[160];
-		size_str(o, lo->size, size, sizeof size);
-		owner_str(lo->uid, owner, sizeof owner);
-		age_str(lo->age_ms, age, sizeof age);
+		struct at a = {.ch = -1, .lo = lo};
+		char note[160];
 		if (lo->creator_alive > 0)
-			snprintf(state, sizeof state, "being created by pid %d", (int)lo->creator_pid);
+			snprintf(note, sizeof note, "UNFINISHED: being created by pid %d",
+				 (int)lo->creator_pid);
 		else if (lo->creator_alive == 0)
-			snprintf(state, sizeof state, "left by pid %d, which died; eshm-clean removes it",
+			snprintf(note, sizeof note,
+				 "UNFINISHED: left by pid %d, which died; eshm-clean removes it",
 				 (int)lo->creator_pid);
 		else
-			snprintf(state, sizeof state, "of pid %d, cannot tell if it lives: %s",
+			snprintf(note, sizeof note,
+				 "UNFINISHED: of pid %d, cannot tell if it lives: %s",
 				 (int)lo->creator_pid, eshm_strerror(lo->error));
-		printf("%-*s %-3s %6s %04o %-8s %5s UNFINISHED: %s\n", nw, lo_name(lo), "-", size,
-		       lo->mode, owner, age, state);
+		row(o, &a, nw, FILE_COLUMNS, note);
 	}
 }
 
@@ -407,14 +820,63 @@ json_str(const char *s)
 }
 
 static void
-json_end(const struct eshm_end_info *e)
+json_val(struct val v)
 {
-	printf("{\"state\": ");
-	json_str(eshm_peer_state_name(e->state));
-	printf(", \"pid\": %d, \"heartbeat_age_ms\": %lld, \"generation\": %llu, "
-	       "\"stale_ms\": %u}",
-	       (int)e->pid, (long long)e->heartbeat_age_ms, (unsigned long long)e->generation,
-	       e->stale_ms);
+	switch (v.t) {
+	case V_NULL:
+		fputs("null", stdout);
+		break;
+	case V_STR:
+		json_str(v.s);
+		break;
+	case V_BOOL:
+		fputs(v.i ? "true" : "false", stdout);
+		break;
+	case V_INT:
+		printf("%lld", (long long)v.i);
+		break;
+	case V_UINT:
+		printf("%llu", (unsigned long long)v.u);
+		break;
+	case V_MODE:
+		printf("\"%04o\"", (unsigned)v.u);
+		break;
+	case V_RATE:
+		printf("%.1f", v.d);
+		break;
+	}
+}
+
+/* The object of the fields of level l at a, with the objects inside it. */
+static void
+json_object(enum level l, const struct at *a)
+{
+	const char *sep = "";
+	putchar('{');
+	for (int f = 0; f < NFIELDS; f++) {
+		const struct field *d = &fields[f];
+		if (d->level != l || !d->key || !present(f, a))
+			continue;
+		printf("%s\"%s\": ", sep, d->key);
+		sep = ", ";
+		if (d->sub == L_CHAN) {
+			/* the channels, under their names */
+			struct at in = *a;
+			putchar('{');
+			for (in.ch = 0; in.ch < 2; in.ch++) {
+				printf("%s\"%s\": ", in.ch ? ", " : "", chan_name(in.ch));
+				json_object(L_CHAN, &in);
+			}
+			putchar('}');
+		} else if (d->sub) {
+			struct at in = enter(f, a);
+			json_object(d->sub, &in);
+		} else {
+			char buf[256];
+			json_val(value(f, a, buf, sizeof buf));
+		}
+	}
+	putchar('}');
 }
 
 static void
@@ -424,93 +886,19 @@ print_json(const struct snap *s, const struct snap *prev)
 	printf("{\"version\": 1, \"segments\": [");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct seg *g = &s->v[i];
-		const struct eshm_info *in = &g->info;
-		printf("%s{\"name\": ", i ? ", " : "");
-		json_str(in->name);
-		printf(", \"path\": \"/dev/shm/eshm_%s\"", in->name);
-		if (g->err) {
-			printf(", \"valid\": false, \"problem\": ");
-			json_str(g->what);
-			printf("}");
-			continue;
-		}
-		char owner[32], group[32];
-		owner_str(in->uid, owner, sizeof owner);
-		struct group *gr = getgrgid(in->gid);
-		if (gr)
-			snprintf(group, sizeof group, "%s", gr->gr_name);
-		else
-			snprintf(group, sizeof group, "%u", (unsigned)in->gid);
-		printf(", \"valid\": %s, \"problem\": ", in->valid ? "true" : "false");
-		if (in->valid)
-			printf("null");
-		else
-			json_str(in->problem);
-		printf(", \"size\": %llu, \"mode\": \"%04o\", \"uid\": %u, \"user\": ",
-		       (unsigned long long)in->size, in->mode, (unsigned)in->uid);
-		json_str(owner);
-		printf(", \"gid\": %u, \"group\": ", (unsigned)in->gid);
-		json_str(group);
-		if (!in->valid) {
-			printf("}");
-			continue;
-		}
-		printf(", \"created_ns\": %lld, \"age_ms\": %lld, \"idle_ms\": %lld, "
-		       "\"creator_pid\": %d, \"keep\": %s, \"live\": %s, \"pending\": %s, "
-		       "\"channels\": {",
-		       (long long)in->created_ns, (long long)age_ms(in), (long long)in->idle_ms,
-		       (int)in->creator_pid, in->keep ? "true" : "false", in->live ? "true" : "false",
-		       in->pending ? "true" : "false");
-		const struct seg *pg = prev ? find(prev, in->name) : NULL;
-		for (int ch = 0; ch < 2; ch++) {
-			const struct eshm_channel_info *c = &in->chan[ch];
-			printf("%s\"%s\": {\"capacity\": %llu, \"used\": %llu, \"msgs_in\": %llu, "
-			       "\"bytes_in\": %llu, \"msgs_out\": %llu, \"bytes_out\": %llu, "
-			       "\"waits_full\": %llu, \"waits_empty\": %llu, \"wakes\": %llu, "
-			       "\"framing\": \"%s\", \"eos\": %s, ",
-			       ch ? ", " : "", ch ? "s2m" : "m2s", (unsigned long long)c->capacity,
-			       (unsigned long long)c->used, (unsigned long long)c->msgs_in,
-			       (unsigned long long)c->bytes_in, (unsigned long long)c->msgs_out,
-			       (unsigned long long)c->bytes_out, (unsigned long long)c->waits_full,
-			       (unsigned long long)c->waits_empty, (unsigned long long)c->wakes,
-			       framing_name(c->framing), c->eos ? "true" : "false");
-			if (pg && pg->info.valid) {
-				const struct eshm_channel_info *p = &pg->info.chan[ch];
-				printf("\"rates\": {\"msgs_in_per_s\": %.1f, \"bytes_in_per_s\": %.1f, "
-				       "\"msgs_out_per_s\": %.1f, \"bytes_out_per_s\": %.1f}, ",
-				       rate(c->msgs_in, p->msgs_in, secs), rate(c->bytes_in, p->bytes_in, secs),
-				       rate(c->msgs_out, p->msgs_out, secs),
-				       rate(c->bytes_out, p->bytes_out, secs));
-			}
-			printf("\"writer\": ");
-			json_end(&c->writer);
-			printf(", \"reader\": ");
-			json_end(&c->reader);
-			printf("}");
-		}
-		printf("}}");
+		const struct seg *pg = prev ? find(prev, g->info.name) : NULL;
+		struct at a = {.g = g, .ch = -1, .secs = secs};
+		a.pg = pg && pg->info.valid ? pg : NULL;
+		fputs(i ? ", " : "", stdout);
+		json_object(L_SEG, &a);
 	}
 	printf("]");
 	if (s->sweep) {
 		printf(", \"leftovers\": [");
 		for (size_t i = 0; i < s->nlo; i++) {
-			const struct eshm_leftover *lo = &s->lo[i];
-			char owner[32];
-			owner_str(lo->uid, owner, sizeof owner);
-			printf("%s{\"path\": ", i ? ", " : "");
-			json_str(lo->path);
-			printf(", \"creator_pid\": %d, \"creator_alive\": %s, \"size\": %llu, "
-			       "\"mode\": \"%04o\", \"uid\": %u, \"user\": ",
-			       (int)lo->creator_pid,
-			       lo->creator_alive < 0 ? "null" : lo->creator_alive ? "true" : "false",
-			       (unsigned long long)lo->size, lo->mode, (unsigned)lo->uid);
-			json_str(owner);
-			printf(", \"age_ms\": %lld, \"problem\": ", (long long)lo->age_ms);
-			if (lo->error)
-				json_str(eshm_strerror(lo->error));
-			else
-				printf("null");
-			printf("}");
+			struct at a = {.ch = -1, .lo = &s->lo[i]};
+			fputs(i ? ", " : "", stdout);
+			json_object(L_LO, &a);
 		}
 		printf("]");
 	}
@@ -587,18 +975,6 @@ unreadable(const struct snap *s)
 	return n;
 }
 
-static int
-finish_stdout(int status)
-{
-	if (fflush(stdout) || ferror(stdout)) {
-		if (errno == EPIPE)
-			cli_reraise(SIGPIPE);
-		cli_warn("cannot write standard output: %s", strerror(errno));
-		return EX_FAIL;
-	}
-	return status;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -622,7 +998,7 @@ main(int argc, char **argv)
 		if (o.nnames && unreadable(&cur))
 			status = EX_FAIL;
 		snap_free(&cur);
-		return finish_stdout(status);
+		return cli_close_stdout(status);
 	}
 
 	bool tty = isatty(STDOUT_FILENO) && !o.json;
@@ -659,5 +1035,5 @@ main(int argc, char **argv)
 	}
 	snap_free(&prev);
 	cli_reraise(cli_signal);
-	return finish_stdout(EX_OK);
+	return cli_close_stdout(EX_OK);
 }

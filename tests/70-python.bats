@@ -47,6 +47,89 @@ for line in open(sys.argv[1]):
     diff "$TMP/c.txt" "$TMP/py.txt"
 }
 
+@test "the codes, flags, roles, framings and states of eshm.py have the values of eshm.h" {
+    # Python's constants as "C_NAME value" lines; EOF_ is ESHM_EOF, _KEEP is ESHM_KEEP
+    py '
+import re
+lines = set()
+for k, v in vars(eshm).items():
+    if not isinstance(v, int) or isinstance(v, bool):
+        continue
+    if re.fullmatch(r"E[A-Z]+_?", k):
+        lines.add("ESHM_%s %d" % (k.rstrip("_"), v))
+    elif re.fullmatch(r"_[A-Z][A-Z_]*", k) and k != "_SLICE_MS":
+        lines.add("%s %d" % ({"_EINTR": "-EINTR", "_EPERM": "-EPERM"}.get(k, "ESHM" + k), v))
+for family, names in (("ROLE", eshm._ROLES), ("END", eshm._ENDS), ("FRAMING", eshm._FRAMINGS)):
+    lines.update("ESHM_%s_%s %d" % (family, k.upper(), v) for k, v in names.items())
+for family, values in (("ROLE", eshm._ROLE_NAMES), ("FRAMING", eshm._FRAMING_NAMES),
+                       ("PEER", eshm._STATES)):
+    lines.update("ESHM_%s_%s %d" % (family, k.upper(), v) for v, k in values.items())
+print("\n".join(lines))' | LC_ALL=C sort >"$TMP/py.txt"
+    # the same names, their values as the C compiler sees them
+    {
+        printf '#include <errno.h>\n#include <stdio.h>\n#include "eshm.h"\nint main(void) {\n'
+        while read -r name _; do
+            printf '    printf("%%s %%ld\\n", "%s", (long)(%s));\n' "$name" "$name"
+        done <"$TMP/py.txt"
+        printf '    return 0;\n}\n'
+    } >"$TMP/consts.c"
+    cc -I"$BATS_TEST_DIRNAME/../lib" -o "$TMP/consts" "$TMP/consts.c"
+    "$TMP/consts" | LC_ALL=C sort >"$TMP/c.txt"
+    diff "$TMP/c.txt" "$TMP/py.txt"
+    # and none is missing: every code, role, end, framing and state that
+    # eshm.h names (only the names come from the header, never the values)
+    header="$BATS_TEST_DIRNAME/../lib/eshm.h"
+    grep -ohE '\bESHM_(E[A-Z]+|(ROLE|END|FRAMING|PEER)_[A-Z]+)\b' "$header" |
+        LC_ALL=C sort -u >"$TMP/h.txt"
+    [ "$(wc -l <"$TMP/h.txt")" -ge 30 ]
+    run -0 comm -23 "$TMP/h.txt" <(cut -d' ' -f1 "$TMP/py.txt")
+    [ -z "$output" ]
+}
+
+@test "Python's inspect() and stats() give what eshm-stat --json shows, key for key" {
+    mkfifo "$TMP/in"
+    bg_sh "exec eshm-send -v --stale 10s $SEG <$TMP/in 2>$TMP/werr"
+    exec 4>"$TMP/in"
+    wait_until 5 grep -q "writing channel" "$TMP/werr"
+    printf 'a\nbb\nccc\n' >&4
+    wait_until 5 bash -c "eshm-stat --json $SEG | grep -q '\"msgs_in\": 3,'"
+    run -0 eshm-recv -n 1 "$SEG"
+    wait_until 5 bash -c "eshm-stat --json $SEG | grep -q '\"msgs_out\": 1,'"
+    echo junk >"$(seg_path "$SEG-junk")"
+    ln -s /etc/passwd "$(seg_path "$SEG-link")"
+    run -0 py '
+import json, subprocess
+# these change between two looks; the rest must be equal
+TIMES = ("age_ms", "idle_ms", "heartbeat_age_ms")
+
+def same(c, p, at):
+    assert type(c) is type(p), (at, c, p)
+    if isinstance(c, dict):
+        assert list(c) == list(p), (at, list(c), list(p))
+        for k in c:
+            same(c[k], p[k], at + "." + k)
+    elif at.rsplit(".", 1)[1] in TIMES:
+        assert abs(c - p) <= 2000, (at, c, p)
+    else:
+        assert c == p, (at, c, p)
+
+def stat(name):
+    return json.loads(subprocess.check_output(["eshm-stat", "--json", name]))["segments"][0]
+
+for name in sys.argv[1:]:
+    st = stat(name)
+    same(st, eshm.inspect(name), name)
+    print(name, st["valid"], len(st))
+with eshm.ESHM(sys.argv[1], role="slave", ends="read", create=False, stale_ms=10000) as h:
+    same(stat(sys.argv[1]), h.stats(), "stats")
+    print("stats", h.stats()["channels"]["m2s"]["reader"]["state"])' "$SEG" "$SEG-junk" "$SEG-link"
+    [ "${lines[0]}" = "$SEG True 18" ]
+    [ "${lines[1]}" = "$SEG-junk False 10" ]
+    [ "${lines[2]}" = "$SEG-link False 10" ]
+    [ "${lines[3]}" = "stats alive" ]
+    exec 4>&-
+}
+
 @test "Python reads what eshm-send sends (C master, Python slave)" {
     seq 1 5000 | eshm-send "$SEG"
     run -0 py '
