@@ -38,7 +38,9 @@ start_writer() {
 
 @test "eshm-stat shows holders, queued bytes and traffic of a live channel" {
     start_writer
-    printf 'one\ntwo\nthree\n' >&4
+    # one write(2) (bash's own printf writes line by line to a pipe), so
+    # one read by the writer
+    env printf 'one\ntwo\nthree\n' >&4
     wait_until 5 bash -c "eshm-stat --noheadings $SEG | grep -q ' 3/14B '"
     run -0 eshm-stat "$SEG"
     [[ "${lines[0]}" == NAME*CH*SIZE*MODE*OWNER*AGE*WRITER*READER*USED/CAP*IN*OUT*EOS*WAITS ]]
