@@ -85,8 +85,7 @@ struct opts {
 	size_t sizes[16];
 	int nsizes;
 	int64_t duration_ms;
-	int64_t idle_ms; /* the idle case: -d, or 10 s */
-	bool duration_set;
+	int64_t idle_ms; /* the idle case: -d, or 10 s; 0 if not run */
 	int repeat;
 	bool cases[3];
 	bool compare, json;
@@ -124,6 +123,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	int c;
+	bool duration_set = false;
 	o->sizes[0] = 64, o->sizes[1] = 1024, o->sizes[2] = 65536;
 	o->nsizes = 3;
 	o->duration_ms = 1000;
@@ -141,7 +141,7 @@ parse(int argc, char **argv, struct opts *o)
 			o->duration_ms = cli_duration_ms_arg("--duration", optarg);
 			if (o->duration_ms < 10)
 				cli_usage_error("--duration must be at least 10ms");
-			o->duration_set = true;
+			duration_set = true;
 			break;
 		case 'r':
 			o->repeat = (int)cli_count_arg("--repeat", optarg, MAX_REPEAT);
@@ -198,6 +198,8 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->cases[C_IDLE])
+		o->idle_ms = duration_set ? o->duration_ms : 10000;
 	/* a CPU we may not use would fail in one process after the fork */
 	cpu_set_t allowed;
 	if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
@@ -271,9 +273,6 @@ futex_wake(_Atomic uint32_t *a)
 	syscall(SYS_futex, (uint32_t *)a, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-/* Numbers the names of segments and queues, so that each run has its own. */
-static int run_id;
-
 /* --------------------------------------------------------- transports */
 
 /* Two one-way links: dir 0 from A (the parent) to B (the child), dir 1
@@ -300,8 +299,9 @@ struct transport {
 	bool compare;      /* measured with --compare only */
 	bool latency_only; /* moves no data, so has no throughput */
 	bool baseline;     /* what VS PIPE sets the others against */
-	/* Before the fork: NULL, or why this size is skipped. */
-	const char *(*prepare)(struct link *l);
+	/* Before the fork: NULL, or why this size is skipped. *serial numbers
+	 * the names of segments and queues, so that each run has its own. */
+	const char *(*prepare)(struct link *l, int *serial);
 	/* After the fork, in each process: keep this side; NULL if nothing to do. */
 	int (*open)(struct link *l);
 	/* 0, or <0 failure */
@@ -331,11 +331,11 @@ close_fd(int *fd)
 }
 
 static const char *
-eshm_prepare(struct link *l)
+eshm_prepare(struct link *l, int *serial)
 {
 	if (l->size + 16 > l->o->capacity)
 		return "skipped: message larger than the ring (--capacity)";
-	snprintf(l->segment, sizeof l->segment, "eshm-bench-%d-%d", (int)getpid(), ++run_id);
+	snprintf(l->segment, sizeof l->segment, "eshm-bench-%d-%d", (int)getpid(), ++*serial);
 	return NULL;
 }
 
@@ -413,8 +413,9 @@ pipe_close(struct link *l)
 }
 
 static const char *
-pipe_prepare(struct link *l)
+pipe_prepare(struct link *l, int *serial)
 {
+	(void)serial;
 	if (pipe(l->pfd[0]) == 0 && pipe(l->pfd[1]) == 0)
 		return NULL;
 	snprintf(l->why, sizeof l->why, "%s", strerror(errno));
@@ -462,8 +463,9 @@ static const struct transport pipe_transport = {
 };
 
 static const char *
-unix_prepare(struct link *l)
+unix_prepare(struct link *l, int *serial)
 {
+	(void)serial;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, l->sv) == 0)
 		return NULL;
 	snprintf(l->why, sizeof l->why, "%s", strerror(errno));
@@ -514,12 +516,12 @@ static const struct transport unix_transport = {
 };
 
 static const char *
-mq_prepare(struct link *l)
+mq_prepare(struct link *l, int *serial)
 {
 	for (int d = 0; d < 2; d++) {
 		char name[64];
 		struct mq_attr a = {.mq_maxmsg = 10, .mq_msgsize = (long)l->size};
-		snprintf(name, sizeof name, "/eshm-bench-%d-%d-%d", (int)getpid(), ++run_id, d);
+		snprintf(name, sizeof name, "/eshm-bench-%d-%d-%d", (int)getpid(), ++*serial, d);
 		l->mq[d] = mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &a);
 		if (l->mq[d] == (mqd_t)-1) {
 			int e = errno;
@@ -597,8 +599,9 @@ static const struct transport mq_transport = {
 /* A bare futex ping-pong, the floor of sleeping handoffs: no data moves,
  * each side stores a counter in its word and wakes the other. */
 static const char *
-futex_prepare(struct link *l)
+futex_prepare(struct link *l, int *serial)
 {
+	(void)serial;
 	l->fx = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (l->fx != MAP_FAILED)
 		return NULL;
@@ -701,6 +704,14 @@ struct result {
 	int64_t p50, p99, p999, max; /* ns */
 	double cpu_pct;        /* idle */
 	int runs;
+};
+
+/* The runs of one transport at one case and size, for the medians. */
+struct runs {
+	int n; /* that succeeded */
+	double rate[MAX_REPEAT], futex[MAX_REPEAT];
+	int64_t lat[4][MAX_REPEAT]; /* p50, p99, p99.9, max */
+	char skipped[160];
 };
 
 static int
@@ -893,11 +904,11 @@ run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **
 /* Idle: a holder that only heartbeats, over the duration; CPU time of the
  * whole process (heartbeat thread included) as a share of one core. */
 static int
-run_idle(const struct opts *o, struct result *res)
+run_idle(const struct opts *o, int *serial, struct result *res)
 {
 	struct link l;
 	link_init(&l, &eshm_transport, 64, o);
-	eshm_transport.prepare(&l);
+	eshm_transport.prepare(&l, serial);
 	pin(o->cpu[0]);
 	if (link_open(&l, true))
 		return -1;
@@ -1069,19 +1080,22 @@ print_json(const struct opts *o, const struct result *v, int n)
 	printf("]}\n");
 }
 
-/* ---------------------------------------------------------------- main */
+/* ---------------------------------------------------------------- plan */
 
-static void
-progress(bool on, int done, int total, enum ckind c, size_t size, const struct transport *tr)
-{
-	if (!on)
-		return;
-	char sz[32];
-	size_label(size, sz, sizeof sz);
-	fprintf(stderr, "\r\033[K%s: [%d/%d] %s %s %s", cli_prog, done + 1, total, cnames[c], sz,
-		tr->name);
-	fflush(stderr);
-}
+#define MAX_RESULTS 256
+
+/* The benchmark: the options, the results so far, and what the runs share. */
+struct bench {
+	struct opts o;
+	int serial;          /* see struct transport's prepare */
+	bool tty;            /* progress on stderr */
+	int done, total;     /* runs started and planned, for the progress */
+	int failures;
+	int64_t *rtts;       /* latency: the round trips of a run, reused */
+	size_t nrtt;
+	struct result res[MAX_RESULTS];
+	int nres;
+};
 
 /* Whether tr is measured in case c. */
 static bool
@@ -1090,127 +1104,154 @@ takes_part(const struct transport *tr, const struct opts *o, enum ckind c)
 	return (!tr->compare || o->compare) && (!tr->latency_only || c == C_LATENCY);
 }
 
+static void
+progress(struct bench *b, enum ckind c, size_t size, const struct transport *tr)
+{
+	int done = b->done++;
+	if (!b->tty)
+		return;
+	char sz[32];
+	size_label(size, sz, sizeof sz);
+	fprintf(stderr, "\r\033[K%s: [%d/%d] %s %s %s", cli_prog, done + 1, b->total, cnames[c], sz,
+		tr->name);
+	fflush(stderr);
+}
+
+/* One run of tr: its values go to rs, or why it skips this size. */
+static void
+run_one(struct bench *b, enum ckind c, const struct transport *tr, size_t size, struct runs *rs)
+{
+	progress(b, c, size, tr);
+	if (rs->skipped[0])
+		return;
+	struct link l;
+	link_init(&l, tr, size, &b->o);
+	const char *why = tr->prepare(&l, &b->serial);
+	if (why) {
+		snprintf(rs->skipped, sizeof rs->skipped, "%s", why);
+		return;
+	}
+	struct result r = {0};
+	int rc = c == C_THROUGHPUT ? run_throughput(&b->o, &l, &r)
+				   : run_latency(&b->o, &l, &r, &b->rtts, &b->nrtt);
+	/* what the run left open, as when the fork failed */
+	tr->close(&l);
+	if (rc) {
+		if (!cli_signal) {
+			cli_warn("%s %s %zu bytes: run failed", cnames[c], tr->name, size);
+			b->failures++;
+		}
+		return;
+	}
+	int i = rs->n++;
+	rs->rate[i] = r.msgs_per_s;
+	rs->futex[i] = r.futex_per_msg;
+	rs->lat[0][i] = r.p50;
+	rs->lat[1][i] = r.p99;
+	rs->lat[2][i] = r.p999;
+	rs->lat[3][i] = r.max;
+}
+
+/* tr's result at this case and size: the medians of its runs, or why it
+ * skipped; none if no run succeeded. */
+static void
+add_result(struct bench *b, enum ckind c, const struct transport *tr, size_t size,
+	   struct runs *rs)
+{
+	if (b->nres == MAX_RESULTS || (!rs->skipped[0] && !rs->n))
+		return;
+	struct result *r = &b->res[b->nres++];
+	memset(r, 0, sizeof *r);
+	r->tr = tr, r->c = c, r->size = size;
+	if (rs->skipped[0]) {
+		memcpy(r->skipped, rs->skipped, sizeof r->skipped);
+		return;
+	}
+	size_t n = (size_t)rs->n;
+	r->runs = rs->n;
+	qsort(rs->rate, n, sizeof(double), cmp_dbl);
+	qsort(rs->futex, n, sizeof(double), cmp_dbl);
+	r->msgs_per_s = rs->rate[n / 2];
+	r->bytes_per_s = r->msgs_per_s * (double)size;
+	r->futex_per_msg = rs->futex[n / 2];
+	for (int q = 0; q < 4; q++)
+		qsort(rs->lat[q], n, sizeof(int64_t), cmp_i64);
+	r->p50 = rs->lat[0][n / 2];
+	r->p99 = rs->lat[1][n / 2];
+	r->p999 = rs->lat[2][n / 2];
+	r->max = rs->lat[3][n - 1]; /* the worst seen, not a median */
+}
+
+/* One case at one size: each round runs every transport once, so that
+ * their runs interleave, A B C A B C ..., then the medians. */
+static void
+bench_size(struct bench *b, enum ckind c, size_t size)
+{
+	struct runs rs[NT];
+	memset(rs, 0, sizeof rs);
+	for (int rep = 0; rep < b->o.repeat && !cli_signal; rep++)
+		for (int t = 0; t < NT && !cli_signal; t++)
+			if (takes_part(transports[t], &b->o, c))
+				run_one(b, c, transports[t], size, &rs[t]);
+	for (int t = 0; t < NT; t++)
+		if (takes_part(transports[t], &b->o, c))
+			add_result(b, c, transports[t], size, &rs[t]);
+}
+
+static void
+bench_idle(struct bench *b)
+{
+	if (b->nres == MAX_RESULTS)
+		return;
+	if (b->tty)
+		fprintf(stderr, "\r\033[K%s: idle holder for %g s", cli_prog,
+			(double)b->o.idle_ms / 1000);
+	struct result *r = &b->res[b->nres];
+	memset(r, 0, sizeof *r);
+	r->tr = &eshm_transport, r->c = C_IDLE, r->runs = 1;
+	if (run_idle(&b->o, &b->serial, r) == 0)
+		b->nres++;
+	else if (!cli_signal)
+		b->failures++;
+}
+
+/* Every case, size and transport, repeated; the idle case last. Ends
+ * early on a signal. */
+static void
+run_plan(struct bench *b)
+{
+	const struct opts *o = &b->o;
+	for (enum ckind c = C_THROUGHPUT; c <= C_LATENCY; c++)
+		for (int t = 0; t < NT; t++)
+			if (o->cases[c] && takes_part(transports[t], o, c))
+				b->total += o->nsizes * o->repeat;
+	for (enum ckind c = C_THROUGHPUT; c <= C_LATENCY && !cli_signal; c++)
+		for (int i = 0; i < o->nsizes && o->cases[c] && !cli_signal; i++)
+			bench_size(b, c, o->sizes[i]);
+	free(b->rtts);
+	b->rtts = NULL, b->nrtt = 0;
+	if (o->cases[C_IDLE] && !cli_signal)
+		bench_idle(b);
+	if (b->tty)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* ---------------------------------------------------------------- main */
+
 int
 main(int argc, char **argv)
 {
-	struct opts o = {0};
+	struct bench b = {0};
 	cli_init("eshm-bench");
-	parse(argc, argv, &o);
+	parse(argc, argv, &b.o);
 	cli_need_std(STDOUT_FILENO);
 	cli_signals();
-	bool tty = isatty(STDERR_FILENO);
-
-	struct result res[256];
-	int nres = 0;
-	int total = 0, done = 0, failures = 0;
-	for (int c = C_THROUGHPUT; c <= C_LATENCY; c++)
-		for (int k = 0; k < NT; k++)
-			if (o.cases[c] && takes_part(transports[k], &o, (enum ckind)c))
-				total += o.nsizes * o.repeat;
-
-	int64_t *rtts = NULL;
-	size_t nrtt = 0;
-	for (int c = C_THROUGHPUT; c <= C_LATENCY && !cli_signal; c++) {
-		if (!o.cases[c])
-			continue;
-		for (int si = 0; si < o.nsizes && !cli_signal; si++) {
-			size_t size = o.sizes[si];
-			/* per transport: values of each run, for the median */
-			double vals[NT][MAX_REPEAT];
-			int64_t lat[NT][4][MAX_REPEAT];
-			double fx[NT][MAX_REPEAT];
-			int nv[NT] = {0};
-			char skipped[NT][160] = {{0}};
-			for (int rep = 0; rep < o.repeat && !cli_signal; rep++) {
-				for (int t = 0; t < NT && !cli_signal; t++) {
-					const struct transport *tr = transports[t];
-					if (!takes_part(tr, &o, (enum ckind)c))
-						continue;
-					progress(tty, done++, total, (enum ckind)c, size, tr);
-					if (skipped[t][0])
-						continue;
-					struct link l;
-					link_init(&l, tr, size, &o);
-					const char *why = tr->prepare(&l);
-					if (why) {
-						snprintf(skipped[t], sizeof skipped[t], "%s", why);
-						continue;
-					}
-					struct result r = {0};
-					int rc = c == C_THROUGHPUT
-							 ? run_throughput(&o, &l, &r)
-							 : run_latency(&o, &l, &r, &rtts, &nrtt);
-					/* what the run left open, as when the fork failed */
-					tr->close(&l);
-					if (rc) {
-						if (!cli_signal) {
-							cli_warn("%s %s %zu bytes: run failed", cnames[c],
-								 tr->name, size);
-							failures++;
-						}
-						continue;
-					}
-					int i = nv[t]++;
-					vals[t][i] = r.msgs_per_s;
-					fx[t][i] = r.futex_per_msg;
-					lat[t][0][i] = r.p50;
-					lat[t][1][i] = r.p99;
-					lat[t][2][i] = r.p999;
-					lat[t][3][i] = r.max;
-				}
-			}
-			for (int t = 0; t < NT && nres < 256; t++) {
-				const struct transport *tr = transports[t];
-				if (!takes_part(tr, &o, (enum ckind)c))
-					continue;
-				struct result *r = &res[nres];
-				memset(r, 0, sizeof *r);
-				r->tr = tr, r->c = (enum ckind)c, r->size = size;
-				if (skipped[t][0]) {
-					memcpy(r->skipped, skipped[t], sizeof r->skipped);
-					nres++;
-					continue;
-				}
-				if (!nv[t])
-					continue;
-				r->runs = nv[t];
-				qsort(vals[t], (size_t)nv[t], sizeof(double), cmp_dbl);
-				qsort(fx[t], (size_t)nv[t], sizeof(double), cmp_dbl);
-				r->msgs_per_s = vals[t][nv[t] / 2];
-				r->bytes_per_s = r->msgs_per_s * (double)size;
-				r->futex_per_msg = fx[t][nv[t] / 2];
-				for (int q = 0; q < 4; q++)
-					qsort(lat[t][q], (size_t)nv[t], sizeof(int64_t), cmp_i64);
-				r->p50 = lat[t][0][nv[t] / 2];
-				r->p99 = lat[t][1][nv[t] / 2];
-				r->p999 = lat[t][2][nv[t] / 2];
-				r->max = lat[t][3][nv[t] - 1]; /* the worst seen, not a median */
-				nres++;
-			}
-		}
-	}
-	free(rtts);
-	if (o.cases[C_IDLE] && !cli_signal && nres < 256) {
-		o.idle_ms = o.duration_set ? o.duration_ms : 10000;
-		if (tty)
-			fprintf(stderr, "\r\033[K%s: idle holder for %g s", cli_prog,
-				(double)o.idle_ms / 1000);
-		struct result *r = &res[nres];
-		memset(r, 0, sizeof *r);
-		r->tr = &eshm_transport, r->c = C_IDLE, r->runs = 1;
-		if (run_idle(&o, r) == 0)
-			nres++;
-		else if (!cli_signal)
-			failures++;
-	}
-	if (tty)
-		fprintf(stderr, "\r\033[K");
+	b.tty = isatty(STDERR_FILENO);
+	run_plan(&b);
 	cli_reraise(cli_signal);
-	if (o.json)
-		print_json(&o, res, nres);
+	if (b.o.json)
+		print_json(&b.o, b.res, b.nres);
 	else
-		print_table(&o, res, nres);
-	if (fflush(stdout) || ferror(stdout))
-		return EX_FAIL;
-	return failures ? EX_FAIL : EX_OK;
+		print_table(&b.o, b.res, b.nres);
+	return cli_close_stdout(b.failures ? EX_FAIL : EX_OK);
 }
