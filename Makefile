@@ -12,6 +12,12 @@ PYTHONDIR ?= $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("pur
 
 CC ?= cc
 CFLAGS ?= -O2 -g
+# Whole-library optimisation: libeshm is one file per concern, and its hot
+# paths cross files (ring-read.c waits in wait.c). Without LTO the split
+# measured a 64-byte round trip 0.80x and 64-byte throughput 0.87x the
+# single ring.c it came from (6 code layouts each); with it, 1.00x and
+# 0.99x. Fat objects: libeshm.a also links without LTO. LTO= turns it off.
+LTO ?= -flto=auto -ffat-lto-objects
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -fPIC -pthread -MMD -MP
 override CPPFLAGS += -D_GNU_SOURCE -Ilib
@@ -39,7 +45,7 @@ all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTO) -c -o $@ $<
 
 $(B)/libeshm.a: $(LIB_OBJ)
 	rm -f $@
@@ -47,12 +53,12 @@ $(B)/libeshm.a: $(LIB_OBJ)
 
 # exports exactly what eshm.h declares (lib/libeshm.map; tests/05-library.bats checks)
 $(B)/libeshm.so: $(LIB_OBJ) lib/libeshm.map
-	$(CC) -shared -Wl,-soname,libeshm.so.0 -Wl,--version-script=lib/libeshm.map $(LDFLAGS) \
+	$(CC) -shared -Wl,-soname,libeshm.so.0 -Wl,--version-script=lib/libeshm.map $(LDFLAGS) $(LTO) \
 	  -o $@ $(LIB_OBJ)
 
 $(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ -lm
 
 # rebuilt whenever the install directories change, so that
 # `make install PREFIX=/usr` never installs a file naming /usr/local

@@ -201,3 +201,18 @@ eshm_ends_release(struct eshm *h, bool lost)
 		h->held[e] = false;
 	}
 }
+
+/* Why we may not touch end, eshm_owns having said so: never 0, even if
+ * the slot's generation, read a second time, looks ours again (it went
+ * back: scribbled over). */
+int
+eshm_not_owned(struct eshm *h, int end)
+{
+	int r = eshm_end_check(h, end);
+	if (r)
+		return r;
+	return eshm_seterr(h, ESHM_ECORRUPT,
+			   "segment %s is corrupt: the record of our %s end of channel %s "
+			   "changed under us and back",
+			   h->name, eshm_end_desc(end), eshm_chan_name(end / 2));
+}

@@ -321,6 +321,7 @@ int eshm_ends_claim(struct eshm *h, struct eshm_error *err);
 void eshm_ends_release(struct eshm *h, bool lost);
 bool eshm_any_live(int fd);
 int eshm_end_check(struct eshm *h, int end);
+int eshm_not_owned(struct eshm *h, int end);
 
 /* heartbeat.c */
 int eshm_heartbeat_start(struct eshm *h);

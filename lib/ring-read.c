@@ -98,6 +98,7 @@ static int
 rec_at(struct eshm *h, uint64_t pos, struct eshm_rec *out)
 {
 	struct rside *r = &h->r;
+	*out = (struct eshm_rec){0};
 	const char *why = rec_at_invalid(r->ring, pos % r->cap, r->cap, r->head - pos, out);
 	return why ? eshm_corrupt(h, h->rend / 2, why, pos, out->len) : 0;
 }
@@ -229,7 +230,7 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		}
 		/* a new batch: a displaced reader hands nothing more on */
 		if (!r->peekmsgs && !eshm_owns(h, h->rend))
-			return eshm_end_check(h, h->rend);
+			return eshm_not_owned(h, h->rend);
 		struct eshm_rec rec;
 		if ((rc = rec_at(h, r->cur, &rec)))
 			return rc;
@@ -319,7 +320,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
 	if (!eshm_owns(h, h->rend))
-		return eshm_end_check(h, h->rend);
+		return eshm_not_owned(h, h->rend);
 	struct rside *r = &h->r;
 	if (nbytes == SIZE_MAX || nbytes == r->peeked) {
 		/* everything peeked, including empty messages and padding */
@@ -402,7 +403,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 int
 eshm_peek(eshm_t *h, const void **ptr, size_t *len, int timeout_ms)
 {
-	struct eshm_chunk ck;
+	struct eshm_chunk ck = {0}; /* (filled when 0 is returned; the compiler cannot tell) */
 	if (!h)
 		return ESHM_EINVAL;
 	if (!ptr || !len)

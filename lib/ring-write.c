@@ -152,7 +152,7 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 	if (h->wend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
 	if (!eshm_owns(h, h->wend))
-		return eshm_end_check(h, h->wend);
+		return eshm_not_owned(h, h->wend);
 	struct wside *w = &h->w;
 	uint64_t maxmsg = w->cap - 2 * REC_HDR;
 	if (min > maxmsg)
@@ -226,7 +226,7 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 	if (w->resv == UINT64_MAX || w->resv != w->head)
 		return eshm_seterr(h, ESHM_EINVAL, "commit without a reservation");
 	if (!eshm_owns(h, h->wend))
-		return eshm_end_check(h, h->wend);
+		return eshm_not_owned(h, h->wend);
 	if (len > w->resv_avail)
 		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation", len);
 	write_rec(h, len, info, nmsgs);
@@ -332,7 +332,7 @@ eshm_flush(eshm_t *h, int timeout_ms)
 	if (h->wend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
 	if (!eshm_owns(h, h->wend))
-		return eshm_end_check(h, h->wend);
+		return eshm_not_owned(h, h->wend);
 	int r = wait_space(h, h->w.cap, eshm_deadline(timeout_ms));
 	if (r != ESHM_ETIMEDOUT)
 		return r;
@@ -359,7 +359,7 @@ eshm_flush(eshm_t *h, int timeout_ms)
 int
 eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 {
-	void *p;
+	void *p = NULL;
 	size_t avail;
 	if (!h)
 		return ESHM_EINVAL;
@@ -412,7 +412,7 @@ eshm_ring_eos(struct eshm *h)
 {
 	struct wside *w = &h->w;
 	if (!eshm_owns(h, h->wend))
-		return eshm_end_check(h, h->wend);
+		return eshm_not_owned(h, h->wend);
 	if (!w->wrote && atomic_load_explicit(&w->c->eos_mark, memory_order_relaxed))
 		return 0;
 	int r = wrefresh(h);

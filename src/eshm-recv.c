@@ -394,7 +394,7 @@ pump(struct run *rn)
 			max = (size_t)(o->count - rn->got - b->msgs);
 		if (o->unbuffered)
 			max = 1;
-		struct eshm_chunk ck;
+		struct eshm_chunk ck = {0}; /* (filled when 0 is returned) */
 		int r = eshm_peek_chunk(rn->h, &ck, max, b->nent ? 0 : o->timeout_ms);
 		if (r == 0) {
 			if (!batch_add(b, &ck, o->out)) {
