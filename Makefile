@@ -38,7 +38,7 @@ ASAN_TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/asan/tests/%)
 MANS := $(wildcard man/*.1 man/*.3 man/*.7)
 
 .DELETE_ON_ERROR:
-.PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz stress test-bats lint bench install \
+.PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz stress test-bats lint format bench install \
 	uninstall clean demo
 
 all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
@@ -169,7 +169,14 @@ $(B)/tests/interop-peer: tests/interop/peer.cpp lib/eshm.h $(B)/libeshm.a
 test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN) $(STRESS_TOOLS)
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
 
+# C formatting follows .clang-format: make format fixes, make check checks
+FORMAT_SRC := $(wildcard lib/*.c lib/*.h src/*.c src/*.h tests/lib/*.c tests/lib/*.h \
+	tests/fuzz/*.c tests/stress/*.c tests/hostile/*.c tests/interop/*.cpp)
+format:
+	clang-format -i $(FORMAT_SRC)
+
 lint:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 	mandoc -Tlint -W warning $(MANS)
 	shellcheck -x .ci/run demo.sh bench/*.sh tests/*.bash tests/stress/*.sh completions/bash/*
 

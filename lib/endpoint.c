@@ -88,14 +88,11 @@ end_available(struct eshm *h, int end, int64_t now, struct eshm_error *err)
 		return 0;
 	if (st == ESHM_PEER_STALE && (h->cfg.flags & ESHM_TAKEOVER))
 		return 0;
-	pid_t pid = (pid_t)atomic_load_explicit(&h->hdr->slot[end].pid,
-						memory_order_relaxed);
-	return eshm_fill_error(err, ESHM_EBUSY, pid,
-			       "channel %s of %s already has a %s %s (pid %d)%s",
-			       eshm_chan_name(end / 2), h->name,
-			       st == ESHM_PEER_STALE ? "stale" : "live",
-			       eshm_end_desc(end), (int)pid,
-			       st == ESHM_PEER_STALE ? "; --takeover takes it" : "");
+	pid_t pid = (pid_t)atomic_load_explicit(&h->hdr->slot[end].pid, memory_order_relaxed);
+	return eshm_fill_error(
+		err, ESHM_EBUSY, pid, "channel %s of %s already has a %s %s (pid %d)%s",
+		eshm_chan_name(end / 2), h->name, st == ESHM_PEER_STALE ? "stale" : "live",
+		eshm_end_desc(end), (int)pid, st == ESHM_PEER_STALE ? "; --takeover takes it" : "");
 }
 
 /* Claim the ends the config asks for. Called with the segment flocked. */
@@ -135,8 +132,8 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 			eshm_ends_release(h, false);
 			return eshm_fill_error(err, r == -EAGAIN ? ESHM_EBUSY : r, 0,
 					       "cannot lock the %s end of channel %s of %s: %s",
-					       eshm_end_desc(e), eshm_chan_name(e / 2),
-					       h->name, eshm_strerror(r));
+					       eshm_end_desc(e), eshm_chan_name(e / 2), h->name,
+					       eshm_strerror(r));
 		}
 		atomic_store_explicit(&s->stale_ms, (uint32_t)h->cfg.stale_threshold_ms,
 				      memory_order_relaxed);
@@ -144,8 +141,7 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 		atomic_store_explicit(&s->cpus, h->cpus, memory_order_relaxed);
 		atomic_store_explicit(&s->pid, (uint32_t)getpid(), memory_order_relaxed);
 		atomic_store_explicit(&s->claimer, (uint32_t)getpid(), memory_order_relaxed);
-		h->gen[e] = atomic_fetch_add_explicit(&s->generation, 1,
-						      memory_order_relaxed) + 1;
+		h->gen[e] = atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed) + 1;
 		h->held[e] = true;
 	}
 	h->role = role;
@@ -158,8 +154,7 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 int
 eshm_end_check(struct eshm *h, int end)
 {
-	uint64_t g = atomic_load_explicit(&h->hdr->slot[end].generation,
-					  memory_order_relaxed);
+	uint64_t g = atomic_load_explicit(&h->hdr->slot[end].generation, memory_order_relaxed);
 	/* a slot read as zeros may be a truncated segment, not a takeover */
 	if (g != h->gen[end] && eshm_truncated(h))
 		return ESHM_ECORRUPT;
@@ -171,11 +166,10 @@ eshm_end_check(struct eshm *h, int end)
 				   h->name, eshm_end_desc(end), eshm_chan_name(end / 2),
 				   (unsigned long long)g, (unsigned long long)h->gen[end]);
 	if (g != h->gen[end])
-		return eshm_seterr(h, ESHM_ETAKEN,
-				   "the %s end of channel %s of %s was taken over by pid %u",
-				   eshm_end_desc(end), eshm_chan_name(end / 2), h->name,
-				   atomic_load_explicit(&h->hdr->slot[end].claimer,
-							memory_order_relaxed));
+		return eshm_seterr(
+			h, ESHM_ETAKEN, "the %s end of channel %s of %s was taken over by pid %u",
+			eshm_end_desc(end), eshm_chan_name(end / 2), h->name,
+			atomic_load_explicit(&h->hdr->slot[end].claimer, memory_order_relaxed));
 	return 0;
 }
 

@@ -88,7 +88,7 @@ struct eshm_chan {
 	 * (messages and bytes in, waits for space, wakes of the reader) */
 	_Atomic uint32_t wseq;
 	_Atomic uint32_t framing;
-	_Atomic uint32_t eos_mark;  /* the last record written is an end mark */
+	_Atomic uint32_t eos_mark; /* the last record written is an end mark */
 	uint32_t pad3;
 	struct eshm_counts in;
 	char pad4[ESHM_CL - 48];
@@ -109,7 +109,7 @@ struct eshm_header {
 	int64_t created_mono; /* CLOCK_MONOTONIC */
 	uint32_t creator_pid;
 	uint32_t creator_uid;
-	uint32_t flags;       /* HDR_KEEP */
+	uint32_t flags; /* HDR_KEEP */
 	uint32_t pad0;
 	uint64_t chan_off[2];
 	uint64_t chan_cap[2];
@@ -139,8 +139,8 @@ struct eshm_geom {
 
 /* How a wait spins before it sleeps; see wait.c. */
 struct spin {
-	int64_t budget;   /* ns */
-	unsigned poll;    /* pauses between two looks at the index */
+	int64_t budget; /* ns */
+	unsigned poll;  /* pauses between two looks at the index */
 	unsigned waits, fails;
 	bool adaptive;
 };
@@ -150,19 +150,19 @@ struct wside {
 	struct eshm_chan *c;
 	unsigned char *ring;
 	uint64_t cap;
-	uint64_t head;      /* our head; published copy is c->head */
-	uint64_t tail;      /* cached copy of c->tail */
-	uint64_t resv;      /* position of the reserved record, or UINT64_MAX */
+	uint64_t head;       /* our head; published copy is c->head */
+	uint64_t tail;       /* cached copy of c->tail */
+	uint64_t resv;       /* position of the reserved record, or UINT64_MAX */
 	uint64_t resv_avail; /* payload bytes the reservation allows */
-	uint64_t need;      /* free bytes wait_space waits for */
+	uint64_t need;       /* free bytes wait_space waits for */
 	struct eshm_counts n;
-	int framing;        /* what this handle writes */
+	int framing; /* what this handle writes */
 	/* bytes of an unfinished message carried to the next reservation */
 	size_t carry;
 	unsigned char *carry_at; /* in the ring (beyond head + 8) or in side */
 	unsigned char *side;
 	size_t side_cap;
-	bool wrote;         /* committed data since attach or last EOS */
+	bool wrote; /* committed data since attach or last EOS */
 };
 
 /* Local state of the channel a handle reads. */
@@ -170,23 +170,23 @@ struct rside {
 	struct eshm_chan *c;
 	unsigned char *ring;
 	uint64_t cap;
-	uint64_t tail;      /* released record position (ours; mirrors c->tail) */
-	uint32_t skip;      /* bytes of the record at tail already released */
+	uint64_t tail; /* released record position (ours; mirrors c->tail) */
+	uint32_t skip; /* bytes of the record at tail already released */
 	uint32_t skipmsgs;
-	uint64_t head;      /* cached copy of c->head */
+	uint64_t head; /* cached copy of c->head */
 	/* peek cursor: record position and offset in its payload */
 	uint64_t cur;
 	uint32_t curoff;
-	uint32_t curmsgs;   /* messages of that record before curoff */
-	uint64_t peeked;    /* payload bytes peeked beyond the release point */
-	uint64_t peekmsgs;  /* messages peeked beyond the release point */
+	uint32_t curmsgs;  /* messages of that record before curoff */
+	uint64_t peeked;   /* payload bytes peeked beyond the release point */
+	uint64_t peekmsgs; /* messages peeked beyond the release point */
 	/* cursor before the last chunk, for eshm_unpeek */
 	struct {
 		uint64_t cur, peeked, peekmsgs;
 		uint32_t curoff, curmsgs;
 		bool valid;
 	} undo;
-	int end_w;          /* index of the writer end of this channel */
+	int end_w; /* index of the writer end of this channel */
 	struct eshm_counts n;
 	int64_t lost_since; /* CLOCK_MONOTONIC ns the writer was seen dead, or 0 */
 };
@@ -202,21 +202,21 @@ struct eshm {
 	int role;
 	bool created;
 	bool held[NENDS];
-	uint64_t gen[NENDS];    /* generation of each end we hold */
-	int wend, rend;         /* ends held for writing/reading, or -1 */
+	uint64_t gen[NENDS];        /* generation of each end we hold */
+	int wend, rend;             /* ends held for writing/reading, or -1 */
 	struct spin spin_w, spin_r; /* the space and data waits (ring.c) */
-	uint64_t cpus;          /* our CPU affinity, as in struct eshm_slot */
+	uint64_t cpus;              /* our CPU affinity, as in struct eshm_slot */
 	struct wside w;
 	struct rside r;
 	dev_t dev;
-	ino_t ino;              /* of our file: the name must still lead to it */
+	ino_t ino; /* of our file: the name must still lead to it */
 	/* heartbeat thread */
 	pthread_t hb;
 	bool hb_running;
 	pthread_mutex_t hb_mu;
 	pthread_cond_t hb_cv;
 	bool hb_stop;
-	int guard;              /* slot in guard.c's table, or -1 */
+	int guard; /* slot in guard.c's table, or -1 */
 	char err[256];
 };
 
@@ -275,8 +275,8 @@ int64_t eshm_now_real(void);
 uint64_t eshm_proc_start_time(pid_t pid);
 int eshm_seterr(struct eshm *h, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int eshm_fill_error(struct eshm_error *err, int code, pid_t pid,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int eshm_fill_error(struct eshm_error *err, int code, pid_t pid, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 const char *eshm_chan_name(int ch);
 const char *eshm_end_desc(int end);
 /* "group NAME (gid N)", or "gid N" when it has no name, in buf; for messages */
@@ -286,10 +286,9 @@ int eshm_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 void eshm_futex_wake(_Atomic uint32_t *addr);
 
 /* segment.c: creating a segment file, its geometry, what it holds */
-int eshm_segment_create(const char *path, const struct eshm_config *cfg,
-			int *fdp);
-int eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
-		    struct eshm_geom *g, char *why, size_t whylen);
+int eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp);
+int eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size, struct eshm_geom *g,
+		    char *why, size_t whylen);
 bool eshm_same_file(int fd, const char *path, dev_t *dev, ino_t *ino);
 /* What channel ch holds for readers: messages and payload bytes not yet
  * released, and whether anything (a message or an end mark a reader must
@@ -298,10 +297,9 @@ struct eshm_backlog {
 	uint64_t msgs, bytes;
 	bool pending;
 };
-int eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
-		      const struct eshm_geom *g, struct eshm_backlog *b);
-int eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
-		      const struct eshm_geom *g);
+int eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g,
+		      struct eshm_backlog *b);
+int eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g);
 
 /* guard.c: the segment under us, still whole and still named */
 int eshm_guard_add(void *base, size_t size, bool handler);
@@ -341,15 +339,15 @@ uint64_t eshm_cpu_mask(void);
 int64_t eshm_deadline(int timeout_ms);
 /* What a wait waits for, on either side of a channel. */
 struct eshm_waiter {
-	_Atomic uint32_t *flag;             /* futex word the other side wakes */
-	int (*ready)(struct eshm *h);       /* 1 ready, 0 not yet, or an error */
-	int (*idle)(struct eshm *h, int64_t now); /* after a whole slice without
+	_Atomic uint32_t *flag;                      /* futex word the other side wakes */
+	int (*ready)(struct eshm *h);                /* 1 ready, 0 not yet, or an error */
+	int (*idle)(struct eshm *h, int64_t now);    /* after a whole slice without
 						    * progress: 0, or an error */
 	int (*expired)(struct eshm *h, bool polled); /* the ESHM_ETIMEDOUT, said */
 	struct spin *spin;
-	int end;                            /* ours: still ours after a sleep? */
-	int peer;                           /* the end we wait for */
-	_Atomic uint64_t *waits;            /* counted once per wait that sleeps */
+	int end;                 /* ours: still ours after a sleep? */
+	int peer;                /* the end we wait for */
+	_Atomic uint64_t *waits; /* counted once per wait that sleeps */
 };
 int eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline);
 

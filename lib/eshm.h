@@ -31,24 +31,24 @@ extern "C" {
 /* Error codes. Every call returns 0 (or a length) on success and a negative
  * code on failure: either one of these or a negated errno value. */
 enum {
-	ESHM_EOF = -1000,      /* end of stream: the writer finished */
-	ESHM_ETIMEDOUT = -1001, /* the timeout expired */
-	ESHM_EBUSY = -1002,     /* the end already has a live holder */
-	ESHM_ENOSEG = -1003,    /* no such segment (and not allowed to create) */
-	ESHM_ECORRUPT = -1004,  /* the segment's contents are inconsistent */
-	ESHM_EMSGSIZE = -1005,  /* message larger than the channel allows */
-	ESHM_ETRUNC = -1006,    /* caller's buffer is smaller than the message */
+	ESHM_EOF = -1000,         /* end of stream: the writer finished */
+	ESHM_ETIMEDOUT = -1001,   /* the timeout expired */
+	ESHM_EBUSY = -1002,       /* the end already has a live holder */
+	ESHM_ENOSEG = -1003,      /* no such segment (and not allowed to create) */
+	ESHM_ECORRUPT = -1004,    /* the segment's contents are inconsistent */
+	ESHM_EMSGSIZE = -1005,    /* message larger than the channel allows */
+	ESHM_ETRUNC = -1006,      /* caller's buffer is smaller than the message */
 	ESHM_EWRITERLOST = -1007, /* the writer died and no new one came */
-	ESHM_ENAME = -1008,     /* invalid segment name */
-	ESHM_ETAKEN = -1009,    /* this end was taken over by another process */
-	ESHM_ENOEND = -1010,    /* the handle does not hold the end needed */
-	ESHM_EMODE = -1011,     /* existing segment is more permissive than asked */
-	ESHM_ENOTSEG = -1012,   /* the file is not an eshm segment */
-	ESHM_EVERSION = -1013,  /* segment made by an incompatible version */
-	ESHM_EINVAL = -1014,    /* bad argument */
-	ESHM_EPENDING = -1015,  /* the segment still holds undelivered data */
-	ESHM_EREMOVED = -1016,  /* the segment's name was removed, or now names
-				 * another segment, while this handle used it */
+	ESHM_ENAME = -1008,       /* invalid segment name */
+	ESHM_ETAKEN = -1009,      /* this end was taken over by another process */
+	ESHM_ENOEND = -1010,      /* the handle does not hold the end needed */
+	ESHM_EMODE = -1011,       /* existing segment is more permissive than asked */
+	ESHM_ENOTSEG = -1012,     /* the file is not an eshm segment */
+	ESHM_EVERSION = -1013,    /* segment made by an incompatible version */
+	ESHM_EINVAL = -1014,      /* bad argument */
+	ESHM_EPENDING = -1015,    /* the segment still holds undelivered data */
+	ESHM_EREMOVED = -1016,    /* the segment's name was removed, or now names
+				   * another segment, while this handle used it */
 };
 
 enum eshm_role {
@@ -77,10 +77,10 @@ enum eshm_framing {
 
 /* Flags for eshm_config.flags. */
 enum {
-	ESHM_NO_CREATE = 1, /* wait for the segment instead of creating it */
-	ESHM_KEEP = 2,      /* when creating: never remove automatically */
-	ESHM_TAKEOVER = 4,  /* take an end whose live holder is stale */
-	ESHM_NO_EOS = 8,    /* eshm_close does not mark end of stream */
+	ESHM_NO_CREATE = 1,        /* wait for the segment instead of creating it */
+	ESHM_KEEP = 2,             /* when creating: never remove automatically */
+	ESHM_TAKEOVER = 4,         /* take an end whose live holder is stale */
+	ESHM_NO_EOS = 8,           /* eshm_close does not mark end of stream */
 	ESHM_NO_SIGBUS_GUARD = 16, /* do not install the SIGBUS handler that turns
 				    * a segment truncated under us into errors */
 };
@@ -119,9 +119,9 @@ struct eshm_config {
 
 /* Details of a failure, for a message a person can act on. */
 struct eshm_error {
-	int code;        /* the code the call returned */
-	pid_t pid;       /* holder involved, if any, else 0 */
-	char what[256];  /* e.g. "channel m2s of q already has a live writer (pid 42)" */
+	int code;       /* the code the call returned */
+	pid_t pid;      /* holder involved, if any, else 0 */
+	char what[256]; /* e.g. "channel m2s of q already has a live writer (pid 42)" */
 };
 
 typedef struct eshm eshm_t;
@@ -239,8 +239,7 @@ int eshm_eos(eshm_t *h);
  * calls: its contents are not carried over, except the bytes that
  * eshm_commit_lines carried, which start the new reservation (and count
  * towards min). */
-int eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail,
-		 int timeout_ms);
+int eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms);
 /* Publish the first len reserved bytes as one message. */
 int eshm_commit(eshm_t *h, size_t len);
 /* Publish the first len reserved bytes as messages each terminated by delim
@@ -265,8 +264,7 @@ struct eshm_chunk {
 };
 /* The next chunk after those already peeked, holding at most max_msgs
  * messages (0: no limit). ESHM_EOF when the next thing is end of stream. */
-int eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs,
-		    int timeout_ms);
+int eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms);
 /* Release the first nbytes of chunk data peeked so far (whole chunks, or a
  * prefix of one ending on a message boundary or, for raw data, anywhere);
  * ESHM_ALL releases everything peeked, empty messages included. After a
@@ -306,32 +304,32 @@ struct eshm_end_info {
 };
 
 struct eshm_channel_info {
-	uint64_t capacity;   /* ring bytes */
-	uint64_t used;       /* bytes of undelivered records */
+	uint64_t capacity;            /* ring bytes */
+	uint64_t used;                /* bytes of undelivered records */
 	uint64_t msgs_in, bytes_in;   /* committed by writers */
 	uint64_t msgs_out, bytes_out; /* released by readers */
-	uint64_t waits_full;  /* times a writer slept for space */
-	uint64_t waits_empty; /* times a reader slept for data */
-	uint64_t wakes;       /* futex wake calls made by either side */
-	int framing;          /* enum eshm_framing of the last writer */
-	int eos;              /* 1 if the stream is marked ended */
+	uint64_t waits_full;          /* times a writer slept for space */
+	uint64_t waits_empty;         /* times a reader slept for data */
+	uint64_t wakes;               /* futex wake calls made by either side */
+	int framing;                  /* enum eshm_framing of the last writer */
+	int eos;                      /* 1 if the stream is marked ended */
 	struct eshm_end_info writer, reader;
 };
 
 struct eshm_info {
 	char name[ESHM_NAME_MAX + 1];
-	int valid;            /* 0: not a usable segment; see problem */
-	char problem[256];    /* why not valid */
-	uint64_t size;        /* file size */
-	unsigned mode;        /* permission bits */
+	int valid;         /* 0: not a usable segment; see problem */
+	char problem[256]; /* why not valid */
+	uint64_t size;     /* file size */
+	unsigned mode;     /* permission bits */
 	uid_t uid;
 	gid_t gid;
-	int64_t created_ns;   /* CLOCK_REALTIME at creation */
+	int64_t created_ns; /* CLOCK_REALTIME at creation */
 	pid_t creator_pid;
-	int keep;             /* created with ESHM_KEEP */
-	int64_t idle_ms;      /* since any holder was last seen; -1 if unknown */
-	int pending;          /* undelivered data or end-of-stream mark */
-	int live;             /* some end has a live holder */
+	int keep;                         /* created with ESHM_KEEP */
+	int64_t idle_ms;                  /* since any holder was last seen; -1 if unknown */
+	int pending;                      /* undelivered data or end-of-stream mark */
+	int live;                         /* some end has a live holder */
 	struct eshm_channel_info chan[2]; /* [0] m2s, [1] s2m */
 };
 
@@ -339,8 +337,7 @@ struct eshm_info {
  * never changes the segment. Returns 0 with info->valid set to 0 when the
  * file exists but is not a usable segment, a negative code if it cannot be
  * read at all. */
-int eshm_inspect(const char *name, struct eshm_info *info,
-		 struct eshm_error *err);
+int eshm_inspect(const char *name, struct eshm_info *info, struct eshm_error *err);
 
 /* The names of the segments in /dev/shm (files eshm_NAME with a valid
  * NAME, whatever they hold), sorted; free with eshm_list_free. Returns
@@ -353,9 +350,9 @@ int eshm_stats(eshm_t *h, struct eshm_info *info);
 
 /* Flags for eshm_unlink. */
 enum {
-	ESHM_UNLINK_PENDING = 1, /* also if it holds undelivered data, idle that long */
-	ESHM_UNLINK_INVALID = 2, /* also a file that is not a valid segment */
-	ESHM_UNLINK_DRY_RUN = 4, /* decide, but do not remove */
+	ESHM_UNLINK_PENDING = 1,    /* also if it holds undelivered data, idle that long */
+	ESHM_UNLINK_INVALID = 2,    /* also a file that is not a valid segment */
+	ESHM_UNLINK_DRY_RUN = 4,    /* decide, but do not remove */
 	ESHM_UNLINK_KEPT = 8,       /* also one created with ESHM_KEEP */
 	ESHM_UNLINK_KEPT_IDLE = 16, /* also one created with ESHM_KEEP, if idle that long */
 };
@@ -367,8 +364,8 @@ enum {
  * idle (else ESHM_EPENDING); an invalid file
  * only given ESHM_UNLINK_INVALID (else ESHM_ENOTSEG). info (may be NULL)
  * receives what was found under the lock. */
-int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
-		struct eshm_info *info, struct eshm_error *err);
+int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms, struct eshm_info *info,
+		struct eshm_error *err);
 
 /* What a segment's creation leaves in /dev/shm until the segment gets its
  * name: the file /dev/shm/.eshm-new.PID.N, which its creator (process PID)
@@ -377,17 +374,17 @@ int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 #define ESHM_LEFTOVER_PATH_MAX 64
 struct eshm_leftover {
 	char path[ESHM_LEFTOVER_PATH_MAX]; /* /dev/shm/.eshm-new.PID.N */
-	pid_t creator_pid;  /* PID, from the name */
-	int creator_alive;  /* 1: being created: its lock is held, or PID
+	pid_t creator_pid;                 /* PID, from the name */
+	int creator_alive;                 /* 1: being created: its lock is held, or PID
 			     * exists and the file changed less than 60 s ago
 			     * (the instant before the creator locks it);
 			     * 0: its creator died; -1: cannot tell, see error */
-	int error;          /* 0, or why the file could not be looked into:
+	int error;                         /* 0, or why the file could not be looked into:
 			     * -EACCES for another user's file we may not read */
-	int64_t age_ms;     /* since the file was last written, >= 0 */
-	uint64_t size;      /* bytes */
-	unsigned mode;      /* permission bits */
-	uid_t uid;          /* owner */
+	int64_t age_ms;                    /* since the file was last written, >= 0 */
+	uint64_t size;                     /* bytes */
+	unsigned mode;                     /* permission bits */
+	uid_t uid;                         /* owner */
 };
 
 /* The leftovers of segment creations in /dev/shm (regular files named

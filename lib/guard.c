@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "eshm-int.h"
@@ -119,8 +119,8 @@ eshm_truncated(struct eshm *h)
 	struct stat st;
 	if (fstat(h->fd, &st) == 0 && (uint64_t)st.st_size != h->g.size)
 		return eshm_seterr(h, ESHM_ECORRUPT,
-				   "segment %s was truncated under us (%lld bytes, was %llu)", h->name,
-				   (long long)st.st_size, (unsigned long long)h->g.size);
+				   "segment %s was truncated under us (%lld bytes, was %llu)",
+				   h->name, (long long)st.st_size, (unsigned long long)h->g.size);
 	if (guard_tripped(h->guard))
 		return eshm_seterr(h, ESHM_ECORRUPT, "segment %s was truncated under us", h->name);
 	return 0;
@@ -185,4 +185,3 @@ eshm_still_named(struct eshm *h)
 	eshm_left_in(h, &msgs, &bytes);
 	return eshm_removed_error(h, msgs, bytes);
 }
-

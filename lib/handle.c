@@ -91,8 +91,7 @@ open_error(const char *name, const char *path, int e, long group, struct eshm_er
 				       has, want[0] ? ", not " : "", want,
 				       want[0] ? " as asked" : "");
 	}
-	return eshm_fill_error(err, -e, 0, "cannot open segment %s: %s", name,
-			       eshm_strerror(-e));
+	return eshm_fill_error(err, -e, 0, "cannot open segment %s: %s", name, eshm_strerror(-e));
 }
 
 /* The group asked for cannot be given: the creator is not a member. */
@@ -113,9 +112,10 @@ check_file(const char *path, const struct stat *st, struct eshm_error *err)
 	if (!S_ISREG(st->st_mode))
 		return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a regular file", path);
 	if ((uint64_t)st->st_size < ESHM_HEADER_SIZE)
-		return eshm_fill_error(err, ESHM_ENOTSEG, 0,
-				       "%s is not an eshm segment (%lld bytes, smaller than a header)",
-				       path, (long long)st->st_size);
+		return eshm_fill_error(
+			err, ESHM_ENOTSEG, 0,
+			"%s is not an eshm segment (%lld bytes, smaller than a header)", path,
+			(long long)st->st_size);
 	return 0;
 }
 
@@ -162,7 +162,8 @@ open_locked(struct eshm *h, const char *path, struct eshm_error *err)
 				if (r == -EPERM && h->cfg.group >= 0)
 					return not_member_error(h, err);
 				if (r < 0)
-					return eshm_fill_error(err, r, 0, "cannot create segment %s: %s",
+					return eshm_fill_error(err, r, 0,
+							       "cannot create segment %s: %s",
 							       h->name, eshm_strerror(r));
 				h->fd = fd;
 				h->created = true;
@@ -197,8 +198,7 @@ open_locked(struct eshm *h, const char *path, struct eshm_error *err)
 }
 
 int
-eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
-	  struct eshm_error *err)
+eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct eshm_error *err)
 {
 	char path[ESHM_PATH_MAX];
 	struct stat st;
@@ -276,7 +276,8 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out,
 	}
 	if ((r = eshm_heartbeat_start(h))) {
 		eshm_ends_release(h, false);
-		r = eshm_fill_error(err, r, 0, "cannot start heartbeat thread: %s", eshm_strerror(r));
+		r = eshm_fill_error(err, r, 0, "cannot start heartbeat thread: %s",
+				    eshm_strerror(r));
 		goto fail;
 	}
 	flock(h->fd, LOCK_UN);

@@ -58,8 +58,8 @@ heartbeat_main(void *arg)
 		 * new holder's now */
 		for (int e = 0; e < NENDS; e++)
 			if (h->held[e] && eshm_owns(h, e))
-				atomic_store_explicit(&h->hdr->slot[e].heartbeat_ns,
-						      (uint64_t)now, memory_order_relaxed);
+				atomic_store_explicit(&h->hdr->slot[e].heartbeat_ns, (uint64_t)now,
+						      memory_order_relaxed);
 		uint64_t a = activity(h);
 		if (a != seen || !last_active) {
 			seen = a;

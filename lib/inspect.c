@@ -1,10 +1,10 @@
 /* inspect.c - look at a segment without touching it, and remove one safely. */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -26,9 +26,8 @@ pread_full(int fd, void *buf, size_t len, off_t off)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-#define CHAN_OFF(ch, field)                                                    \
-	((off_t)(offsetof(struct eshm_header, chan) +                          \
-		 (size_t)(ch) * sizeof(struct eshm_chan) +                     \
+#define CHAN_OFF(ch, field)                                                                        \
+	((off_t)(offsetof(struct eshm_header, chan) + (size_t)(ch) * sizeof(struct eshm_chan) +    \
 		 offsetof(struct eshm_chan, field)))
 
 /* One side's counts, into the copy of the channel: read as a sequence
@@ -59,8 +58,7 @@ read_counters(int fd, int ch, struct eshm_header *copy)
 }
 
 static void
-fill_end(int fd, const struct eshm_header *hdr, int end, int64_t now,
-	 struct eshm_end_info *ei)
+fill_end(int fd, const struct eshm_header *hdr, int end, int64_t now, struct eshm_end_info *ei)
 {
 	const struct eshm_slot *s = &hdr->slot[end];
 	ei->state = eshm_end_state(fd, hdr, end, now);
@@ -101,14 +99,13 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 		invalid(info, "%s", "not a regular file");
 		return 0;
 	}
-	
+
 	struct eshm_header copy;
 	int64_t now = eshm_now_mono();
 	char why[160];
 	int r;
 	for (int tries = 0;; tries++) {
-		if ((uint64_t)st.st_size < sizeof copy ||
-		    pread_full(fd, &copy, sizeof copy, 0)) {
+		if ((uint64_t)st.st_size < sizeof copy || pread_full(fd, &copy, sizeof copy, 0)) {
 			snprintf(why, sizeof why, "%lld bytes, smaller than a segment header",
 				 (long long)st.st_size);
 			invalid(info, "not an eshm segment (%s)", why);
@@ -241,17 +238,19 @@ eshm_stats(eshm_t *h, struct eshm_info *info)
 	snprintf(self, sizeof self, "/proc/self/fd/%d", h->fd);
 	int fd = eshm_open_fd(self, O_RDONLY, 0);
 	if (fd < 0)
-		return eshm_seterr(h, -errno, "cannot reopen the segment: %s", eshm_strerror(-errno));
+		return eshm_seterr(h, -errno, "cannot reopen the segment: %s",
+				   eshm_strerror(-errno));
 	int r = inspect_fd(fd, info, &g);
 	close(fd);
 	if (r)
-		return eshm_seterr(h, r, "cannot inspect segment %s: %s", h->name, eshm_strerror(r));
+		return eshm_seterr(h, r, "cannot inspect segment %s: %s", h->name,
+				   eshm_strerror(r));
 	return 0;
 }
 
 int
-eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
-	    struct eshm_info *info, struct eshm_error *err)
+eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms, struct eshm_info *info,
+	    struct eshm_error *err)
 {
 	char path[ESHM_PATH_MAX];
 	struct eshm_info local;
@@ -317,7 +316,8 @@ eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms,
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
-		r = eshm_fill_error(err, -errno, 0, "cannot stat %s: %s", path, eshm_strerror(-errno));
+		r = eshm_fill_error(err, -errno, 0, "cannot stat %s: %s", path,
+				    eshm_strerror(-errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {

@@ -175,9 +175,9 @@ static int
 refused(struct eshm_error *err, int e, const char *path, const struct stat *st)
 {
 	if (e == EACCES && st && st->st_uid != geteuid())
-		return eshm_fill_error(err, -e, 0,
-				       "cannot open %s: it belongs to uid %u, and we may not read it",
-				       path, (unsigned)st->st_uid);
+		return eshm_fill_error(
+			err, -e, 0, "cannot open %s: it belongs to uid %u, and we may not read it",
+			path, (unsigned)st->st_uid);
 	return eshm_fill_error(err, -e, 0, "cannot open %s: %s", path, eshm_strerror(-e));
 }
 

@@ -262,7 +262,8 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		case REC_MSG:
 			save_undo(r);
 			if (r->curoff > rec.len)
-				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur, r->curoff);
+				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur,
+						    r->curoff);
 			ck->data = payload + r->curoff;
 			ck->len = rec.len - r->curoff;
 			ck->nmsgs = 1;
@@ -276,7 +277,8 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		case REC_DELIM: {
 			uint32_t n = rec_nmsgs(rec);
 			if (r->curoff >= rec.len || r->curmsgs >= n)
-				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur, r->curoff);
+				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur,
+						    r->curoff);
 			save_undo(r);
 			int d = eshm_framing_delim(rec_framing(rec));
 			const unsigned char *p = payload + r->curoff;
@@ -290,8 +292,9 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 				for (size_t i = 0; i < max_msgs; i++) {
 					const unsigned char *q = memchr(p + len, d, left - len);
 					if (!q)
-						return eshm_corrupt(h, h->rend / 2, "message count too high",
-							       r->cur, n);
+						return eshm_corrupt(h, h->rend / 2,
+								    "message count too high",
+								    r->cur, n);
 					len = (size_t)(q - p) + 1;
 				}
 				ck->len = len;
@@ -338,8 +341,8 @@ eshm_consume(eshm_t *h, size_t nbytes)
 		return 0;
 	}
 	if (nbytes > r->peeked)
-		return eshm_seterr(h, ESHM_EINVAL, "release of %zu bytes, only %llu peeked",
-				   nbytes, (unsigned long long)r->peeked);
+		return eshm_seterr(h, ESHM_EINVAL, "release of %zu bytes, only %llu peeked", nbytes,
+				   (unsigned long long)r->peeked);
 	/* A prefix: only after a failed write, so walking the records again
 	 * costs nothing that matters. */
 	uint64_t msgs = 0, bytes = 0;

@@ -40,8 +40,7 @@ eshm_wside_init(struct eshm *h, int ch)
 	w->framing = h->cfg.framing;
 	w->wrote = false;
 	eshm_counts_read(&w->c->wseq, &w->c->in, &w->n);
-	atomic_store_explicit(&w->c->framing, (uint32_t)h->cfg.framing,
-			      memory_order_relaxed);
+	atomic_store_explicit(&w->c->framing, (uint32_t)h->cfg.framing, memory_order_relaxed);
 	return wcheck(h, w->head, w->tail);
 }
 
@@ -79,8 +78,8 @@ space_ready(struct eshm *h)
 static int
 space_expired(struct eshm *h, bool polled)
 {
-	return eshm_seterr(h, ESHM_ETIMEDOUT, polled ? "channel %s of %s is full"
-						     : "channel %s of %s stayed full",
+	return eshm_seterr(h, ESHM_ETIMEDOUT,
+			   polled ? "channel %s of %s is full" : "channel %s of %s stayed full",
 			   eshm_chan_name(h->wend / 2), h->name);
 }
 
@@ -159,8 +158,7 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 		return eshm_seterr(h, ESHM_EMSGSIZE,
 				   "a message of %zu bytes exceeds the %llu bytes a "
 				   "%llu-byte channel can carry",
-				   min, (unsigned long long)maxmsg,
-				   (unsigned long long)w->cap);
+				   min, (unsigned long long)maxmsg, (unsigned long long)w->cap);
 	if (min < w->carry)
 		return eshm_seterr(h, ESHM_EINVAL, "reservation smaller than the carried bytes");
 	uint64_t need = REC_HDR + ALIGN8((uint64_t)min);
@@ -228,7 +226,8 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 	if (!eshm_owns(h, h->wend))
 		return eshm_not_owned(h, h->wend);
 	if (len > w->resv_avail)
-		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation", len);
+		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation",
+				   len);
 	write_rec(h, len, info, nmsgs);
 	return 0;
 }
@@ -263,8 +262,8 @@ eshm_commit_delimited(eshm_t *h, size_t len, int delim)
 	if (n > REC_MAX_NMSGS)
 		return eshm_seterr(h, ESHM_EINVAL, "more than %u messages in one commit",
 				   REC_MAX_NMSGS);
-	uint32_t info = rec_info(REC_DELIM, delim ? ESHM_FRAMING_LINE : ESHM_FRAMING_NULL,
-				 (uint32_t)n);
+	uint32_t info =
+		rec_info(REC_DELIM, delim ? ESHM_FRAMING_LINE : ESHM_FRAMING_NULL, (uint32_t)n);
 	int r = commit_rec(h, len, info, n);
 	return r ? r : (ssize_t)n;
 }
@@ -352,8 +351,8 @@ eshm_flush(eshm_t *h, int timeout_ms)
 	return eshm_seterr(h, ESHM_ETIMEDOUT,
 			   "%llu messages (%llu bytes) still queued in channel %s of %s after "
 			   "waiting %d ms for a reader to take them: %s",
-			   (unsigned long long)b.msgs, (unsigned long long)b.bytes, eshm_chan_name(ch),
-			   h->name, timeout_ms, who);
+			   (unsigned long long)b.msgs, (unsigned long long)b.bytes,
+			   eshm_chan_name(ch), h->name, timeout_ms, who);
 }
 
 int

@@ -40,10 +40,9 @@ create_once(const char *path, const struct eshm_config *cfg, uint64_t cap, int *
 	char tmp[64];
 	int fd = -1;
 	for (int i = 0; i < 100 && fd < 0; i++) {
-		snprintf(tmp, sizeof tmp, "%s/%s%d.%lld", ESHM_DIR, ESHM_NEW_PREFIX,
-			 (int)getpid(), (long long)(eshm_now_mono() + i) % 1000000007);
-		fd = eshm_open_fd(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW,
-				  cfg->mode & 0777);
+		snprintf(tmp, sizeof tmp, "%s/%s%d.%lld", ESHM_DIR, ESHM_NEW_PREFIX, (int)getpid(),
+			 (long long)(eshm_now_mono() + i) % 1000000007);
+		fd = eshm_open_fd(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, cfg->mode & 0777);
 		if (fd < 0 && errno != EEXIST)
 			return -errno;
 	}
@@ -134,8 +133,8 @@ eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
 /* Copy the geometry out of a header and check it against the file; every
  * later access uses the copy, never the shared fields again. */
 int
-eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
-		struct eshm_geom *g, char *why, size_t whylen)
+eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size, struct eshm_geom *g, char *why,
+		size_t whylen)
 {
 	struct eshm_header h;
 	memcpy(&h, hdr, offsetof(struct eshm_header, pad1));
@@ -144,8 +143,8 @@ eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
 		return ESHM_ENOTSEG;
 	}
 	if (h.format != ESHM_FORMAT) {
-		snprintf(why, whylen, "format version %u, this is version %u",
-			 h.format, ESHM_FORMAT);
+		snprintf(why, whylen, "format version %u, this is version %u", h.format,
+			 ESHM_FORMAT);
 		return ESHM_EVERSION;
 	}
 	if (h.header_size != ESHM_HEADER_SIZE) {
@@ -155,8 +154,7 @@ eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
 	}
 	if (h.segment_size != file_size) {
 		snprintf(why, whylen, "header says %llu bytes, file has %llu",
-			 (unsigned long long)h.segment_size,
-			 (unsigned long long)file_size);
+			 (unsigned long long)h.segment_size, (unsigned long long)file_size);
 		return ESHM_ECORRUPT;
 	}
 	uint64_t end = ESHM_HEADER_SIZE;
@@ -169,8 +167,7 @@ eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size,
 				 "channel %s ring (offset %llu, %llu bytes) "
 				 "does not fit the %llu-byte file",
 				 eshm_chan_name(ch), (unsigned long long)off,
-				 (unsigned long long)cap,
-				 (unsigned long long)file_size);
+				 (unsigned long long)cap, (unsigned long long)file_size);
 			return ESHM_ECORRUPT;
 		}
 		g->off[ch] = off;
@@ -208,8 +205,8 @@ eshm_same_file(int fd, const char *path, dev_t *dev, ino_t *ino)
  * Returns 0 or ESHM_ECORRUPT.
  */
 int
-eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
-		  const struct eshm_geom *g, struct eshm_backlog *b)
+eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g,
+		  struct eshm_backlog *b)
 {
 	const struct eshm_chan *c = &hdr->chan[ch];
 	uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
@@ -234,8 +231,7 @@ eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
 		uint64_t off = pos % cap;
 		struct eshm_rec rec;
 		unsigned char last;
-		if (pread(fd, &rec, sizeof rec, (off_t)(g->off[ch] + off)) !=
-			    (ssize_t)sizeof rec ||
+		if (pread(fd, &rec, sizeof rec, (off_t)(g->off[ch] + off)) != (ssize_t)sizeof rec ||
 		    rec_invalid(rec, off, cap, head - pos))
 			return ESHM_ECORRUPT;
 		if (rec_has_end(rec) &&
@@ -272,8 +268,7 @@ eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch,
 /* Whether channel ch holds something a later reader must get: 1, 0, or
  * ESHM_ECORRUPT. */
 int
-eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch,
-		  const struct eshm_geom *g)
+eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g)
 {
 	struct eshm_backlog b;
 	int r = eshm_chan_backlog(fd, hdr, ch, g, &b);

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/futex.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,8 +117,9 @@ eshm_proc_start_time(pid_t pid)
 	/* after ") " come fields 3..: state ppid pgrp session tty tpgid flags
 	 * minflt cminflt majflt cmajflt utime stime cutime cstime priority nice
 	 * num_threads itrealvalue starttime */
-	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-			  "%*d %*d %*d %*d %*d %*d %llu",
+	if (sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+		   "%*d %*d %*d %*d %*d %*d %llu",
 		   &v) != 1)
 		return 0;
 	return v;
@@ -134,8 +135,8 @@ eshm_name_check(const char *name)
 		unsigned char c = (unsigned char)*p;
 		if (n >= ESHM_NAME_MAX)
 			return ESHM_ENAME;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return ESHM_ENAME;
 	}
 	return 0;
@@ -161,7 +162,7 @@ eshm_framing_name(int framing)
 		[ESHM_FRAMING_RAW] = "raw",
 	};
 	return framing >= 0 && framing < (int)(sizeof names / sizeof names[0]) ? names[framing]
-									     : NULL;
+									       : NULL;
 }
 
 int
@@ -188,8 +189,7 @@ eshm_seterr(struct eshm *h, int code, const char *fmt, ...)
 }
 
 int
-eshm_fill_error(struct eshm_error *err, int code, pid_t pid, const char *fmt,
-		...)
+eshm_fill_error(struct eshm_error *err, int code, pid_t pid, const char *fmt, ...)
 {
 	if (!err)
 		return code;

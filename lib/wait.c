@@ -51,7 +51,6 @@
 #define SPIN_MIN_NS 2000
 #define POLL_MAX 64 /* pauses between two looks */
 
-
 static bool
 spin_probe(struct spin *sp)
 {
@@ -87,8 +86,8 @@ spin_failed(struct spin *sp)
 static int
 spin_until(struct eshm *h, struct spin *sp, int peer, int (*ready)(struct eshm *))
 {
-	uint64_t both = h->cpus | atomic_load_explicit(&h->hdr->slot[peer].cpus,
-							 memory_order_relaxed);
+	uint64_t both =
+		h->cpus | atomic_load_explicit(&h->hdr->slot[peer].cpus, memory_order_relaxed);
 	if (__builtin_popcountll(both) <= 1)
 		return 0;
 	int64_t budget = spin_probe(sp) ? SPIN_MAX_NS : sp->budget;

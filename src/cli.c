@@ -128,10 +128,26 @@ cli_parse_size(const char *s, uint64_t *out)
 		return -1;
 	double mul = 1;
 	switch (*e) {
-	case 'k': case 'K': mul = 1024.0; e++; break;
-	case 'm': case 'M': mul = 1024.0 * 1024; e++; break;
-	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; e++; break;
-	case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; e++; break;
+	case 'k':
+	case 'K':
+		mul = 1024.0;
+		e++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1024.0 * 1024;
+		e++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1024.0 * 1024 * 1024;
+		e++;
+		break;
+	case 't':
+	case 'T':
+		mul = 1024.0 * 1024 * 1024 * 1024;
+		e++;
+		break;
 	}
 	if (mul > 1 && (*e == 'i' && e[1] == 'B'))
 		e += 2;
@@ -244,8 +260,8 @@ cli_duration_ms_arg(const char *opt, const char *s)
 {
 	int64_t v;
 	if (cli_parse_duration(s, &v))
-		cli_usage_error("invalid duration for %s: '%s' (use e.g. 500ms, 2s, 1.5m, 1h)",
-				opt, s);
+		cli_usage_error("invalid duration for %s: '%s' (use e.g. 500ms, 2s, 1.5m, 1h)", opt,
+				s);
 	return v > INT_MAX ? INT_MAX : (int)v;
 }
 
@@ -354,8 +370,7 @@ progress_print(struct cli_progress *p, bool final)
 	cli_human(p->bytes, b, sizeof b);
 	cli_human(secs > 0 ? (uint64_t)((double)p->bytes / secs) : 0, r, sizeof r);
 	fprintf(stderr, "%s%s: %s, %llu messages, %s/s, %.1f s%s", p->tty ? "\r\033[K" : "",
-		cli_prog, b, (unsigned long long)p->msgs, r, secs,
-		p->tty && !final ? "" : "\n");
+		cli_prog, b, (unsigned long long)p->msgs, r, secs, p->tty && !final ? "" : "\n");
 	p->last = now;
 }
 

@@ -13,8 +13,8 @@
 /* Exit statuses of all tools. */
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_TIMEOUT = 124 };
 
-extern const char *cli_prog;     /* tool name, for messages */
-extern const char *cli_segment;  /* segment name, for messages, or NULL */
+extern const char *cli_prog;             /* tool name, for messages */
+extern const char *cli_segment;          /* segment name, for messages, or NULL */
 extern volatile sig_atomic_t cli_signal; /* INT/TERM/HUP received, or 0 */
 
 /* Sets the tool name; holds standard descriptors that are closed (see cli.c). */
@@ -25,22 +25,21 @@ void cli_init(const char *prog);
 void cli_need_std(int fd);
 /* "prog: NAME: message" on stderr */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void cli_die(int status, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+_Noreturn void cli_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: message" and "Try 'prog --help'." on stderr, exit 2 */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_version(void);
 
 /* Strict parsers: 0 on success, -1 on garbage or overflow. */
-int cli_parse_size(const char *s, uint64_t *out);         /* 64K, 1M, 2G, 4096 */
-int cli_parse_duration(const char *s, int64_t *ms);        /* 100ms, 1.5s, 2m, 1h, 30 */
+int cli_parse_size(const char *s, uint64_t *out);   /* 64K, 1M, 2G, 4096 */
+int cli_parse_duration(const char *s, int64_t *ms); /* 100ms, 1.5s, 2m, 1h, 30 */
 int cli_parse_count(const char *s, uint64_t max, uint64_t *out);
-int cli_parse_mode(const char *s, unsigned *out);          /* octal, at most 0777 */
-int cli_parse_role(const char *s, int *role);              /* master | slave */
-int cli_parse_group(const char *s, long *gid);             /* a group name or number */
+int cli_parse_mode(const char *s, unsigned *out); /* octal, at most 0777 */
+int cli_parse_role(const char *s, int *role);     /* master | slave */
+int cli_parse_group(const char *s, long *gid);    /* a group name or number */
 /* The same, exiting with a usage error that names the option. */
 uint64_t cli_size_arg(const char *opt, const char *s);
-int cli_duration_ms_arg(const char *opt, const char *s);  /* clamped to INT_MAX */
+int cli_duration_ms_arg(const char *opt, const char *s); /* clamped to INT_MAX */
 uint64_t cli_count_arg(const char *opt, const char *s, uint64_t max);
 
 /* SIGINT/SIGTERM/SIGHUP set cli_signal and interrupt blocking calls (no
@@ -82,17 +81,19 @@ enum {
 	CLI_OPT_NEXT,
 };
 /* Their entries, for the tool's getopt_long table. */
-#define CLI_SEGMENT_LONGOPTS \
-	{"capacity", required_argument, NULL, 'c'}, \
-	{"mode", required_argument, NULL, CLI_OPT_MODE}, \
-	{"keep", no_argument, NULL, CLI_OPT_KEEP}, \
-	{"no-create", no_argument, NULL, CLI_OPT_NO_CREATE}, \
-	{"retries", required_argument, NULL, CLI_OPT_RETRIES}, \
-	{"role", required_argument, NULL, CLI_OPT_ROLE}, \
-	{"takeover", no_argument, NULL, CLI_OPT_TAKEOVER}, \
-	{"heartbeat", required_argument, NULL, CLI_OPT_HEARTBEAT}, \
-	{"stale", required_argument, NULL, CLI_OPT_STALE}, \
-	{"shm-group", required_argument, NULL, CLI_OPT_SHM_GROUP}
+#define CLI_SEGMENT_LONGOPTS                                                                       \
+	{"capacity", required_argument, NULL, 'c'},                                                \
+		{"mode", required_argument, NULL, CLI_OPT_MODE},                                   \
+		{"keep", no_argument, NULL, CLI_OPT_KEEP},                                         \
+		{"no-create", no_argument, NULL, CLI_OPT_NO_CREATE},                               \
+		{"retries", required_argument, NULL, CLI_OPT_RETRIES},                             \
+		{"role", required_argument, NULL, CLI_OPT_ROLE},                                   \
+		{"takeover", no_argument, NULL, CLI_OPT_TAKEOVER},                                 \
+		{"heartbeat", required_argument, NULL, CLI_OPT_HEARTBEAT},                         \
+		{"stale", required_argument, NULL, CLI_OPT_STALE},                                 \
+	{                                                                                          \
+		"shm-group", required_argument, NULL, CLI_OPT_SHM_GROUP                            \
+	}
 /* A --capacity SIZE: bytes per channel, 4K to 2G. */
 size_t cli_capacity_arg(const char *arg);
 /* -c/--capacity and the CLI_OPT_* above: true if c was one of them. */

@@ -78,7 +78,9 @@ usage(void)
 
 enum ckind { C_THROUGHPUT, C_LATENCY, C_IDLE };
 static const char *const cnames[] = {
-	[C_THROUGHPUT] = "throughput", [C_LATENCY] = "latency", [C_IDLE] = "idle",
+	[C_THROUGHPUT] = "throughput",
+	[C_LATENCY] = "latency",
+	[C_IDLE] = "idle",
 };
 
 struct opts {
@@ -109,7 +111,8 @@ parse_sizes(struct opts *o, const char *arg)
 		item[n] = '\0';
 		uint64_t v = cli_size_arg("--sizes", item);
 		if (v == 0 || v > (16u << 20))
-			cli_usage_error("message sizes must be between 1 byte and 16M, not '%s'", item);
+			cli_usage_error("message sizes must be between 1 byte and 16M, not '%s'",
+					item);
 		if (o->nsizes == 16)
 			cli_usage_error("at most 16 sizes");
 		o->sizes[o->nsizes++] = (size_t)v;
@@ -151,7 +154,8 @@ parse(int argc, char **argv, struct opts *o)
 		case 'c':
 			memset(o->cases, 0, sizeof o->cases);
 			if (!strcmp(optarg, "all"))
-				o->cases[C_THROUGHPUT] = o->cases[C_LATENCY] = o->cases[C_IDLE] = true;
+				o->cases[C_THROUGHPUT] = o->cases[C_LATENCY] = o->cases[C_IDLE] =
+					true;
 			else if (!strcmp(optarg, "throughput"))
 				o->cases[C_THROUGHPUT] = true;
 			else if (!strcmp(optarg, "latency"))
@@ -159,16 +163,17 @@ parse(int argc, char **argv, struct opts *o)
 			else if (!strcmp(optarg, "idle"))
 				o->cases[C_IDLE] = true;
 			else
-				cli_usage_error("invalid --case '%s' (throughput, latency, idle or all)",
-						optarg);
+				cli_usage_error(
+					"invalid --case '%s' (throughput, latency, idle or all)",
+					optarg);
 			break;
 		case OPT_COMPARE:
 			o->compare = true;
 			break;
 		case OPT_CPUS: {
 			int a, b, n = 0;
-			if (sscanf(optarg, "%d,%d%n", &a, &b, &n) == 2 && !optarg[n] && a >= 0 && b >= 0 &&
-			    a < CPU_SETSIZE && b < CPU_SETSIZE) {
+			if (sscanf(optarg, "%d,%d%n", &a, &b, &n) == 2 && !optarg[n] && a >= 0 &&
+			    b >= 0 && a < CPU_SETSIZE && b < CPU_SETSIZE) {
 				o->cpu[0] = a, o->cpu[1] = b;
 			} else if (sscanf(optarg, "%d%n", &a, &n) == 1 && !optarg[n] && a >= 0 &&
 				   a < CPU_SETSIZE) {
@@ -282,14 +287,14 @@ struct link {
 	const struct opts *o;
 	size_t size;
 	bool is_a;
-	int pfd[2][2];        /* pipe: per direction, [0] read end [1] write end */
-	int sv[2];            /* unix socketpair: A uses sv[0], B sv[1] */
+	int pfd[2][2]; /* pipe: per direction, [0] read end [1] write end */
+	int sv[2];     /* unix socketpair: A uses sv[0], B sv[1] */
 	mqd_t mq[2];
-	_Atomic uint32_t *fx; /* futex: shared page, words 0 and 1 */
+	_Atomic uint32_t *fx;     /* futex: shared page, words 0 and 1 */
 	uint32_t fx_sent, fx_got; /* futex: counts this side stored, and saw */
 	eshm_t *h;
-	char segment[64];     /* eshm: removed by the parent whatever happens */
-	char why[160];        /* why prepare skipped this size */
+	char segment[64]; /* eshm: removed by the parent whatever happens */
+	char why[160];    /* why prepare skipped this size */
 };
 
 /* One transport: whole messages of l->size bytes, both ways. Adding a
@@ -543,7 +548,8 @@ mq_prepare(struct link *l, int *serial)
 					 "/proc/sys/fs/mqueue/msgsize_max (%ld)",
 					 l->size, max);
 			else
-				snprintf(l->why, sizeof l->why, "skipped: mq_open: %s", strerror(e));
+				snprintf(l->why, sizeof l->why, "skipped: mq_open: %s",
+					 strerror(e));
 			return l->why;
 		}
 		/* gone from the namespace at once: nothing to clean up */
@@ -701,9 +707,9 @@ struct result {
 	size_t size;
 	char skipped[160]; /* why the transport skipped this size, or "" */
 	double msgs_per_s, bytes_per_s;
-	double futex_per_msg; /* eshm only: futex calls per message */
+	double futex_per_msg;        /* eshm only: futex calls per message */
 	int64_t p50, p99, p999, max; /* ns */
-	double cpu_pct;        /* idle */
+	double cpu_pct;              /* idle */
 	int runs;
 };
 
@@ -748,8 +754,8 @@ reap(pid_t pid, bool kill_it, const char *segment)
 		;
 	if (segment[0]) {
 		/* normally already gone; after a failure, make sure */
-		eshm_unlink(segment, ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID | ESHM_UNLINK_KEPT, 0,
-			    NULL, NULL);
+		eshm_unlink(segment, ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID | ESHM_UNLINK_KEPT,
+			    0, NULL, NULL);
 	}
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
@@ -829,8 +835,7 @@ run_throughput(const struct opts *o, struct link *l, struct result *res)
 
 /* Latency: A sends, B echoes; A times each round trip. */
 static int
-run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **rtts,
-	    size_t *nrtt)
+run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **rtts, size_t *nrtt)
 {
 	const struct transport *tr = l->tr;
 	int rp[2];
@@ -932,7 +937,8 @@ run_idle(const struct opts *o, int *serial, struct result *res)
 	double cpu = (double)(b.ru_utime.tv_sec - a.ru_utime.tv_sec + b.ru_stime.tv_sec -
 			      a.ru_stime.tv_sec) +
 		     (double)(b.ru_utime.tv_usec - a.ru_utime.tv_usec + b.ru_stime.tv_usec -
-			      a.ru_stime.tv_usec) / 1e6;
+			      a.ru_stime.tv_usec) /
+			     1e6;
 	res->cpu_pct = 100.0 * cpu / ((double)(t1 - t0) / 1e9);
 	return cli_signal ? -1 : 0;
 }
@@ -994,10 +1000,11 @@ print_table(const struct opts *o, const struct result *v, int n)
 	if (thr || lat)
 		printf("eshm-bench: median of %d run%s of %g s each%s%s\n", o->repeat,
 		       o->repeat == 1 ? "" : "s", (double)o->duration_ms / 1000,
-		       o->cpu[0] >= 0 ? ", pinned" : "", o->compare ? ", same run, interleaved" : "");
+		       o->cpu[0] >= 0 ? ", pinned" : "",
+		       o->compare ? ", same run, interleaved" : "");
 	if (thr) {
-		printf("\n%-10s %6s %12s %12s %9s %12s\n", "THROUGHPUT", "SIZE", "MSGS/S", "BYTES/S",
-		       "VS PIPE", "FUTEX/MSG");
+		printf("\n%-10s %6s %12s %12s %9s %12s\n", "THROUGHPUT", "SIZE", "MSGS/S",
+		       "BYTES/S", "VS PIPE", "FUTEX/MSG");
 		for (int i = 0; i < n; i++) {
 			const struct result *r = &v[i];
 			if (r->c != C_THROUGHPUT)
@@ -1012,7 +1019,8 @@ print_table(const struct opts *o, const struct result *v, int n)
 			human_rate(r->bytes_per_s, b, sizeof b);
 			const struct result *p = find_baseline(v, n, C_THROUGHPUT, r->size);
 			if (p && p->msgs_per_s > 0)
-				snprintf(ratio, sizeof ratio, "%.1fx", r->msgs_per_s / p->msgs_per_s);
+				snprintf(ratio, sizeof ratio, "%.1fx",
+					 r->msgs_per_s / p->msgs_per_s);
 			if (r->tr->futex_calls)
 				snprintf(fx, sizeof fx, "%.5f", r->futex_per_msg);
 			printf("%-10s %6s %12s %11sB %9s %12s\n", r->tr->name, sz, m, b, ratio, fx);
@@ -1037,13 +1045,16 @@ print_table(const struct opts *o, const struct result *v, int n)
 			human_ns(r->max, d, sizeof d);
 			const struct result *p = find_baseline(v, n, C_LATENCY, r->size);
 			if (p && p->p50 > 0)
-				snprintf(ratio, sizeof ratio, "%.2fx", (double)r->p50 / (double)p->p50);
-			printf("%-10s %6s %10s %10s %10s %10s %9s\n", r->tr->name, sz, a, b, c, d, ratio);
+				snprintf(ratio, sizeof ratio, "%.2fx",
+					 (double)r->p50 / (double)p->p50);
+			printf("%-10s %6s %10s %10s %10s %10s %9s\n", r->tr->name, sz, a, b, c, d,
+			       ratio);
 		}
 	}
 	for (int i = 0; i < n; i++)
 		if (v[i].c == C_IDLE)
-			printf("%sIDLE: a holder that only heartbeats used %.3f%% of a core over %g s\n",
+			printf("%sIDLE: a holder that only heartbeats used %.3f%% of a core over "
+			       "%g s\n",
 			       thr || lat ? "\n" : "", v[i].cpu_pct, (double)o->idle_ms / 1000);
 	if ((thr || lat) && o->compare)
 		printf("\nVS PIPE: messages per second against the pipe's; for latency, the\n"
@@ -1075,7 +1086,8 @@ print_json(const struct opts *o, const struct result *v, int n)
 			if (r->tr->futex_calls)
 				printf(", \"futex_calls_per_msg\": %.6f", r->futex_per_msg);
 		} else if (r->c == C_LATENCY) {
-			printf(", \"rtt_p50_ns\": %lld, \"rtt_p99_ns\": %lld, \"rtt_p999_ns\": %lld, "
+			printf(", \"rtt_p50_ns\": %lld, \"rtt_p99_ns\": %lld, \"rtt_p999_ns\": "
+			       "%lld, "
 			       "\"rtt_max_ns\": %lld, \"round_trips_per_s\": %.0f",
 			       (long long)r->p50, (long long)r->p99, (long long)r->p999,
 			       (long long)r->max, r->msgs_per_s);
@@ -1094,11 +1106,11 @@ print_json(const struct opts *o, const struct result *v, int n)
 /* The benchmark: the options, the results so far, and what the runs share. */
 struct bench {
 	struct opts o;
-	int serial;          /* see struct transport's prepare */
-	bool tty;            /* progress on stderr */
-	int done, total;     /* runs started and planned, for the progress */
+	int serial;      /* see struct transport's prepare */
+	bool tty;        /* progress on stderr */
+	int done, total; /* runs started and planned, for the progress */
 	int failures;
-	int64_t *rtts;       /* latency: the round trips of a run, reused */
+	int64_t *rtts; /* latency: the round trips of a run, reused */
 	size_t nrtt;
 	struct result res[MAX_RESULTS];
 	int nres;
@@ -1162,8 +1174,7 @@ run_one(struct bench *b, enum ckind c, const struct transport *tr, size_t size, 
 /* tr's result at this case and size: the medians of its runs, or why it
  * skipped; none if no run succeeded. */
 static void
-add_result(struct bench *b, enum ckind c, const struct transport *tr, size_t size,
-	   struct runs *rs)
+add_result(struct bench *b, enum ckind c, const struct transport *tr, size_t size, struct runs *rs)
 {
 	if (b->nres == MAX_RESULTS || (!rs->skipped[0] && !rs->n))
 		return;

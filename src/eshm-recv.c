@@ -175,7 +175,8 @@ add_iov(struct batch *b, const void *p, size_t len)
 	if (!len)
 		return;
 	/* extend the previous piece when contiguous (e.g. staged bytes) */
-	if (b->niov && (const char *)b->iov[b->niov - 1].iov_base + b->iov[b->niov - 1].iov_len == p) {
+	if (b->niov &&
+	    (const char *)b->iov[b->niov - 1].iov_base + b->iov[b->niov - 1].iov_len == p) {
 		b->iov[b->niov - 1].iov_len += len;
 		return;
 	}
@@ -239,7 +240,8 @@ batch_add(struct batch *b, const struct eshm_chunk *ck, enum outmode m)
 				return false;
 			unsigned char *s = b->stage + b->staged;
 			memcpy(s, ck->data, ck->len);
-			for (unsigned char *q = s; (q = memchr(q, ck->delim, ck->len - (size_t)(q - s)));)
+			for (unsigned char *q = s;
+			     (q = memchr(q, ck->delim, ck->len - (size_t)(q - s)));)
 				*q++ = (unsigned char)od;
 			b->staged += ck->len;
 			add_iov(b, s, ck->len);

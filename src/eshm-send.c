@@ -263,7 +263,6 @@ read_ahead(struct send *sd)
 	return 0;
 }
 
-
 static int
 input_error(struct send *sd)
 {
@@ -282,8 +281,8 @@ too_long(struct send *sd, size_t len, bool exact)
 	failf(sd->h, sd->pg,
 	      "a %s of %s%zu bytes exceeds the %zu bytes a message may have in a "
 	      "%zu-byte channel; recreate the segment with a larger -c/--capacity",
-	      sd->o->delim ? "line" : "record", exact ? "" : "more than ", exact ? len : max,
-	      max, eshm_capacity(sd->h));
+	      sd->o->delim ? "line" : "record", exact ? "" : "more than ", exact ? len : max, max,
+	      eshm_capacity(sd->h));
 }
 
 /*

@@ -113,7 +113,7 @@ parse(int argc, char **argv, struct opts *o)
 /* One refresh: every segment we look at, and what we found. */
 struct seg {
 	struct eshm_info info;
-	int err;           /* eshm_inspect failed: why */
+	int err; /* eshm_inspect failed: why */
 	char what[256];
 };
 
@@ -121,7 +121,7 @@ struct snap {
 	struct seg *v;
 	size_t n;
 	int64_t when_ms;
-	bool sweep;              /* no NAME given: leftovers too */
+	bool sweep;               /* no NAME given: leftovers too */
 	struct eshm_leftover *lo; /* unfinished segments, in a sweep */
 	size_t nlo;
 };
@@ -307,18 +307,61 @@ chan_name(int ch)
 enum fid {
 	F_NONE,
 	/* a segment */
-	F_NAME, F_PATH, F_VALID, F_PROBLEM, F_SIZE, F_MODE, F_UID, F_USER, F_GID, F_GROUP,
-	F_CREATED_NS, F_AGE_MS, F_IDLE_MS, F_CREATOR_PID, F_KEEP, F_LIVE, F_PENDING, F_CHANNELS,
+	F_NAME,
+	F_PATH,
+	F_VALID,
+	F_PROBLEM,
+	F_SIZE,
+	F_MODE,
+	F_UID,
+	F_USER,
+	F_GID,
+	F_GROUP,
+	F_CREATED_NS,
+	F_AGE_MS,
+	F_IDLE_MS,
+	F_CREATOR_PID,
+	F_KEEP,
+	F_LIVE,
+	F_PENDING,
+	F_CHANNELS,
 	/* a channel, under its name */
-	F_CH, F_CAPACITY, F_USED, F_MSGS_IN, F_BYTES_IN, F_MSGS_OUT, F_BYTES_OUT, F_WAITS_FULL,
-	F_WAITS_EMPTY, F_WAKES, F_FRAMING, F_EOS, F_RATES, F_WRITER, F_READER,
+	F_CH,
+	F_CAPACITY,
+	F_USED,
+	F_MSGS_IN,
+	F_BYTES_IN,
+	F_MSGS_OUT,
+	F_BYTES_OUT,
+	F_WAITS_FULL,
+	F_WAITS_EMPTY,
+	F_WAKES,
+	F_FRAMING,
+	F_EOS,
+	F_RATES,
+	F_WRITER,
+	F_READER,
 	/* its rates since the previous refresh */
-	F_MSGS_IN_PER_S, F_BYTES_IN_PER_S, F_MSGS_OUT_PER_S, F_BYTES_OUT_PER_S,
+	F_MSGS_IN_PER_S,
+	F_BYTES_IN_PER_S,
+	F_MSGS_OUT_PER_S,
+	F_BYTES_OUT_PER_S,
 	/* an end of a channel */
-	F_STATE, F_PID, F_HEARTBEAT_AGE_MS, F_GENERATION, F_STALE_MS,
+	F_STATE,
+	F_PID,
+	F_HEARTBEAT_AGE_MS,
+	F_GENERATION,
+	F_STALE_MS,
 	/* an unfinished segment */
-	F_LO_PATH, F_LO_CREATOR_PID, F_LO_CREATOR_ALIVE, F_LO_SIZE, F_LO_MODE, F_LO_UID,
-	F_LO_USER, F_LO_AGE_MS, F_LO_PROBLEM,
+	F_LO_PATH,
+	F_LO_CREATOR_PID,
+	F_LO_CREATOR_ALIVE,
+	F_LO_SIZE,
+	F_LO_MODE,
+	F_LO_UID,
+	F_LO_USER,
+	F_LO_AGE_MS,
+	F_LO_PROBLEM,
 	NFIELDS
 };
 
@@ -348,11 +391,11 @@ enum unit {
 
 static const struct field {
 	enum level level;
-	const char *key;  /* JSON key; NULL: the table's only */
+	const char *key; /* JSON key; NULL: the table's only */
 	enum when when;
-	enum level sub;   /* an object of the fields of this level */
+	enum level sub; /* an object of the fields of this level */
 	enum unit unit;
-	enum fid also;    /* the table shows "this/also" in one column */
+	enum fid also; /* the table shows "this/also" in one column */
 } fields[NFIELDS] = {
 	[F_NAME] = {L_SEG, "name", ALWAYS, .unit = U_TEXT},
 	[F_PATH] = {L_SEG, "path", ALWAYS},
@@ -416,8 +459,24 @@ static const struct field {
 /* The table's columns, in order, as lsipc's: a heading, a width (negative:
  * flush left; 0: as wide as the longest name), and the field shown in a
  * segment's rows and in an unfinished segment's. */
-enum { C_NAME, C_CH, C_SIZE, C_MODE, C_OWNER, C_AGE, C_WRITER, C_READER, C_USED, C_IN, C_OUT,
-       C_EOS, C_WAITS, C_IN_RATE, C_OUT_RATE, NCOLUMNS };
+enum {
+	C_NAME,
+	C_CH,
+	C_SIZE,
+	C_MODE,
+	C_OWNER,
+	C_AGE,
+	C_WRITER,
+	C_READER,
+	C_USED,
+	C_IN,
+	C_OUT,
+	C_EOS,
+	C_WAITS,
+	C_IN_RATE,
+	C_OUT_RATE,
+	NCOLUMNS
+};
 static const struct column {
 	const char *head;
 	int width;
@@ -448,9 +507,9 @@ static const struct column {
  * or an unfinished segment. */
 struct at {
 	const struct seg *g;
-	int ch;                /* the channel, or -1 */
-	const struct seg *pg;  /* the segment at the previous refresh, if valid then */
-	double secs;           /* since the previous refresh */
+	int ch;               /* the channel, or -1 */
+	const struct seg *pg; /* the segment at the previous refresh, if valid then */
+	double secs;          /* since the previous refresh */
 	const struct eshm_end_info *end;
 	const struct eshm_leftover *lo;
 };
@@ -929,22 +988,28 @@ check(const struct snap *s, bool named)
 			continue;
 		}
 		for (int ch = 0; ch < 2; ch++) {
-			const struct eshm_end_info *ends[2] = {&in->chan[ch].writer, &in->chan[ch].reader};
+			const struct eshm_end_info *ends[2] = {&in->chan[ch].writer,
+							       &in->chan[ch].reader};
 			for (int k = 0; k < 2; k++) {
 				const struct eshm_end_info *e = ends[k];
 				if (e->state == ESHM_PEER_DEAD && !k) {
-					printf("%s: the writer of channel %s (pid %d) is lost: it died, "
-					       "failed or was interrupted without ending its stream\n",
+					printf("%s: the writer of channel %s (pid %d) is lost: it "
+					       "died, "
+					       "failed or was interrupted without ending its "
+					       "stream\n",
 					       in->name, ch ? "s2m" : "m2s", (int)e->pid);
 					problems++;
 				} else if (e->state == ESHM_PEER_DEAD) {
-					printf("%s: the reader of channel %s (pid %d) died without detaching\n",
+					printf("%s: the reader of channel %s (pid %d) died without "
+					       "detaching\n",
 					       in->name, ch ? "s2m" : "m2s", (int)e->pid);
 					problems++;
 				} else if (e->state == ESHM_PEER_STALE) {
-					printf("%s: the %s of channel %s (pid %d) is stale: no heartbeat "
+					printf("%s: the %s of channel %s (pid %d) is stale: no "
+					       "heartbeat "
 					       "for %lld ms (threshold %u ms)\n",
-					       in->name, k ? "reader" : "writer", ch ? "s2m" : "m2s", (int)e->pid,
+					       in->name, k ? "reader" : "writer",
+					       ch ? "s2m" : "m2s", (int)e->pid,
 					       (long long)e->heartbeat_age_ms, e->stale_ms);
 					problems++;
 				}
@@ -1004,7 +1069,8 @@ main(int argc, char **argv)
 	bool tty = isatty(STDOUT_FILENO) && !o.json;
 	for (uint64_t round = 0; !o.count || round < o.count; round++) {
 		if (round) {
-			struct timespec ts = {(time_t)o.watch, (long)((o.watch - (double)(time_t)o.watch) * 1e9)};
+			struct timespec ts = {(time_t)o.watch,
+					      (long)((o.watch - (double)(time_t)o.watch) * 1e9)};
 			while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !cli_signal)
 				;
 			if (cli_signal)

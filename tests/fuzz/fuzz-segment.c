@@ -93,8 +93,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			eshm_close(h);
 		}
 	}
-	eshm_unlink(name, ESHM_UNLINK_DRY_RUN | ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID, 0,
-		    &info, NULL);
+	eshm_unlink(name, ESHM_UNLINK_DRY_RUN | ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID, 0, &info,
+		    NULL);
 	unlink(path);
 	return 0;
 }

@@ -16,13 +16,15 @@
 #include <string>
 #include <vector>
 
-namespace {
+namespace
+{
 
 // RAII over a handle: closing marks end of stream and may remove the
 // segment. A scope left by an exception, or a failure, is not a finished
 // stream: the handle detaches as a lost writer (ESHM_DETACH_LOST).
-class Channel {
-public:
+class Channel
+{
+      public:
 	Channel(const char *name, int role)
 	{
 		eshm_config cfg;
@@ -39,11 +41,13 @@ public:
 	~Channel()
 	{
 		if (h_)
-			eshm_detach(h_, std::uncaught_exceptions() > unwinding_ ? ESHM_DETACH_LOST : 0,
+			eshm_detach(h_,
+				    std::uncaught_exceptions() > unwinding_ ? ESHM_DETACH_LOST : 0,
 				    nullptr);
 	}
 	// Detach without ending the stream: what was written may be incomplete.
-	void abandon()
+	void
+	abandon()
 	{
 		eshm_detach(h_, ESHM_DETACH_LOST, nullptr);
 		h_ = nullptr;
@@ -51,7 +55,8 @@ public:
 	Channel(const Channel &) = delete;
 	Channel &operator=(const Channel &) = delete;
 
-	void write(const std::string &m)
+	void
+	write(const std::string &m)
 	{
 		int r = eshm_write(h_, m.data(), m.size(), 10000);
 		if (r)
@@ -59,7 +64,8 @@ public:
 	}
 
 	// false at end of stream
-	bool read(std::string &out)
+	bool
+	read(std::string &out)
 	{
 		ssize_t n = eshm_read(h_, buf_.data(), buf_.size(), 10000);
 		if (n == ESHM_EOF)
@@ -70,8 +76,9 @@ public:
 		return true;
 	}
 
-private:
-	[[noreturn]] void fail(int r)
+      private:
+	[[noreturn]] void
+	fail(int r)
 	{
 		std::fprintf(stderr, "peer: %s (%s)\n", eshm_errmsg(h_), eshm_strerror(r));
 		abandon();
@@ -128,8 +135,8 @@ main(int argc, char **argv)
 			std::string req = "request #" + std::to_string(i);
 			ch.write(req);
 			if (!ch.read(m) || m != "ACK " + req) {
-				std::fprintf(stderr, "peer: expected 'ACK %s', got '%s'\n", req.c_str(),
-					     m.c_str());
+				std::fprintf(stderr, "peer: expected 'ACK %s', got '%s'\n",
+					     req.c_str(), m.c_str());
 				ch.abandon();
 				return 1;
 			}

@@ -64,7 +64,8 @@ reader(void *arg)
 		memcpy(&m, p, sizeof m);
 		const unsigned char *fill = (const unsigned char *)p + sizeof m;
 		if (m.seq != (uint64_t)i || m.sum != checksum(m.seq, fill, len - sizeof m)) {
-			fprintf(stderr, "message %ld: bad (seq %llu)\n", i, (unsigned long long)m.seq);
+			fprintf(stderr, "message %ld: bad (seq %llu)\n", i,
+				(unsigned long long)m.seq);
 			return (void *)1;
 		}
 		if (eshm_release(r))

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eshm.h"
@@ -18,25 +18,25 @@ static const char *t_current;
 static char t_names[64][64];
 static int t_nnames;
 
-#define CHECK(cond)                                                             \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n",        \
-				__FILE__, __LINE__, t_current, #cond);          \
-			t_failed++;                                             \
-			return;                                                 \
-		}                                                               \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,       \
+				t_current, #cond);                                                 \
+			t_failed++;                                                                \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                          \
-	do {                                                                    \
-		long long a_ = (long long)(a), b_ = (long long)(b);             \
-		if (a_ != b_) {                                                 \
-			fprintf(stderr, "%s:%d: %s: %s == %lld, expected %s == %lld\n", \
-				__FILE__, __LINE__, t_current, #a, a_, #b, b_); \
-			t_failed++;                                             \
-			return;                                                 \
-		}                                                               \
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                \
+		if (a_ != b_) {                                                                    \
+			fprintf(stderr, "%s:%d: %s: %s == %lld, expected %s == %lld\n", __FILE__,  \
+				__LINE__, t_current, #a, a_, #b, b_);                              \
+			t_failed++;                                                                \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* A segment name unique to this process and test; removed at the end. */
@@ -87,16 +87,16 @@ t_nap_ms(int ms)
 }
 
 /* Open or fail the test. */
-#define OPEN(h, name, cfg)                                                      \
-	do {                                                                    \
-		struct eshm_error e_;                                           \
-		int r_ = eshm_open((name), (cfg), &(h), &e_);                   \
-		if (r_) {                                                       \
-			fprintf(stderr, "%s:%d: %s: open %s: %s\n", __FILE__,  \
-				__LINE__, t_current, (name), e_.what);          \
-			t_failed++;                                             \
-			return;                                                 \
-		}                                                               \
+#define OPEN(h, name, cfg)                                                                         \
+	do {                                                                                       \
+		struct eshm_error e_;                                                              \
+		int r_ = eshm_open((name), (cfg), &(h), &e_);                                      \
+		if (r_) {                                                                          \
+			fprintf(stderr, "%s:%d: %s: open %s: %s\n", __FILE__, __LINE__, t_current, \
+				(name), e_.what);                                                  \
+			t_failed++;                                                                \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 struct t_case {

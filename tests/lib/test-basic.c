@@ -562,7 +562,7 @@ peek_chunk_and_partial_release(void)
 	CHECK_EQ(ck.nmsgs, 2);
 	CHECK_EQ(ck.delim, '\n');
 	CHECK(!memcmp(ck.data, "one\ntwo\n", 8));
-	CHECK_EQ(eshm_consume(s, 4), 0); /* "one\n" only */
+	CHECK_EQ(eshm_consume(s, 4), 0);           /* "one\n" only */
 	CHECK_EQ(eshm_consume(s, 2), ESHM_EINVAL); /* not a message boundary */
 	char b[16];
 	CHECK_EQ(eshm_read(s, b, sizeof b, 0), 3);
@@ -617,7 +617,10 @@ batches_write_and_read_many_messages_per_call(void)
 	CHECK_EQ(got[0], 3);
 	CHECK_EQ(got[1], 0);
 	CHECK_EQ(got[2], 5);
-	CHECK(!memcmp(buf, "one" "two\0\0", 8));
+	CHECK(!memcmp(buf,
+		      "one"
+		      "two\0\0",
+		      8));
 	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), 1);
 	CHECK_EQ(got[0], 6);
 	CHECK(!memcmp(buf, "three\0", 6));
@@ -897,16 +900,11 @@ leftover_unlink_touches_nothing_else(void)
 	CHECK_EQ(eshm_leftovers(NULL), ESHM_EINVAL);
 	CHECK_EQ(eshm_leftover_unlink(NULL, 0, NULL, &e), ESHM_EINVAL);
 	static const char *const bad[] = {
-		"/tmp/.eshm-new.1.2",
-		"/dev/shm/eshm_q",
-		"/dev/shm/.eshm-new.1",
-		"/dev/shm/.eshm-new.1.",
-		"/dev/shm/.eshm-new.x.2",
-		"/dev/shm/.eshm-new.0.2",
-		"/dev/shm/.eshm-new.1.2x",
-		"/dev/shm/.eshm-new.1.2/../eshm_q",
-		"/dev/shm//.eshm-new.1.2",
-		".eshm-new.1.2",
+		"/tmp/.eshm-new.1.2",      "/dev/shm/eshm_q",
+		"/dev/shm/.eshm-new.1",    "/dev/shm/.eshm-new.1.",
+		"/dev/shm/.eshm-new.x.2",  "/dev/shm/.eshm-new.0.2",
+		"/dev/shm/.eshm-new.1.2x", "/dev/shm/.eshm-new.1.2/../eshm_q",
+		"/dev/shm//.eshm-new.1.2", ".eshm-new.1.2",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		CHECK_EQ(eshm_leftover_unlink(bad[i], 0, NULL, &e), ESHM_EINVAL);
@@ -1011,17 +1009,17 @@ every_failure_on_a_handle_sets_its_message(void)
 	size_t sz;
 	void *p;
 	const void *cp;
-#define FAILS_SAYING_WHY(call)                                                         \
-	do {                                                                           \
-		CHECK_EQ(eshm_read(h, buf, sizeof buf, 0), ESHM_ETIMEDOUT);            \
-		CHECK(!strcmp(eshm_errmsg(h), "no data"));                             \
-		CHECK((call) < 0);                                                     \
-		if (!eshm_errmsg(h)[0] || !strcmp(eshm_errmsg(h), "no data")) {       \
-			fprintf(stderr, "%s: %s left the message '%s'\n", t_current, #call, \
-				eshm_errmsg(h));                                       \
-			t_failed++;                                                    \
-			return;                                                        \
-		}                                                                      \
+#define FAILS_SAYING_WHY(call)                                                                     \
+	do {                                                                                       \
+		CHECK_EQ(eshm_read(h, buf, sizeof buf, 0), ESHM_ETIMEDOUT);                        \
+		CHECK(!strcmp(eshm_errmsg(h), "no data"));                                         \
+		CHECK((call) < 0);                                                                 \
+		if (!eshm_errmsg(h)[0] || !strcmp(eshm_errmsg(h), "no data")) {                    \
+			fprintf(stderr, "%s: %s left the message '%s'\n", t_current, #call,        \
+				eshm_errmsg(h));                                                   \
+			t_failed++;                                                                \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 	FAILS_SAYING_WHY(eshm_reserve(h, 1, NULL, &sz, 0));
 	FAILS_SAYING_WHY(eshm_reserve(h, 1 << 30, &p, &sz, 0));
@@ -1078,7 +1076,8 @@ main(int argc, char **argv)
 		{"unlocked_leftover_of_a_live_pid_is_kept_for_a_minute",
 		 unlocked_leftover_of_a_live_pid_is_kept_for_a_minute},
 		{"leftover_unlink_touches_nothing_else", leftover_unlink_touches_nothing_else},
-		{"another_users_leftover_is_refused_by_name", another_users_leftover_is_refused_by_name},
+		{"another_users_leftover_is_refused_by_name",
+		 another_users_leftover_is_refused_by_name},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);

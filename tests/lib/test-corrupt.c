@@ -43,7 +43,9 @@ poke64(off_t off, uint64_t v)
 	poke(off, &v, sizeof v);
 }
 
-#define CHAN(ch, f) ((off_t)(offsetof(struct eshm_header, chan) + (ch) * sizeof(struct eshm_chan) + offsetof(struct eshm_chan, f)))
+#define CHAN(ch, f)                                                                                \
+	((off_t)(offsetof(struct eshm_header, chan) + (ch) * sizeof(struct eshm_chan) +            \
+		 offsetof(struct eshm_chan, f)))
 
 /* open must fail with code and a message containing text; inspect must
  * report the file as invalid */
@@ -130,8 +132,10 @@ record_damage_is_reported_on_read(void)
 		{"unknown kind", 7, 9},
 		{"past the ring's end", 5000, rec_info(REC_MSG, 0, 1)},
 		{"past the head", 100, rec_info(REC_MSG, 0, 1)},
-		{"bad delimited record", 7, rec_info(REC_DELIM, ESHM_FRAMING_MESSAGE, 1)}, /* framing */
-		{"bad delimited record", 7, rec_info(REC_DELIM, ESHM_FRAMING_LINE, 1)}, /* no '\n' at the end */
+		{"bad delimited record", 7,
+		 rec_info(REC_DELIM, ESHM_FRAMING_MESSAGE, 1)}, /* framing */
+		{"bad delimited record", 7,
+		 rec_info(REC_DELIM, ESHM_FRAMING_LINE, 1)}, /* no '\n' at the end */
 		{"bad padding record", 7, rec_info(REC_PAD, 0, 0)},
 		{"bad end-of-stream record", 7, rec_info(REC_EOS, 0, 0)},
 	};
@@ -203,7 +207,8 @@ random_header_bytes_never_crash(void)
 		}
 		/* somewhere in the slots, channel lines or first record */
 		off_t where = (off_t)(offsetof(struct eshm_header, slot) +
-				      x % (sizeof(struct eshm_header) - offsetof(struct eshm_header, slot)));
+				      x % (sizeof(struct eshm_header) -
+					   offsetof(struct eshm_header, slot)));
 		if (round % 3 == 0)
 			where = ESHM_HEADER_SIZE + (off_t)(x % 64);
 		poke(where, junk, 1 + x % 24);
@@ -287,7 +292,8 @@ extreme_times_are_no_arithmetic_trap(void)
 		poke(offsetof(struct eshm_header, created_ns), &v, sizeof v);
 		poke(offsetof(struct eshm_header, created_mono), &v, sizeof v);
 		for (int e = 0; e < 4; e++)
-			poke((off_t)(offsetof(struct eshm_header, slot) + e * sizeof(struct eshm_slot) +
+			poke((off_t)(offsetof(struct eshm_header, slot) +
+				     e * sizeof(struct eshm_slot) +
 				     offsetof(struct eshm_slot, heartbeat_ns)),
 			     &v, sizeof v);
 		struct eshm_info info;

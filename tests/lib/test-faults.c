@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <time.h>
 
-#include "t.h"
 #include "eshm-int.h" /* white-box: the spin budget and the wait flags */
+#include "t.h"
 
 static int
 closed(int fd)

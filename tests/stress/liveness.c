@@ -86,7 +86,8 @@ main(int argc, char **argv)
 		eshm_close(r);
 	}
 	qsort(lat, (size_t)kills, sizeof *lat, cmp);
-	printf("liveness: SIGKILL to seen dead, %d kills: median %.0f us, p99 %.0f us, max %.0f us\n",
+	printf("liveness: SIGKILL to seen dead, %d kills: median %.0f us, p99 %.0f us, max %.0f "
+	       "us\n",
 	       kills, lat[kills / 2], lat[(int)(kills * 0.99)], lat[kills - 1]);
 
 	/* 2. every core busy, a live pipeline, its holders watched every ms */
@@ -104,7 +105,8 @@ main(int argc, char **argv)
 					     s ? ESHM_END_READ : ESHM_END_WRITE);
 			char buf[256] = {0};
 			for (;;)
-				if ((s ? eshm_read(h, buf, sizeof buf, -1) : eshm_write(h, buf, 64, -1)) < 0)
+				if ((s ? eshm_read(h, buf, sizeof buf, -1)
+				       : eshm_write(h, buf, 64, -1)) < 0)
 					_exit(1);
 		}
 	}
@@ -113,12 +115,14 @@ main(int argc, char **argv)
 	while (now_us() < end) {
 		struct eshm_info info;
 		if (eshm_inspect(name, &info, NULL) == 0 && info.valid) {
-			const struct eshm_end_info *e[2] = {&info.chan[0].writer, &info.chan[0].reader};
+			const struct eshm_end_info *e[2] = {&info.chan[0].writer,
+							    &info.chan[0].reader};
 			bool both = true;
 			for (int k = 0; k < 2; k++) {
 				dead += e[k]->state == ESHM_PEER_DEAD;
 				stale += e[k]->state == ESHM_PEER_STALE;
-				both &= e[k]->state == ESHM_PEER_ALIVE || e[k]->state == ESHM_PEER_STALE;
+				both &= e[k]->state == ESHM_PEER_ALIVE ||
+					e[k]->state == ESHM_PEER_STALE;
 			}
 			samples++;
 			seen_both += both;
@@ -132,7 +136,8 @@ main(int argc, char **argv)
 		kill(side[s], SIGKILL);
 	while (wait(NULL) > 0)
 		;
-	eshm_unlink(name, ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID | ESHM_UNLINK_KEPT, 0, NULL, NULL);
+	eshm_unlink(name, ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID | ESHM_UNLINK_KEPT, 0, NULL,
+		    NULL);
 	printf("liveness: %ld CPU hogs on %ld CPUs for %.0f s, %ld samples of both holders: "
 	       "%ld seen dead, %ld seen stale\n",
 	       (long)nh, ncpu, load_s, samples, dead, stale);
