@@ -58,15 +58,15 @@ eshm_counts_read(const _Atomic uint32_t *seq, const struct eshm_counts *src,
 }
 
 /* Called by the heartbeat thread, or with it stopped or its mutex held:
- * the only writer of the shared counts of our ends. A holder that was
+ * the only writer of the published counts of our slots. A holder that was
  * taken over must not overwrite its successor's counts. */
 void
 eshm_counters_flush(struct eshm *h)
 {
 	if (h->wend >= 0 && eshm_owns(h, h->wend))
-		counts_publish(&h->w.c->wseq, &h->w.c->in, &h->w.n);
+		counts_publish(&h->hdr->counts[h->wend].seq, &h->hdr->counts[h->wend].c, &h->w.n);
 	if (h->rend >= 0 && eshm_owns(h, h->rend))
-		counts_publish(&h->r.c->rseq, &h->r.c->out, &h->r.n);
+		counts_publish(&h->hdr->counts[h->rend].seq, &h->hdr->counts[h->rend].c, &h->r.n);
 }
 
 /* eshm_counters_flush from any thread: under the heartbeat's mutex, so
@@ -88,12 +88,30 @@ eshm_count_wait(struct eshm *h, _Atomic uint64_t *waits)
 	eshm_counters_sync(h);
 }
 
-void
-eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci)
+/* Add src's counts to sum. */
+static void
+counts_add(struct eshm_counts *sum, const struct eshm_counts *src)
 {
-	struct eshm_counts in, out;
-	eshm_counts_read(&c->wseq, &c->in, &in);
-	eshm_counts_read(&c->rseq, &c->out, &out);
+	eshm_count_add(&sum->msgs, atomic_load_explicit(&src->msgs, memory_order_relaxed));
+	eshm_count_add(&sum->bytes, atomic_load_explicit(&src->bytes, memory_order_relaxed));
+	eshm_count_add(&sum->waits, atomic_load_explicit(&src->waits, memory_order_relaxed));
+	eshm_count_add(&sum->wakes, atomic_load_explicit(&src->wakes, memory_order_relaxed));
+}
+
+/* The traffic of channel ch: what its holders that left counted (under
+ * the channel's sequence lock), plus what each slot publishes. */
+void
+eshm_chan_snapshot(const struct eshm_header *hdr, int ch, struct eshm_channel_info *ci)
+{
+	const struct eshm_chan *c = &hdr->chan[ch];
+	struct eshm_counts in = {0}, out = {0}, one;
+	eshm_counts_read(&c->cseq, &c->retired_in, &in);
+	eshm_counts_read(&c->cseq, &c->retired_out, &out);
+	for (int k = 0; k < SLOT_T; k++) {
+		int s = ch * SLOTS_PER_CHAN + k;
+		eshm_counts_read(&hdr->counts[s].seq, &hdr->counts[s].c, &one);
+		counts_add(k < SLOT_R ? &in : &out, &one);
+	}
 	ci->msgs_in = atomic_load_explicit(&in.msgs, memory_order_relaxed);
 	ci->bytes_in = atomic_load_explicit(&in.bytes, memory_order_relaxed);
 	ci->waits_full = atomic_load_explicit(&in.waits, memory_order_relaxed);
@@ -103,5 +121,5 @@ eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci)
 	ci->wakes = atomic_load_explicit(&in.wakes, memory_order_relaxed) +
 		    atomic_load_explicit(&out.wakes, memory_order_relaxed);
 	ci->framing = (int)atomic_load_explicit(&c->framing, memory_order_relaxed);
-	ci->eos = atomic_load_explicit(&c->eos_mark, memory_order_relaxed) != 0;
+	ci->eos = atomic_load_explicit(&c->ended, memory_order_relaxed) != 0;
 }

@@ -1,8 +1,9 @@
-/* endpoint.c - the four ends of a segment: who holds them, claiming, releasing. */
+/* endpoint.c - the slots of a segment's channels: claiming them, releasing them, ending a stream. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,143 +11,277 @@
 #include "eshm-int.h"
 
 /*
- * Liveness is an OFD lock, not a pid: the kernel drops the lock when the
- * last descriptor of the open file description goes away, however the
- * holder dies, and a reused pid cannot fake it. Holders take a read lock;
- * observers ask F_OFD_GETLK whether a write lock would conflict. Read locks
- * (not write locks) let an explicit takeover coexist with a stopped holder.
+ * A channel has up to ESHM_WRITERS writers and, per consumer group, one
+ * reader (ESHM_READERS slots in all). Claiming, releasing and ending a
+ * stream happen under the segment's flock, so that what one process sees
+ * of the slots (who is attached, who died) does not change while it
+ * decides: whether it may attach, and whether a stream ended.
  */
-int
-eshm_end_probe(int fd, int end)
+
+static int
+slot_pid(const struct eshm *h, int s)
 {
-	struct flock fl = {
-		.l_type = F_WRLCK,
-		.l_whence = SEEK_SET,
-		.l_start = ESHM_LOCK_BASE + end,
-		.l_len = 1,
-	};
-	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-		return -errno;
-	return fl.l_type != F_UNLCK;
+	return (int)atomic_load_explicit(&h->hdr->slot[s].pid, memory_order_relaxed);
+}
+
+static const char *
+unnamed_group(void)
+{
+	return "-";
 }
 
 static int
-end_lock(int fd, int end, short type)
+busy(struct eshm *h, struct eshm_error *err, int s, int st)
 {
-	struct flock fl = {
-		.l_type = type,
-		.l_whence = SEEK_SET,
-		.l_start = ESHM_LOCK_BASE + end,
-		.l_len = 1,
-	};
-	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+	pid_t pid = slot_pid(h, s);
+	return eshm_fill_error(err, ESHM_EBUSY, pid, "channel %s of %s already has a %s %s (pid %d)%s",
+			       eshm_chan_name(slot_chan(s)), h->name,
+			       st == ESHM_PEER_STALE ? "stale" : "live", eshm_end_desc(s), (int)pid,
+			       st == ESHM_PEER_STALE ? "; --takeover takes it" : "");
 }
 
-/* State of one end as seen through fd (which must not hold that end). */
-int
-eshm_end_state(int fd, const struct eshm_header *hdr, int end, int64_t now)
-{
-	const struct eshm_slot *s = &hdr->slot[end];
-	int locked = eshm_end_probe(fd, end);
-	uint32_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-	if (locked <= 0)
-		return pid ? ESHM_PEER_DEAD : ESHM_PEER_NONE;
-	uint64_t hb = atomic_load_explicit(&s->heartbeat_ns, memory_order_relaxed);
-	uint32_t stale = atomic_load_explicit(&s->stale_ms, memory_order_relaxed);
-	if (stale == 0)
-		stale = 100;
-	if (eshm_age_ns(now, hb) > (int64_t)stale * 1000000)
-		return ESHM_PEER_STALE;
-	return ESHM_PEER_ALIVE;
-}
-
-bool
-eshm_any_live(int fd)
-{
-	for (int e = 0; e < NENDS; e++)
-		if (eshm_end_probe(fd, e) != 0)
-			return true;
-	return false;
-}
-
+/* Fold a slot's published counts into its channel's retired ones and
+ * clear them, so that a new holder starts from zero and nothing is lost
+ * from the totals. */
 static void
-role_ends(int role, unsigned ends, int *wend, int *rend)
+retire_counts(struct eshm *h, int s)
 {
-	*wend = *rend = -1;
-	if (ends & ESHM_END_WRITE)
-		*wend = role == ESHM_ROLE_MASTER ? END_M2S_W : END_S2M_W;
-	if (ends & ESHM_END_READ)
-		*rend = role == ESHM_ROLE_MASTER ? END_S2M_R : END_M2S_R;
+	struct eshm_chan *c = &h->hdr->chan[slot_chan(s)];
+	struct eshm_counts *dst = slot_is_writer(s) ? &c->retired_in : &c->retired_out;
+	struct eshm_counts cur;
+	eshm_counts_read(&h->hdr->counts[s].seq, &h->hdr->counts[s].c, &cur);
+	uint32_t q = atomic_load_explicit(&c->cseq, memory_order_relaxed) & ~1u;
+	atomic_store_explicit(&c->cseq, q + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	_Atomic uint64_t *d[4] = {&dst->msgs, &dst->bytes, &dst->waits, &dst->wakes};
+	_Atomic uint64_t *v[4] = {&cur.msgs, &cur.bytes, &cur.waits, &cur.wakes};
+	_Atomic uint64_t *z[4] = {&h->hdr->counts[s].c.msgs, &h->hdr->counts[s].c.bytes,
+				  &h->hdr->counts[s].c.waits, &h->hdr->counts[s].c.wakes};
+	for (int i = 0; i < 4; i++) {
+		eshm_count_add(d[i], atomic_load_explicit(v[i], memory_order_relaxed));
+		atomic_store_explicit(z[i], 0, memory_order_relaxed);
+	}
+	atomic_store_explicit(&c->cseq, q + 2, memory_order_release);
 }
 
-/* 0 if end may be claimed now, else ESHM_EBUSY (error filled in). */
+/* A slot that held something before us: settle what it left. */
+static void
+clear_slot(struct eshm *h, int s)
+{
+	struct eshm_slot *sl = &h->hdr->slot[s];
+	if (slot_is_writer(s)) {
+		eshm_claim_settle(h->fd, h->hdr, &h->g, h->base, s);
+		if (atomic_load_explicit(&sl->pid, memory_order_relaxed)) {
+			struct eshm_chan *c = &h->hdr->chan[slot_chan(s)];
+			uint32_t n = atomic_load_explicit(&c->nwriters, memory_order_relaxed);
+			atomic_store_explicit(&c->nwriters, n ? n - 1 : 0, memory_order_relaxed);
+		}
+	}
+	retire_counts(h, s);
+	atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&sl->flags, 0, memory_order_relaxed);
+}
+
+/* Take slot s: its heartbeat first, so that an observer never sees our
+ * lock with the previous holder's old heartbeat and calls us stale. */
 static int
-end_available(struct eshm *h, int end, int64_t now, struct eshm_error *err)
+take_slot(struct eshm *h, int s, uint32_t flags, uint64_t *gen, struct eshm_error *err)
 {
-	int st = eshm_end_state(h->fd, h->hdr, end, now);
-	if (st == ESHM_PEER_NONE || st == ESHM_PEER_DEAD)
-		return 0;
-	if (st == ESHM_PEER_STALE && (h->cfg.flags & ESHM_TAKEOVER))
-		return 0;
-	pid_t pid = (pid_t)atomic_load_explicit(&h->hdr->slot[end].pid, memory_order_relaxed);
-	return eshm_fill_error(
-		err, ESHM_EBUSY, pid, "channel %s of %s already has a %s %s (pid %d)%s",
-		eshm_chan_name(end / 2), h->name, st == ESHM_PEER_STALE ? "stale" : "live",
-		eshm_end_desc(end), (int)pid, st == ESHM_PEER_STALE ? "; --takeover takes it" : "");
+	struct eshm_slot *sl = &h->hdr->slot[s];
+	atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)eshm_now_mono(), memory_order_relaxed);
+	int r = eshm_slot_lock(h->fd, s, F_RDLCK);
+	if (r < 0)
+		return eshm_fill_error(err, r == -EAGAIN ? ESHM_EBUSY : r, 0,
+				       "cannot lock the %s slot of channel %s of %s: %s",
+				       eshm_end_desc(s), eshm_chan_name(slot_chan(s)), h->name,
+				       eshm_strerror(r));
+	atomic_store_explicit(&sl->stale_ms, (uint32_t)h->cfg.stale_threshold_ms,
+			      memory_order_relaxed);
+	atomic_store_explicit(&sl->start_time, eshm_proc_start_time(getpid()),
+			      memory_order_relaxed);
+	atomic_store_explicit(&sl->cpus, h->cpus, memory_order_relaxed);
+	atomic_store_explicit(&sl->flags, flags, memory_order_relaxed);
+	atomic_store_explicit(&sl->intent_pos, UINT64_MAX, memory_order_relaxed);
+	atomic_store_explicit(&sl->pid, (uint32_t)getpid(), memory_order_relaxed);
+	atomic_store_explicit(&sl->claimer, (uint32_t)getpid(), memory_order_relaxed);
+	*gen = atomic_fetch_add_explicit(&sl->generation, 1, memory_order_relaxed) + 1;
+	return 0;
 }
 
-/* Claim the ends the config asks for. Called with the segment flocked. */
+/* A free slot of kind [first, first + n): never held, else one whose
+ * holder died (its leavings settled); -1 if all are held. */
+static int
+free_slot(struct eshm *h, int first, int n)
+{
+	int dead = -1;
+	for (int s = first; s < first + n; s++) {
+		if (eshm_end_probe(h->fd, s) != 0)
+			continue;
+		if (!slot_pid(h, s))
+			return s;
+		if (dead < 0)
+			dead = s;
+	}
+	if (dead >= 0)
+		clear_slot(h, dead);
+	return dead;
+}
+
+/* A new stream: nobody writes now. Writers that died or were lost since
+ * the last one are forgotten (their claims settled): their stream is
+ * over, the new writer's is another. */
+static void
+stream_new(struct eshm *h, int ch)
+{
+	int base = ch * SLOTS_PER_CHAN + SLOT_W;
+	for (int s = base; s < base + ESHM_WRITERS; s++)
+		if (slot_pid(h, s) && eshm_end_probe(h->fd, s) == 0)
+			clear_slot(h, s);
+}
+
+/* Writers: many, unless one is exclusive or writes a raw stream. */
+static int
+claim_writer(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *err)
+{
+	struct eshm_chan *c = &h->hdr->chan[ch];
+	int base = ch * SLOTS_PER_CHAN + SLOT_W;
+	bool raw = h->cfg.framing == ESHM_FRAMING_RAW, takeover = h->cfg.flags & ESHM_TAKEOVER;
+	int take = -1;
+	/* an exclusive or raw writer holds the channel */
+	uint32_t x = atomic_load_explicit(&c->excl, memory_order_relaxed);
+	int xs = x ? (int)x - 1 : -1;
+	if (xs >= base && xs < base + ESHM_WRITERS) {
+		int st = eshm_end_state(h->fd, h->hdr, xs, now);
+		if (st == ESHM_PEER_STALE && takeover) {
+			take = xs;
+		} else if (st == ESHM_PEER_ALIVE || st == ESHM_PEER_STALE) {
+			uint32_t f = atomic_load_explicit(&h->hdr->slot[xs].flags, memory_order_relaxed);
+			if ((f & SLOTF_RAW) && !excl && !raw)
+				return eshm_fill_error(
+					err, ESHM_ETURN, slot_pid(h, xs),
+					"channel %s of %s is written by a raw stream (pid %d)",
+					eshm_chan_name(ch), h->name, slot_pid(h, xs));
+			return busy(h, err, xs, st);
+		}
+	}
+	/* others, for a writer that wants the channel to itself */
+	int other = eshm_locked_in(h->fd, base, ESHM_WRITERS);
+	if (take < 0 && other >= 0 && (excl || raw)) {
+		int st = eshm_end_state(h->fd, h->hdr, other, now);
+		if (st == ESHM_PEER_STALE && takeover &&
+		    eshm_locked_in(h->fd, base, other - base) < 0 &&
+		    eshm_locked_in(h->fd, other + 1, base + ESHM_WRITERS - other - 1) < 0) {
+			take = other;
+		} else if (raw && !excl) {
+			return eshm_fill_error(
+				err, (h->cfg.flags & ESHM_WAIT_TURN) ? ESHM_ETURN : ESHM_EBUSY,
+				slot_pid(h, other),
+				"channel %s of %s has another writer (pid %d); a raw stream needs "
+				"the channel to itself (--wait-turn waits for its turn)",
+				eshm_chan_name(ch), h->name, slot_pid(h, other));
+		} else {
+			return busy(h, err, other, st);
+		}
+	}
+	int s = take;
+	if (s >= 0) {
+		/* displaced: what it claimed and did not commit is skipped */
+		eshm_claim_settle(h->fd, h->hdr, &h->g, h->base, s);
+		retire_counts(h, s);
+	} else if ((s = free_slot(h, base, ESHM_WRITERS)) < 0) {
+		return eshm_fill_error(err, ESHM_EBUSY, 0,
+				       "channel %s of %s has %d live writers, the most it takes",
+				       eshm_chan_name(ch), h->name, ESHM_WRITERS);
+	}
+	if (other < 0 || take == other)
+		stream_new(h, ch);
+	uint32_t flags = (excl ? SLOTF_EXCLUSIVE : 0) | (raw ? SLOTF_RAW : 0);
+	int r = take_slot(h, s, flags, &h->wgen, err);
+	if (r)
+		return r;
+	if (take < 0)
+		atomic_fetch_add_explicit(&c->nwriters, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->excl, excl || raw ? (uint32_t)s + 1 : 0, memory_order_relaxed);
+	atomic_store_explicit(&c->ended, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->framing, (uint32_t)h->cfg.framing, memory_order_relaxed);
+	h->wend = s;
+	h->w.exclusive = excl || raw;
+	return 0;
+}
+
+/* Readers: one per group; this library reads as the unnamed group. */
+static int
+claim_reader(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *err)
+{
+	int base = ch * SLOTS_PER_CHAN + SLOT_R;
+	const char *name = unnamed_group();
+	int gi = eshm_group_find(h->hdr, ch, name);
+	int take = -1;
+	for (int s = base; gi >= 0 && s < base + ESHM_READERS; s++) {
+		uint32_t f = atomic_load_explicit(&h->hdr->slot[s].flags, memory_order_relaxed);
+		if (!slot_pid(h, s) || (int)(f >> 8 & 0xff) != gi)
+			continue;
+		int st = eshm_end_state(h->fd, h->hdr, s, now);
+		if (st == ESHM_PEER_STALE && (h->cfg.flags & ESHM_TAKEOVER) && take < 0)
+			take = s;
+		else if (st == ESHM_PEER_ALIVE || st == ESHM_PEER_STALE)
+			return busy(h, err, s, st);
+	}
+	if (gi < 0 && (gi = eshm_group_create(h->hdr, ch, name)) < 0)
+		return eshm_fill_error(err, ESHM_EBUSY, 0,
+				       "channel %s of %s has %d consumer groups, the most it takes",
+				       eshm_chan_name(ch), h->name, ESHM_GROUPS);
+	int s = take;
+	if (s >= 0)
+		retire_counts(h, s);
+	else if ((s = free_slot(h, base, ESHM_READERS)) < 0)
+		return eshm_fill_error(err, ESHM_EBUSY, 0,
+				       "channel %s of %s has %d live readers, the most it takes",
+				       eshm_chan_name(ch), h->name, ESHM_READERS);
+	int r = take_slot(h, s, (uint32_t)gi << 8 | (excl ? SLOTF_EXCLUSIVE : 0), &h->rgen, err);
+	if (r)
+		return r;
+	h->rend = s;
+	h->r.group = gi;
+	return 0;
+}
+
+/* Whether role's channels (write wch, read rch) are free to be held
+ * exclusively: what role auto asks of master. */
+static bool
+free_for(struct eshm *h, int wch, int rch, int64_t now)
+{
+	if (wch >= 0 &&
+	    eshm_locked_in(h->fd, wch * SLOTS_PER_CHAN + SLOT_W, ESHM_WRITERS) >= 0)
+		return false;
+	if (rch >= 0 && eshm_live_reader(h->fd, rch) >= 0)
+		return false;
+	(void)now;
+	return true;
+}
+
+/* Claim the slots the config asks for. Called with the segment flocked. */
 int
 eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 {
 	int64_t now = eshm_now_mono();
 	int role = h->cfg.role;
-	int wend, rend, r;
-
-	if (role == ESHM_ROLE_AUTO) {
-		role = ESHM_ROLE_MASTER;
-		role_ends(role, h->cfg.ends, &wend, &rend);
-		if ((wend >= 0 && end_available(h, wend, now, NULL)) ||
-		    (rend >= 0 && end_available(h, rend, now, NULL)))
-			role = ESHM_ROLE_SLAVE;
-	}
-	role_ends(role, h->cfg.ends, &wend, &rend);
-	if (wend >= 0 && (r = end_available(h, wend, now, err)))
+	bool w = h->cfg.ends & ESHM_END_WRITE, rd = h->cfg.ends & ESHM_END_READ;
+	/* role auto pairs a master and a slave: each end held alone */
+	bool excl = role == ESHM_ROLE_AUTO || (h->cfg.flags & ESHM_EXCLUSIVE);
+	if (role == ESHM_ROLE_AUTO)
+		role = free_for(h, w ? CH_M2S : -1, rd ? CH_S2M : -1, now) ? ESHM_ROLE_MASTER
+									  : ESHM_ROLE_SLAVE;
+	int wch = role == ESHM_ROLE_MASTER ? CH_M2S : CH_S2M, rch = !wch;
+	int r;
+	h->wend = h->rend = -1;
+	if (w && (r = claim_writer(h, wch, excl, now, err)))
 		return r;
-	if (rend >= 0 && (r = end_available(h, rend, now, err)))
+	if (rd && (r = claim_reader(h, rch, excl, now, err))) {
+		eshm_ends_release(h, false);
 		return r;
-
-	uint64_t start = eshm_proc_start_time(getpid());
-	int ends[2] = {wend, rend};
-	for (int i = 0; i < 2; i++) {
-		int e = ends[i];
-		if (e < 0)
-			continue;
-		struct eshm_slot *s = &h->hdr->slot[e];
-		/* heartbeat first, so an observer never sees our lock with the
-		 * previous holder's old heartbeat and calls us stale */
-		atomic_store_explicit(&s->heartbeat_ns, (uint64_t)eshm_now_mono(),
-				      memory_order_relaxed);
-		r = end_lock(h->fd, e, F_RDLCK);
-		if (r < 0) {
-			eshm_ends_release(h, false);
-			return eshm_fill_error(err, r == -EAGAIN ? ESHM_EBUSY : r, 0,
-					       "cannot lock the %s end of channel %s of %s: %s",
-					       eshm_end_desc(e), eshm_chan_name(e / 2), h->name,
-					       eshm_strerror(r));
-		}
-		atomic_store_explicit(&s->stale_ms, (uint32_t)h->cfg.stale_threshold_ms,
-				      memory_order_relaxed);
-		atomic_store_explicit(&s->start_time, start, memory_order_relaxed);
-		atomic_store_explicit(&s->cpus, h->cpus, memory_order_relaxed);
-		atomic_store_explicit(&s->pid, (uint32_t)getpid(), memory_order_relaxed);
-		atomic_store_explicit(&s->claimer, (uint32_t)getpid(), memory_order_relaxed);
-		h->gen[e] = atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed) + 1;
-		h->held[e] = true;
 	}
 	h->role = role;
-	h->wend = wend;
-	h->rend = rend;
 	return 0;
 }
 
@@ -155,45 +290,23 @@ int
 eshm_end_check(struct eshm *h, int end)
 {
 	uint64_t g = atomic_load_explicit(&h->hdr->slot[end].generation, memory_order_relaxed);
+	uint64_t mine = eshm_gen_of(h, end);
 	/* a slot read as zeros may be a truncated segment, not a takeover */
-	if (g != h->gen[end] && eshm_truncated(h))
+	if (g != mine && eshm_truncated(h))
 		return ESHM_ECORRUPT;
 	/* generations only grow: one that went back was scribbled over */
-	if (g < h->gen[end])
+	if (g < mine)
 		return eshm_seterr(h, ESHM_ECORRUPT,
 				   "segment %s is corrupt: the record of our %s end of channel %s "
 				   "changed under us (generation %llu, ours %llu)",
-				   h->name, eshm_end_desc(end), eshm_chan_name(end / 2),
-				   (unsigned long long)g, (unsigned long long)h->gen[end]);
-	if (g != h->gen[end])
+				   h->name, eshm_end_desc(end), eshm_chan_name(slot_chan(end)),
+				   (unsigned long long)g, (unsigned long long)mine);
+	if (g != mine)
 		return eshm_seterr(
 			h, ESHM_ETAKEN, "the %s end of channel %s of %s was taken over by pid %u",
-			eshm_end_desc(end), eshm_chan_name(end / 2), h->name,
+			eshm_end_desc(end), eshm_chan_name(slot_chan(end)), h->name,
 			atomic_load_explicit(&h->hdr->slot[end].claimer, memory_order_relaxed));
 	return 0;
-}
-
-/* Release our ends. The slot keeps its last heartbeat: it tells eshm-clean
- * how long the segment has been idle. A writer that failed or was
- * interrupted (lost) also keeps its pid, exactly as if it had died: its
- * readers then see a lost writer, not a finished one. */
-void
-eshm_ends_release(struct eshm *h, bool lost)
-{
-	for (int e = 0; e < NENDS; e++) {
-		if (!h->held[e])
-			continue;
-		struct eshm_slot *s = &h->hdr->slot[e];
-		bool keep_pid = lost && (e == END_M2S_W || e == END_S2M_W);
-		if (eshm_owns(h, e)) {
-			atomic_store_explicit(&s->heartbeat_ns, (uint64_t)eshm_now_mono(),
-					      memory_order_relaxed);
-			if (!keep_pid)
-				atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
-		}
-		end_lock(h->fd, e, F_UNLCK);
-		h->held[e] = false;
-	}
 }
 
 /* Why we may not touch end, eshm_owns having said so: never 0, even if
@@ -208,5 +321,103 @@ eshm_not_owned(struct eshm *h, int end)
 	return eshm_seterr(h, ESHM_ECORRUPT,
 			   "segment %s is corrupt: the record of our %s end of channel %s "
 			   "changed under us and back",
-			   h->name, eshm_end_desc(end), eshm_chan_name(end / 2));
+			   h->name, eshm_end_desc(end), eshm_chan_name(slot_chan(end)));
+}
+
+/* Whether any writer of ch but us is attached, or died (or was lost)
+ * attached since the stream began. */
+static bool
+others_write(struct eshm *h, int ch)
+{
+	int base = ch * SLOTS_PER_CHAN + SLOT_W;
+	for (int s = base; s < base + ESHM_WRITERS; s++) {
+		if (s == h->wend || !slot_pid(h, s))
+			continue;
+		if (eshm_end_probe(h->fd, s) == 0)
+			return true; /* dead or lost: the stream is lost, not ended */
+		uint32_t f = atomic_load_explicit(&h->hdr->slot[s].flags, memory_order_relaxed);
+		if (!(f & SLOTF_DONE))
+			return true;
+	}
+	return false;
+}
+
+/* Our writer finished its stream: the channel's stream ends if we were
+ * the last to write it and none was lost. Under the flock. */
+void
+eshm_stream_end(struct eshm *h)
+{
+	struct wside *w = &h->w;
+	int ch = slot_chan(h->wend);
+	struct eshm_chan *c = &h->hdr->chan[ch];
+	struct eshm_slot *sl = &h->hdr->slot[h->wend];
+	atomic_fetch_or_explicit(&sl->flags, SLOTF_DONE, memory_order_relaxed);
+	w->done = true;
+	w->wrote = false;
+	if (!others_write(h, ch) && !atomic_load_explicit(&c->ended, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&c->end_epoch, 1, memory_order_relaxed);
+		atomic_store_explicit(&c->ended, 1, memory_order_release);
+	}
+	/* readers decide the end when they see it: wake them */
+	atomic_store_explicit(&c->data_wait, 0, memory_order_relaxed);
+	eshm_futex_wake(&c->data_wait);
+}
+
+/* We write again after ending our stream: it is open again. Under the
+ * flock. */
+void
+eshm_stream_reopen(struct eshm *h)
+{
+	struct eshm_chan *c = &h->hdr->chan[slot_chan(h->wend)];
+	atomic_fetch_and_explicit(&h->hdr->slot[h->wend].flags, ~(uint32_t)SLOTF_DONE,
+				  memory_order_relaxed);
+	atomic_store_explicit(&c->ended, 0, memory_order_release);
+	h->w.done = false;
+}
+
+/*
+ * Release our slots, under the flock. The slot keeps its last heartbeat:
+ * it tells eshm-clean how long the segment has been idle. A writer that
+ * finished ends the stream if it was the last (eshm_stream_end, if it did
+ * not already); one that failed or was interrupted (lost) keeps its pid,
+ * exactly as if it had died: its readers then see a lost writer, not a
+ * finished one.
+ */
+void
+eshm_ends_release(struct eshm *h, bool lost)
+{
+	if (h->wend >= 0) {
+		int s = h->wend;
+		struct eshm_slot *sl = &h->hdr->slot[s];
+		struct eshm_chan *c = &h->hdr->chan[slot_chan(s)];
+		if (eshm_owns(h, s)) {
+			atomic_store_explicit(&sl->intent_pos, UINT64_MAX, memory_order_relaxed);
+			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)eshm_now_mono(),
+					      memory_order_relaxed);
+			if (atomic_load_explicit(&c->excl, memory_order_relaxed) == (uint32_t)s + 1)
+				atomic_store_explicit(&c->excl, 0, memory_order_relaxed);
+			if (!lost) {
+				uint32_t n = atomic_load_explicit(&c->nwriters, memory_order_relaxed);
+				atomic_store_explicit(&c->nwriters, n ? n - 1 : 0,
+						      memory_order_relaxed);
+				atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
+			}
+			/* readers re-decide: the stream may have ended or been lost */
+			atomic_store_explicit(&c->data_wait, 0, memory_order_relaxed);
+			eshm_futex_wake(&c->data_wait);
+		}
+		eshm_slot_lock(h->fd, s, F_UNLCK);
+		h->wend = -1;
+	}
+	if (h->rend >= 0) {
+		int s = h->rend;
+		struct eshm_slot *sl = &h->hdr->slot[s];
+		if (eshm_owns(h, s)) {
+			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)eshm_now_mono(),
+					      memory_order_relaxed);
+			atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
+		}
+		eshm_slot_lock(h->fd, s, F_UNLCK);
+		h->rend = -1;
+	}
 }

@@ -14,39 +14,91 @@
 #include "record.h"
 
 /*
- * Segment layout (all integers native-endian; one host only):
+ * Segment layout, format 2 (all integers native-endian; one host only):
  *
- *   offset 0          struct eshm_header (ESHM_HEADER_SIZE bytes, one page)
+ *   offset 0          struct eshm_header (header_size bytes, whole pages)
  *   chan_off[0]       ring of channel m2s, chan_cap[0] bytes
  *   chan_off[1]       ring of channel s2m, chan_cap[1] bytes
  *
- * Each ring holds records (record.h).
+ * Each ring holds records (record.h), 16-byte aligned, at byte positions
+ * that only grow (mod cap gives the offset). A record is committed when
+ * its header's tag is its position XOR the segment's salt; until then its
+ * space is claimed, not readable.
  *
- * head and tail are byte positions that only grow (mod cap gives the
- * offset). Records in [tail, head) are published and unread. A reader that
- * consumed part of the DELIM record at tail records it in skip_pos/skip_word
- * (see ring-read.c).
+ * Writers (many per channel): a writer announces a claim in its slot
+ * (intent_pos, intent_size), claims [claim, claim + size) with a CAS on the
+ * channel's claim position, fills the record and commits it by storing
+ * the tag. Its slot says where its open claim is, so a reader that meets
+ * a claim whose writer died skips it (writes a SKIP record there), and
+ * nobody waits for a dead writer. Claims may reach kept + cap, where kept
+ * is the release point: the lowest position some group still holds (with
+ * one group, its release; with none, where the last one stopped).
  *
- * Liveness: each of the four ends is held by an OFD read lock on byte
- * ESHM_LOCK_BASE + end of the file; the kernel drops it when the holder dies.
- * Claims and removal are serialised by flock(2) on the file.
+ * Readers belong to consumer groups. A group has its release point
+ * (release, and skip_pos/skip_word for a delimited record released in
+ * part) and hands out what its readers take (next). Every group gets every
+ * record; space is freed when every group released it. Taps read without
+ * belonging to a group and hold no space: a copy is valid if claim did not
+ * pass its position + cap meanwhile. (Format 2 has the places for groups'
+ * batches, many readers per group and taps; this library uses one reader
+ * per group, the unnamed group "-".)
+ *
+ * End of stream: a writer that finishes while no other writer is attached
+ * and none died ends the stream (end_epoch++, ended = 1, under the flock);
+ * a writer attaching clears ended. A group delivers the end once (its
+ * eos_epoch) when it is drained, ended is set and no writer is attached.
+ *
+ * Liveness: each slot is held by an OFD read lock on byte ESHM_LOCK_BASE +
+ * slot id of the file; the kernel drops it when the holder dies. Claims,
+ * detaching and removal are serialised by flock(2) on the file.
  */
 
-#define ESHM_MAGIC 0x314d48534545ULL /* "EESHM1" */
-#define ESHM_FORMAT 1
-#define ESHM_HEADER_SIZE 4096u
+#define ESHM_MAGIC 0x314d48534545ULL /* "EESHM1": eshm's; the version is format */
+#define ESHM_FORMAT 2
 #define ESHM_CL 64
 #define ESHM_LOCK_BASE 0
 /* a segment being created: ESHM_DIR/.eshm-new.PID.N, flocked by its creator */
 #define ESHM_NEW_PREFIX ".eshm-new."
 
-/* Ends, also the lock byte offsets. */
-enum { END_M2S_W = 0, END_M2S_R = 1, END_S2M_W = 2, END_S2M_R = 3, NENDS = 4 };
 enum { CH_M2S = 0, CH_S2M = 1 };
 
-/* Holder of one end. Written by its holder (and its heartbeat thread). */
+/* Slots of a channel, by kind: slot id = channel * SLOTS_PER_CHAN + kind
+ * base + index. The slot id is also the byte its holder's lock covers. */
+#define ESHM_WRITERS ESHM_MAX_WRITERS
+#define ESHM_READERS ESHM_MAX_READERS
+#define ESHM_GROUPS ESHM_MAX_GROUPS
+#define ESHM_TAPS 16
+enum {
+	SLOT_W = 0,
+	SLOT_R = SLOT_W + ESHM_WRITERS,
+	SLOT_T = SLOT_R + ESHM_READERS,
+	SLOTS_PER_CHAN = SLOT_T + ESHM_TAPS,
+	NSLOTS = 2 * SLOTS_PER_CHAN,
+};
+
+static inline int
+slot_chan(int s)
+{
+	return s / SLOTS_PER_CHAN;
+}
+
+static inline bool
+slot_is_writer(int s)
+{
+	return s % SLOTS_PER_CHAN < SLOT_R;
+}
+
+/* Flags of a slot. */
+enum {
+	SLOTF_EXCLUSIVE = 1, /* a writer or reader that admits no other */
+	SLOTF_RAW = 2,       /* a writer of a raw stream: the channel is its own */
+	SLOTF_DONE = 4,      /* a writer that ended its stream and writes no more */
+};
+
+/* Holder of one slot. Written by its holder (and its heartbeat thread). */
 struct eshm_slot {
-	_Atomic uint32_t pid;          /* 0 when nobody holds it */
+	_Atomic uint32_t pid;          /* 0 when free; kept by a holder that died
+					* or was lost */
 	_Atomic uint32_t stale_ms;     /* the holder's stale threshold */
 	_Atomic uint64_t start_time;   /* holder's start, ticks since boot */
 	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC; kept at detach */
@@ -54,11 +106,15 @@ struct eshm_slot {
 	_Atomic uint64_t cpus;         /* CPUs it may run on (bit 63: 63 and up) */
 	_Atomic uint32_t claimer;      /* pid of the last claim, kept after detach:
 					* names the taker to a displaced holder */
-	char pad[ESHM_CL - 44];
+	_Atomic uint32_t flags;        /* SLOTF_*; a reader's group in bits 8-15 */
+	_Atomic uint64_t intent_pos;   /* a writer's open claim (or the claim it is
+					* about to make), UINT64_MAX if none */
+	_Atomic uint32_t intent_size;  /* its bytes */
+	uint32_t pad;
 };
 
 /* One side's traffic: in the handle (written by its thread only; atomics,
- * as the heartbeat thread reads them) and, published, in the channel. */
+ * as the heartbeat thread reads them) and, published, in the segment. */
 struct eshm_counts {
 	_Atomic uint64_t msgs, bytes, waits, wakes;
 };
@@ -70,34 +126,66 @@ eshm_count_add(_Atomic uint64_t *c, uint64_t v)
 			      memory_order_relaxed);
 }
 
-/* One channel's shared state; each line has one main writer. */
-struct eshm_chan {
-	/* written by the channel's writer on every publish */
-	_Atomic uint64_t head;
+/* The counts a holder publishes, under its own sequence lock. */
+struct eshm_slot_counts {
+	_Atomic uint32_t seq;
+	uint32_t pad0;
+	struct eshm_counts c;
+	char pad1[ESHM_CL - 40];
+};
+
+/* A consumer group of a channel. */
+struct eshm_group {
+	/* what the group's readers take next (their batches start here) */
+	_Atomic uint64_t next;
 	char pad0[ESHM_CL - 8];
-	/* written by the channel's reader on every release */
-	_Atomic uint64_t tail;
+	/* written at each release */
+	_Atomic uint64_t release;   /* released by the group below this */
 	_Atomic uint64_t skip_pos;  /* record position skip_word applies to */
 	_Atomic uint64_t skip_word; /* bytes (low 32) | messages (high 32) */
-	char pad1[ESHM_CL - 24];
-	/* futex words: 1 while the reader (data) or writer (space) sleeps */
+	_Atomic uint32_t state;     /* GROUP_FREE or GROUP_USED */
+	_Atomic uint32_t eos_epoch; /* the channel's end_epoch it has delivered */
+	int64_t created_ns;         /* CLOCK_REALTIME */
+	char pad1[ESHM_CL - 48 + 8];
+	char name[ESHM_CL];         /* "-" for the unnamed group; NUL-terminated */
+};
+enum { GROUP_FREE = 0, GROUP_USED = 1 };
+
+/* What a tap has seen and missed. */
+struct eshm_tap {
+	_Atomic uint64_t pos;
+	_Atomic uint64_t missed_msgs, missed_bytes;
+	char pad[ESHM_CL - 24];
+};
+
+/* One channel's shared state. The lines writers write on every message
+ * and those readers write are 128 bytes apart (a pair of lines the CPU
+ * fetches together). */
+struct eshm_chan {
+	/* written by writers on every claim */
+	_Atomic uint64_t claim;
+	char pad0[2 * ESHM_CL - 8];
+	/* the release point of all groups, when there are several (with one,
+	 * its release is read instead) */
+	_Atomic uint64_t kept;
+	_Atomic uint32_t ngroups;
+	uint32_t pad1;
+	char pad2[ESHM_CL - 16];
+	/* futex words: 1 while a reader (data) or a writer (space) sleeps */
 	_Atomic uint32_t data_wait;
 	_Atomic uint32_t space_wait;
-	char pad2[ESHM_CL - 8];
-	/* written by the writer: its counts, under the sequence lock wseq
-	 * (messages and bytes in, waits for space, wakes of the reader) */
-	_Atomic uint32_t wseq;
-	_Atomic uint32_t framing;
-	_Atomic uint32_t eos_mark; /* the last record written is an end mark */
-	uint32_t pad3;
-	struct eshm_counts in;
-	char pad4[ESHM_CL - 48];
-	/* written by the reader: its counts, under rseq (messages and bytes
-	 * out, waits for data, wakes of the writer) */
-	_Atomic uint32_t rseq;
-	uint32_t pad5;
-	struct eshm_counts out;
-	char pad6[ESHM_CL - 40];
+	char pad3[ESHM_CL - 8];
+	/* the stream, changed under the flock */
+	_Atomic uint32_t framing;   /* of the last writer to attach */
+	_Atomic uint32_t excl;      /* slot + 1 of an exclusive or raw writer, or 0 */
+	_Atomic uint32_t nwriters;  /* writers attached (a hint: dead ones count
+				     * until they are cleared) */
+	_Atomic uint32_t end_epoch; /* streams ended so far */
+	_Atomic uint32_t ended;     /* the stream ended; no writer came since */
+	_Atomic uint32_t cseq;      /* sequence lock of the retired counts */
+	char pad4[ESHM_CL - 24];
+	/* counts of holders gone, under cseq */
+	struct eshm_counts retired_in, retired_out;
 };
 
 struct eshm_header {
@@ -113,21 +201,26 @@ struct eshm_header {
 	uint32_t pad0;
 	uint64_t chan_off[2];
 	uint64_t chan_cap[2];
-	char pad1[ESHM_CL * 2 - 88];
-	struct eshm_slot slot[NENDS];
+	uint64_t salt;        /* tags records: random, per segment */
+	char pad1[ESHM_CL * 2 - 96];
 	struct eshm_chan chan[2];
+	struct eshm_group group[2][ESHM_GROUPS];
+	struct eshm_slot slot[NSLOTS];
+	struct eshm_slot_counts counts[NSLOTS];
+	struct eshm_tap tap[2][ESHM_TAPS];
 };
 
 #define HDR_KEEP 1u
+/* the header's first bytes, the same in every format: magic, version, sizes */
+#define ESHM_ID_SIZE offsetof(struct eshm_header, pad1)
+#define ESHM_HEADER_SIZE ((sizeof(struct eshm_header) + 4095) & ~(size_t)4095)
 
 _Static_assert(sizeof(struct eshm_slot) == ESHM_CL, "slot is one line");
-_Static_assert(sizeof(struct eshm_chan) == 5 * ESHM_CL, "channel lines");
-_Static_assert(sizeof(struct eshm_header) <= ESHM_HEADER_SIZE, "header fits");
-_Static_assert(offsetof(struct eshm_header, slot) % ESHM_CL == 0, "aligned");
-_Static_assert(offsetof(struct eshm_header, chan) % ESHM_CL == 0, "aligned");
-/* format 1's offsets of the counts */
-_Static_assert(offsetof(struct eshm_chan, in) == 3 * ESHM_CL + 16, "counts in");
-_Static_assert(offsetof(struct eshm_chan, out) == 4 * ESHM_CL + 8, "counts out");
+_Static_assert(sizeof(struct eshm_slot_counts) == ESHM_CL, "counts are one line");
+_Static_assert(sizeof(struct eshm_group) == 3 * ESHM_CL, "group lines");
+_Static_assert(sizeof(struct eshm_chan) % ESHM_CL == 0, "channel lines");
+_Static_assert(offsetof(struct eshm_header, chan) % (2 * ESHM_CL) == 0, "aligned");
+_Static_assert(offsetof(struct eshm_chan, kept) == 2 * ESHM_CL, "claim apart");
 
 /* Validated, immutable geometry of a segment, copied out at attach. */
 struct eshm_geom {
@@ -143,37 +236,54 @@ struct spin {
 	unsigned poll;  /* pauses between two looks at the index */
 	unsigned waits, fails;
 	bool adaptive;
+	/* those this side waits for, looked up now and then (wait.c) */
+	uint64_t peer_cpus;
+	int crowd;
+	int64_t peers_at;
 };
 
 /* Local state of the channel a handle writes. */
 struct wside {
 	struct eshm_chan *c;
+	struct eshm_slot *s; /* our slot */
 	unsigned char *ring;
 	uint64_t cap;
-	uint64_t head;       /* our head; published copy is c->head */
-	uint64_t tail;       /* cached copy of c->tail */
-	uint64_t resv;       /* position of the reserved record, or UINT64_MAX */
+	uint64_t salt;
+	uint64_t limit;      /* cached release point: claims may reach limit + cap */
+	/* the open reservation: in the ring at resv (claimed, resv_len bytes,
+	 * a sole or exclusive writer's), or staged in side (resv == STAGED) */
+	uint64_t resv;       /* UINT64_MAX: none */
+	uint64_t resv_len;   /* record bytes claimed at resv */
 	uint64_t resv_avail; /* payload bytes the reservation allows */
+	unsigned char *resv_at; /* where its payload starts */
 	uint64_t need;       /* free bytes wait_space waits for */
+	uint64_t last_end;   /* end of the last record we committed */
+	int timeout_ms;      /* of the open reservation, for a staged commit */
+	bool done;           /* we ended our stream (eshm_eos) */
 	struct eshm_counts n;
 	int framing; /* what this handle writes */
-	/* bytes of an unfinished message carried to the next reservation */
+	bool exclusive; /* no other writer may attach: claim the ring directly */
+	/* bytes of an unfinished message carried to the next reservation,
+	 * at the start of side */
 	size_t carry;
-	unsigned char *carry_at; /* in the ring (beyond head + 8) or in side */
 	unsigned char *side;
 	size_t side_cap;
-	bool wrote; /* committed data since attach or last EOS */
+	bool wrote; /* committed data since attach or last end of stream */
 };
+#define STAGED (UINT64_MAX - 1)
 
 /* Local state of the channel a handle reads. */
 struct rside {
 	struct eshm_chan *c;
+	struct eshm_group *grp;
+	int group;     /* its index */
 	unsigned char *ring;
 	uint64_t cap;
-	uint64_t tail; /* released record position (ours; mirrors c->tail) */
+	uint64_t salt;
+	uint64_t tail; /* released record position (ours; mirrors grp->release) */
 	uint32_t skip; /* bytes of the record at tail already released */
 	uint32_t skipmsgs;
-	uint64_t head; /* cached copy of c->head */
+	uint64_t head; /* cached copy of c->claim: records before it are claimed */
 	/* peek cursor: record position and offset in its payload */
 	uint64_t cur;
 	uint32_t curoff;
@@ -186,9 +296,8 @@ struct rside {
 		uint32_t curoff, curmsgs;
 		bool valid;
 	} undo;
-	int end_w; /* index of the writer end of this channel */
 	struct eshm_counts n;
-	int64_t lost_since; /* CLOCK_MONOTONIC ns the writer was seen dead, or 0 */
+	int64_t lost_since; /* CLOCK_MONOTONIC ns the stream was seen lost, or 0 */
 };
 
 struct eshm {
@@ -201,10 +310,9 @@ struct eshm {
 	struct eshm_config cfg;
 	int role;
 	bool created;
-	bool held[NENDS];
-	uint64_t gen[NENDS];        /* generation of each end we hold */
-	int wend, rend;             /* ends held for writing/reading, or -1 */
-	struct spin spin_w, spin_r; /* the space and data waits (ring.c) */
+	int wend, rend;             /* slots held for writing/reading, or -1 */
+	uint64_t wgen, rgen;        /* their generations when we claimed them */
+	struct spin spin_w, spin_r; /* the space and data waits (wait.c) */
 	uint64_t cpus;              /* our CPU affinity, as in struct eshm_slot */
 	struct wside w;
 	struct rside r;
@@ -219,6 +327,13 @@ struct eshm {
 	int guard; /* slot in guard.c's table, or -1 */
 	char err[256];
 };
+
+/* The generation we claimed slot `end` (ours: h->wend or h->rend) with. */
+static inline uint64_t
+eshm_gen_of(const struct eshm *h, int end)
+{
+	return end == h->wend ? h->wgen : h->rgen;
+}
 
 /* Nanoseconds from then (a time read from shared memory, so anything) to
  * now, or -1 if then is 0 or after now: in unsigned arithmetic, as a
@@ -248,7 +363,7 @@ static inline bool
 eshm_owns(const struct eshm *h, int end)
 {
 	return atomic_load_explicit(&h->hdr->slot[end].generation, memory_order_relaxed) ==
-	       h->gen[end];
+	       eshm_gen_of(h, end);
 }
 
 /* x86 pause, arm yield: a spinning look at shared memory */
@@ -312,14 +427,36 @@ int eshm_corrupt(struct eshm *h, int ch, const char *what, uint64_t a, uint64_t 
 bool eshm_left_in(struct eshm *h, uint64_t *msgs, uint64_t *bytes);
 int eshm_removed_error(struct eshm *h, uint64_t msgs, uint64_t bytes);
 
-/* endpoint.c: the four ends, who holds them, claims and releases */
-int eshm_end_probe(int fd, int end);
-int eshm_end_state(int fd, const struct eshm_header *hdr, int end, int64_t now);
+/* liveness.c: who holds a slot (OFD locks) */
+int eshm_locked_in(int fd, int first, int n);
+int eshm_end_probe(int fd, int slot);
+int eshm_end_state(int fd, const struct eshm_header *hdr, int slot, int64_t now);
+bool eshm_any_live(int fd);
+int eshm_live_reader(int fd, int ch);
+int eshm_slot_lock(int fd, int slot, short type);
+
+/* claims.c: writers' open claims */
+enum { CLAIM_NONE, CLAIM_LIVE, CLAIM_DEAD };
+int eshm_claim_owner(int fd, struct eshm_header *hdr, uint64_t cap, uint64_t salt,
+		     const unsigned char *ring, int ch, uint64_t pos, uint64_t claim, int gone,
+		     uint32_t *size);
+void eshm_claim_skip(unsigned char *ring, uint64_t cap, uint64_t salt, uint64_t pos,
+		     uint32_t size);
+void eshm_claim_settle(int fd, struct eshm_header *hdr, const struct eshm_geom *g,
+		       unsigned char *base, int s);
+
+/* group.c: consumer groups */
+int eshm_group_find(struct eshm_header *hdr, int ch, const char *name);
+int eshm_group_create(struct eshm_header *hdr, int ch, const char *name);
+void eshm_group_released(struct eshm_header *hdr, int ch, int gi, uint64_t pos);
+
+/* endpoint.c: claiming and releasing slots, ending streams (under the flock) */
 int eshm_ends_claim(struct eshm *h, struct eshm_error *err);
 void eshm_ends_release(struct eshm *h, bool lost);
-bool eshm_any_live(int fd);
 int eshm_end_check(struct eshm *h, int end);
 int eshm_not_owned(struct eshm *h, int end);
+void eshm_stream_end(struct eshm *h);
+void eshm_stream_reopen(struct eshm *h);
 
 /* heartbeat.c */
 int eshm_heartbeat_start(struct eshm *h);
@@ -328,7 +465,7 @@ void eshm_heartbeat_stop(struct eshm *h);
 /* counters.c */
 void eshm_counts_read(const _Atomic uint32_t *seq, const struct eshm_counts *src,
 		      struct eshm_counts *out);
-void eshm_chan_snapshot(const struct eshm_chan *c, struct eshm_channel_info *ci);
+void eshm_chan_snapshot(const struct eshm_header *hdr, int ch, struct eshm_channel_info *ci);
 void eshm_counters_flush(struct eshm *h);
 void eshm_counters_sync(struct eshm *h);
 void eshm_count_wait(struct eshm *h, _Atomic uint64_t *waits);
@@ -346,7 +483,7 @@ struct eshm_waiter {
 	int (*expired)(struct eshm *h, bool polled); /* the ESHM_ETIMEDOUT, said */
 	struct spin *spin;
 	int end;                 /* ours: still ours after a sleep? */
-	int peer;                /* the end we wait for */
+	int peers, npeers;       /* the slots of those we wait for */
 	_Atomic uint64_t *waits; /* counted once per wait that sleeps */
 };
 int eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline);
@@ -354,6 +491,6 @@ int eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline);
 /* ring-write.c, ring-read.c */
 int eshm_wside_init(struct eshm *h, int ch);
 int eshm_rside_init(struct eshm *h, int ch);
-int eshm_ring_eos(struct eshm *h);
+void eshm_release_reservation(struct eshm *h);
 
 #endif

@@ -49,6 +49,8 @@ enum {
 	ESHM_EPENDING = -1015,    /* the segment still holds undelivered data */
 	ESHM_EREMOVED = -1016,    /* the segment's name was removed, or now names
 				   * another segment, while this handle used it */
+	ESHM_ETURN = -1017,       /* another writer's raw stream has the channel
+				   * to itself: try again when it ends */
 };
 
 enum eshm_role {
@@ -83,7 +85,19 @@ enum {
 	ESHM_NO_EOS = 8,           /* eshm_close does not mark end of stream */
 	ESHM_NO_SIGBUS_GUARD = 16, /* do not install the SIGBUS handler that turns
 				    * a segment truncated under us into errors */
+	ESHM_EXCLUSIVE = 32,       /* hold the ends alone: refused (ESHM_EBUSY)
+				    * while another holder of the end lives, and
+				    * refuse others meanwhile; role auto always is */
+	ESHM_WAIT_TURN = 64,       /* a raw writer meeting other writers gets
+				    * ESHM_ETURN (wait and try again) instead of
+				    * ESHM_EBUSY */
 };
+
+/* Limits of a channel: live writers, readers (one per consumer group),
+ * consumer groups. */
+#define ESHM_MAX_WRITERS 64
+#define ESHM_MAX_READERS 64
+#define ESHM_MAX_GROUPS 16
 
 struct eshm_config {
 	int role;               /* enum eshm_role; default ESHM_ROLE_AUTO */
@@ -301,6 +315,10 @@ struct eshm_end_info {
 	int64_t heartbeat_age_ms; /* since the last heartbeat, -1 if never */
 	uint64_t generation;      /* how many times the end was claimed */
 	uint32_t stale_ms;        /* the holder's stale threshold */
+	int exclusive;            /* held with ESHM_EXCLUSIVE, or a raw writer */
+	uint32_t claimed;         /* a writer's claim not yet committed, in bytes
+				   * (0 if none): a dead writer's is skipped when
+				   * a reader reaches it */
 };
 
 struct eshm_channel_info {
@@ -313,7 +331,11 @@ struct eshm_channel_info {
 	uint64_t wakes;               /* futex wake calls made by either side */
 	int framing;                  /* enum eshm_framing of the last writer */
 	int eos;                      /* 1 if the stream is marked ended */
+	/* the writer: the first live one, else the first dead one; the reader
+	 * likewise */
 	struct eshm_end_info writer, reader;
+	int nwriters; /* writer slots held, live or dead: writers[0, nwriters) */
+	struct eshm_end_info writers[ESHM_MAX_WRITERS];
 };
 
 struct eshm_info {

@@ -111,7 +111,7 @@ check_file(const char *path, const struct stat *st, struct eshm_error *err)
 {
 	if (!S_ISREG(st->st_mode))
 		return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a regular file", path);
-	if ((uint64_t)st->st_size < ESHM_HEADER_SIZE)
+	if ((uint64_t)st->st_size < ESHM_ID_SIZE)
 		return eshm_fill_error(
 			err, ESHM_ENOTSEG, 0,
 			"%s is not an eshm segment (%lld bytes, smaller than a header)", path,
@@ -268,8 +268,8 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct 
 		goto fail;
 	if ((r = eshm_ends_claim(h, err)))
 		goto fail;
-	if ((h->wend >= 0 && (r = eshm_wside_init(h, h->wend / 2))) ||
-	    (h->rend >= 0 && (r = eshm_rside_init(h, h->rend / 2)))) {
+	if ((h->wend >= 0 && (r = eshm_wside_init(h, slot_chan(h->wend)))) ||
+	    (h->rend >= 0 && (r = eshm_rside_init(h, slot_chan(h->rend))))) {
 		r = eshm_fill_error(err, r, 0, "%s", h->err);
 		eshm_ends_release(h, false);
 		goto fail;
@@ -313,13 +313,9 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 		return 0;
 	int rc = 0;
 	bool lost = flags & ESHM_DETACH_LOST;
-	/* End the stream we wrote, if we wrote one and finished: a handle that
-	 * holds a write end it never used (a slave that only reads, say) must
-	 * not leave an end mark that nobody will read and that keeps the
-	 * segment. An empty stream is ended with eshm_eos, as eshm-send does. */
-	if (!lost && h->wend >= 0 && h->w.wrote && !(h->cfg.flags & ESHM_NO_EOS) &&
-	    eshm_owns(h, h->wend))
-		rc = eshm_ring_eos(h);
+	bool owned = h->wend >= 0 && eshm_owns(h, h->wend);
+	if (owned)
+		eshm_release_reservation(h);
 	eshm_heartbeat_stop(h);
 	eshm_counters_flush(h);
 
@@ -328,6 +324,12 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 	 * afterwards that the name is gone and starts over. */
 	while (flock(h->fd, LOCK_EX) < 0 && errno == EINTR)
 		;
+	/* End the stream we wrote, if we wrote one and finished: a handle that
+	 * holds a write end it never used (a slave that only reads, say) must
+	 * not end a stream it never wrote. An empty stream is ended with
+	 * eshm_eos, as eshm-send does. */
+	if (!lost && owned && h->w.wrote && !(h->cfg.flags & ESHM_NO_EOS))
+		eshm_stream_end(h);
 	eshm_ends_release(h, lost);
 	uint64_t msgs, bytes;
 	bool last = !eshm_any_live(h->fd);
@@ -368,9 +370,10 @@ eshm_check(eshm_t *h)
 		return ESHM_EINVAL;
 	if ((r = eshm_truncated(h)))
 		return r;
-	for (int e = 0; e < NENDS; e++)
-		if (h->held[e] && (r = eshm_end_check(h, e)))
-			return r;
+	if (h->wend >= 0 && (r = eshm_end_check(h, h->wend)))
+		return r;
+	if (h->rend >= 0 && (r = eshm_end_check(h, h->rend)))
+		return r;
 	return eshm_still_named(h);
 }
 
@@ -403,12 +406,28 @@ eshm_peer_state(eshm_t *h)
 {
 	if (!h)
 		return ESHM_EINVAL;
-	int end;
-	if (h->rend >= 0)
-		end = h->rend == END_M2S_R ? END_M2S_W : END_S2M_W;
-	else
-		end = h->wend == END_M2S_W ? END_M2S_R : END_S2M_R;
-	return eshm_end_state(h->fd, h->hdr, end, eshm_now_mono());
+	/* the other side of the channel we read (or write): the best state
+	 * any of its holders has, else the worst (dead before none) */
+	int first, n;
+	if (h->rend >= 0) {
+		first = slot_chan(h->rend) * SLOTS_PER_CHAN + SLOT_W;
+		n = ESHM_WRITERS;
+	} else {
+		first = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R;
+		n = ESHM_READERS;
+	}
+	static const int rank[] = {[ESHM_PEER_NONE] = 0, [ESHM_PEER_DEAD] = 1,
+				   [ESHM_PEER_STALE] = 2, [ESHM_PEER_ALIVE] = 3};
+	int best = ESHM_PEER_NONE;
+	int64_t now = eshm_now_mono();
+	for (int s = first; s < first + n; s++) {
+		if (!atomic_load_explicit(&h->hdr->slot[s].pid, memory_order_relaxed))
+			continue;
+		int st = eshm_end_state(h->fd, h->hdr, s, now);
+		if (rank[st] > rank[best])
+			best = st;
+	}
+	return best;
 }
 
 const char *

@@ -56,10 +56,11 @@ heartbeat_main(void *arg)
 			continue;
 		/* never beat for an end taken over from us: the slot is the
 		 * new holder's now */
-		for (int e = 0; e < NENDS; e++)
-			if (h->held[e] && eshm_owns(h, e))
-				atomic_store_explicit(&h->hdr->slot[e].heartbeat_ns, (uint64_t)now,
-						      memory_order_relaxed);
+		int held[2] = {h->wend, h->rend};
+		for (int i = 0; i < 2; i++)
+			if (held[i] >= 0 && eshm_owns(h, held[i]))
+				atomic_store_explicit(&h->hdr->slot[held[i]].heartbeat_ns,
+						      (uint64_t)now, memory_order_relaxed);
 		uint64_t a = activity(h);
 		if (a != seen || !last_active) {
 			seen = a;

@@ -30,35 +30,65 @@ pread_full(int fd, void *buf, size_t len, off_t off)
 	((off_t)(offsetof(struct eshm_header, chan) + (size_t)(ch) * sizeof(struct eshm_chan) +    \
 		 offsetof(struct eshm_chan, field)))
 
-/* One side's counts, into the copy of the channel: read as a sequence
- * lock across separate preads (sequence, counts, sequence), which system
- * calls keep in order; eshm_chan_snapshot then reads the copy. */
+/* Counts under a sequence lock, into the copy: if the copy caught them
+ * half-written (odd sequence), read them again as a sequence lock across
+ * separate preads (sequence, counts, sequence), which system calls keep in
+ * order. The copy's sequence is then even, for eshm_chan_snapshot. */
 static void
-read_counts(int fd, off_t seq_off, off_t counts_off, _Atomic uint32_t *seq,
-	    struct eshm_counts *counts)
+fix_counts(int fd, const struct eshm_header *copy, _Atomic uint32_t *seq, void *counts,
+	   size_t len)
 {
-	for (int tries = 0; tries < 100; tries++) {
+	off_t seq_off = (off_t)((const char *)seq - (const char *)copy);
+	off_t counts_off = (off_t)((const char *)counts - (const char *)copy);
+	for (int tries = 0;
+	     tries < 100 && (atomic_load_explicit(seq, memory_order_relaxed) & 1); tries++) {
 		uint32_t s1, s2;
 		if (pread_full(fd, &s1, sizeof s1, seq_off) ||
-		    pread_full(fd, counts, sizeof *counts, counts_off) ||
+		    pread_full(fd, counts, len, counts_off) ||
 		    pread_full(fd, &s2, sizeof s2, seq_off))
 			break;
-		if (s1 == s2 && !(s1 & 1))
-			break;
+		atomic_store_explicit(seq, s1 == s2 ? s1 : 1, memory_order_relaxed);
 	}
 	atomic_store_explicit(seq, 0, memory_order_relaxed);
 }
 
 static void
-read_counters(int fd, int ch, struct eshm_header *copy)
+fix_counters(int fd, struct eshm_header *copy)
 {
-	struct eshm_chan *c = &copy->chan[ch];
-	read_counts(fd, CHAN_OFF(ch, wseq), CHAN_OFF(ch, in), &c->wseq, &c->in);
-	read_counts(fd, CHAN_OFF(ch, rseq), CHAN_OFF(ch, out), &c->rseq, &c->out);
+	for (int ch = 0; ch < 2; ch++) {
+		struct eshm_chan *c = &copy->chan[ch];
+		fix_counts(fd, copy, &c->cseq, &c->retired_in,
+			   sizeof c->retired_in + sizeof c->retired_out);
+	}
+	for (int s = 0; s < NSLOTS; s++)
+		fix_counts(fd, copy, &copy->counts[s].seq, &copy->counts[s].c,
+			   sizeof copy->counts[s].c);
+}
+
+/* Bytes writer slot s holds claimed and not committed (0 if none): its
+ * announced claim, if made (below claim, not yet released) and its record
+ * is not committed. */
+static uint32_t
+open_claim(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int s)
+{
+	const struct eshm_slot *sl = &hdr->slot[s];
+	int ch = slot_chan(s);
+	uint64_t pos = atomic_load_explicit(&sl->intent_pos, memory_order_relaxed);
+	uint32_t size = atomic_load_explicit(&sl->intent_size, memory_order_relaxed);
+	uint64_t claim = atomic_load_explicit(&hdr->chan[ch].claim, memory_order_relaxed);
+	uint64_t kept = atomic_load_explicit(&hdr->chan[ch].kept, memory_order_relaxed);
+	uint64_t cap = g->cap[ch], tag;
+	if (pos == UINT64_MAX || pos % REC_ALIGN || pos >= claim || pos < kept || size < REC_HDR ||
+	    size > cap - pos % cap ||
+	    pread_full(fd, &tag, sizeof tag, (off_t)(g->off[ch] + pos % cap)) ||
+	    tag == (pos ^ hdr->salt))
+		return 0;
+	return size;
 }
 
 static void
-fill_end(int fd, const struct eshm_header *hdr, int end, int64_t now, struct eshm_end_info *ei)
+fill_end(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int end, int64_t now,
+	 struct eshm_end_info *ei)
 {
 	const struct eshm_slot *s = &hdr->slot[end];
 	ei->state = eshm_end_state(fd, hdr, end, now);
@@ -69,6 +99,45 @@ fill_end(int fd, const struct eshm_header *hdr, int end, int64_t now, struct esh
 	uint64_t hb = atomic_load_explicit(&s->heartbeat_ns, memory_order_relaxed);
 	int64_t age = eshm_age_ns(now, hb);
 	ei->heartbeat_age_ms = age < 0 ? -1 : age / 1000000;
+	uint32_t f = atomic_load_explicit(&s->flags, memory_order_relaxed);
+	ei->exclusive = (f & (SLOTF_EXCLUSIVE | SLOTF_RAW)) != 0;
+	ei->claimed = slot_is_writer(end) ? open_claim(fd, hdr, g, end) : 0;
+}
+
+/* The holders of n slots from first: those held (live or dead) listed in
+ * list (up to max; their count in *count), and in *one the first live
+ * one, else the first dead one, else the first slot (none). */
+static void
+fill_ends(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int first, int n,
+	  int64_t now, struct eshm_end_info *one, struct eshm_end_info *list, int max, int *count)
+{
+	int live = -1, dead = -1, k = 0;
+	struct eshm_end_info ei;
+	for (int i = 0; i < n; i++) {
+		int s = first + i;
+		if (!atomic_load_explicit(&hdr->slot[s].pid, memory_order_relaxed))
+			continue;
+		fill_end(fd, hdr, g, s, now, &ei);
+		if (ei.state == ESHM_PEER_NONE)
+			continue;
+		if (list && k < max)
+			list[k] = ei;
+		k++;
+		if (ei.state == ESHM_PEER_DEAD) {
+			if (dead < 0) {
+				dead = s;
+				if (live < 0)
+					*one = ei;
+			}
+		} else if (live < 0) {
+			live = s;
+			*one = ei;
+		}
+	}
+	if (live < 0 && dead < 0)
+		fill_end(fd, hdr, g, first, now, one);
+	if (count)
+		*count = k < max ? k : max;
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -79,6 +148,46 @@ invalid(struct eshm_info *info, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(info->problem, sizeof info->problem, fmt, ap);
 	va_end(ap);
+}
+
+/* Copy the header into copy, its geometry into g: 0, or an ESHM_ code with
+ * why saying what is wrong. The release point and the claim position of
+ * each channel are read again, each once, release first: a moving pair may
+ * still look inconsistent, so look again before calling it corrupt. */
+static int
+read_header(int fd, uint64_t size, struct eshm_header *copy, struct eshm_geom *g, char *why,
+	    size_t whylen)
+{
+	int r;
+	if (size < ESHM_ID_SIZE || pread_full(fd, copy, ESHM_ID_SIZE, 0)) {
+		snprintf(why, whylen, "not an eshm segment (%llu bytes, smaller than a segment header)",
+			 (unsigned long long)size);
+		return ESHM_ENOTSEG;
+	}
+	if ((r = eshm_geom_check(copy, size, g, why, whylen)))
+		return r;
+	for (int tries = 0;; tries++) {
+		if (pread_full(fd, copy, sizeof *copy, 0)) {
+			snprintf(why, whylen, "cannot read the header");
+			return ESHM_ECORRUPT;
+		}
+		bool ok = true;
+		for (int ch = 0; ch < 2; ch++) {
+			uint64_t k = 0, c = 0;
+			if (pread_full(fd, &k, sizeof k, CHAN_OFF(ch, kept)) ||
+			    pread_full(fd, &c, sizeof c, CHAN_OFF(ch, claim)) ||
+			    !span_ok(c, k, g->cap[ch]))
+				ok = false;
+			atomic_store_explicit(&copy->chan[ch].kept, k, memory_order_relaxed);
+			atomic_store_explicit(&copy->chan[ch].claim, c, memory_order_relaxed);
+		}
+		if (ok)
+			return 0;
+		if (tries == 20) {
+			snprintf(why, whylen, "channel claim/release positions out of range");
+			return ESHM_ECORRUPT;
+		}
+	}
 }
 
 /* Fill info from an open descriptor of the segment's file. Returns 0 (with
@@ -100,50 +209,27 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 		return 0;
 	}
 
-	struct eshm_header copy;
+	struct eshm_header *copy = malloc(sizeof *copy);
+	if (!copy)
+		return -ENOMEM;
 	int64_t now = eshm_now_mono();
 	char why[160];
-	int r;
-	for (int tries = 0;; tries++) {
-		if ((uint64_t)st.st_size < sizeof copy || pread_full(fd, &copy, sizeof copy, 0)) {
-			snprintf(why, sizeof why, "%lld bytes, smaller than a segment header",
-				 (long long)st.st_size);
-			invalid(info, "not an eshm segment (%s)", why);
-			return 0;
-		}
-		if ((r = eshm_geom_check(&copy, (uint64_t)st.st_size, g, why, sizeof why))) {
-			invalid(info, r == ESHM_ENOTSEG ? "%s" : "corrupt: %s", why);
-			return 0;
-		}
-		bool ok = true;
-		for (int ch = 0; ch < 2; ch++) {
-			/* tail before head, each read once: a moving pair may still
-			 * look inconsistent, so look again before calling it corrupt */
-			uint64_t t = 0, hd = 0;
-			if (pread_full(fd, &t, sizeof t, CHAN_OFF(ch, tail)) ||
-			    pread_full(fd, &hd, sizeof hd, CHAN_OFF(ch, head)))
-				ok = false;
-			else if (!span_ok(hd, t, g->cap[ch]))
-				ok = false;
-			atomic_store_explicit(&copy.chan[ch].tail, t, memory_order_relaxed);
-			atomic_store_explicit(&copy.chan[ch].head, hd, memory_order_relaxed);
-		}
-		if (ok)
-			break;
-		if (tries == 20) {
-			invalid(info, "corrupt: %s", "channel head/tail out of range");
-			return 0;
-		}
+	int r = read_header(fd, (uint64_t)st.st_size, copy, g, why, sizeof why);
+	if (r) {
+		invalid(info, r == ESHM_ECORRUPT ? "corrupt: %s" : "%s", why);
+		free(copy);
+		return 0;
 	}
+	fix_counters(fd, copy);
 
 	info->valid = 1;
-	info->created_ns = copy.created_ns;
-	info->creator_pid = (pid_t)copy.creator_pid;
+	info->created_ns = copy->created_ns;
+	info->creator_pid = (pid_t)copy->creator_pid;
 	info->keep = (g->flags & HDR_KEEP) != 0;
 	/* idle since the latest sign of life that is not in the future */
-	int64_t idle = eshm_age_ns(now, (uint64_t)copy.created_mono);
-	for (int e = 0; e < NENDS; e++) {
-		int64_t a = eshm_age_ns(now, atomic_load_explicit(&copy.slot[e].heartbeat_ns,
+	int64_t idle = eshm_age_ns(now, (uint64_t)copy->created_mono);
+	for (int s = 0; s < NSLOTS; s++) {
+		int64_t a = eshm_age_ns(now, atomic_load_explicit(&copy->slot[s].heartbeat_ns,
 								  memory_order_relaxed));
 		if (a >= 0 && (idle < 0 || a < idle))
 			idle = a;
@@ -151,20 +237,25 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 	info->idle_ms = idle < 0 ? 0 : idle / 1000000;
 	for (int ch = 0; ch < 2; ch++) {
 		struct eshm_channel_info *ci = &info->chan[ch];
-		read_counters(fd, ch, &copy);
-		eshm_chan_snapshot(&copy.chan[ch], ci);
+		const struct eshm_chan *c = &copy->chan[ch];
+		eshm_chan_snapshot(copy, ch, ci);
 		ci->capacity = g->cap[ch];
-		ci->used = atomic_load_explicit(&copy.chan[ch].head, memory_order_relaxed) -
-			   atomic_load_explicit(&copy.chan[ch].tail, memory_order_relaxed);
-		fill_end(fd, &copy, ch == CH_M2S ? END_M2S_W : END_S2M_W, now, &ci->writer);
-		fill_end(fd, &copy, ch == CH_M2S ? END_M2S_R : END_S2M_R, now, &ci->reader);
-		int p = eshm_chan_pending(fd, &copy, ch, g);
+		ci->used = atomic_load_explicit(&c->claim, memory_order_relaxed) -
+			   atomic_load_explicit(&c->kept, memory_order_relaxed);
+		int base = ch * SLOTS_PER_CHAN;
+		fill_ends(fd, copy, g, base + SLOT_W, ESHM_WRITERS, now, &ci->writer, ci->writers,
+			  ESHM_MAX_WRITERS, &ci->nwriters);
+		fill_ends(fd, copy, g, base + SLOT_R, ESHM_READERS, now, &ci->reader, NULL, 0,
+			  NULL);
+		int p = eshm_chan_pending(fd, copy, ch, g);
 		if (p < 0) {
 			invalid(info, "corrupt: %s", "bad record in channel");
+			free(copy);
 			return 0;
 		}
 		info->pending |= p;
 	}
+	free(copy);
 	/* a live holder that is stopped must not look idle */
 	if (info->live)
 		info->idle_ms = 0;

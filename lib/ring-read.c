@@ -1,14 +1,18 @@
-/* ring-read.c - the reading side of a channel's single-producer/single-consumer ring. */
+/* ring-read.c - the reading side of a channel's ring: one consumer group's reader. */
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include "eshm-int.h"
 
-/* Memory ordering: see ring-write.c. Releasing stores tail (seq_cst, for
- * the Dekker pair of wait.c) only after the released bytes were read. */
+/* Memory ordering: see ring-write.c. A record is read only after its tag
+ * (acquire) says it is committed; releasing stores the group's release
+ * point and kept (seq_cst, for the Dekker pair of wait.c) only after the
+ * released bytes were read. */
 
 static void save_undo(struct rside *r);
 static int peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms,
@@ -20,23 +24,24 @@ eshm_rside_init(struct eshm *h, int ch)
 {
 	struct rside *r = &h->r;
 	r->c = &h->hdr->chan[ch];
+	r->grp = &h->hdr->group[ch][r->group];
 	r->ring = h->base + h->g.off[ch];
 	r->cap = h->g.cap[ch];
-	r->end_w = ch == CH_M2S ? END_M2S_W : END_S2M_W;
-	uint64_t t = atomic_load_explicit(&r->c->tail, memory_order_acquire);
-	uint64_t hd = atomic_load_explicit(&r->c->head, memory_order_acquire);
+	r->salt = h->hdr->salt;
+	uint64_t t = atomic_load_explicit(&r->grp->release, memory_order_acquire);
+	uint64_t hd = atomic_load_explicit(&r->c->claim, memory_order_acquire);
 	if (!span_ok(hd, t, r->cap))
-		return eshm_corrupt(h, ch, "head/tail out of range", hd, t);
+		return eshm_corrupt(h, ch, "claim/group release out of range", hd, t);
 	r->tail = t;
 	r->head = hd;
 	r->skip = r->skipmsgs = 0;
-	if (atomic_load_explicit(&r->c->skip_pos, memory_order_acquire) == t) {
-		uint64_t sw = atomic_load_explicit(&r->c->skip_word, memory_order_relaxed);
+	if (atomic_load_explicit(&r->grp->skip_pos, memory_order_acquire) == t) {
+		uint64_t sw = atomic_load_explicit(&r->grp->skip_word, memory_order_relaxed);
 		r->skip = (uint32_t)sw;
 		r->skipmsgs = (uint32_t)(sw >> 32);
 	}
 	r->lost_since = 0;
-	eshm_counts_read(&r->c->rseq, &r->c->out, &r->n);
+	memset(&r->n, 0, sizeof r->n);
 	eshm_rewind(h);
 	return 0;
 }
@@ -81,36 +86,45 @@ save_undo(struct rside *r)
 	r->undo.valid = true;
 }
 
-/* Reload the writer's head; 0 or ESHM_ECORRUPT. */
+/* Reload the claim position; 0 or ESHM_ECORRUPT. */
 static int
 rrefresh(struct eshm *h)
 {
 	struct rside *r = &h->r;
-	uint64_t hd = atomic_load_explicit(&r->c->head, memory_order_seq_cst);
+	uint64_t hd = atomic_load_explicit(&r->c->claim, memory_order_seq_cst);
 	if (hd < r->head || !span_ok(hd, r->tail, r->cap))
-		return eshm_corrupt(h, h->rend / 2, "head moved out of range", hd, r->tail);
+		return eshm_corrupt(h, slot_chan(h->rend), "claim moved out of range", hd, r->tail);
 	r->head = hd;
 	return 0;
 }
 
-/* Read and check the record at pos (< head). */
+/* Read and check the committed record at pos (< head). */
 static int
 rec_at(struct eshm *h, uint64_t pos, struct eshm_rec *out)
 {
 	struct rside *r = &h->r;
-	*out = (struct eshm_rec){0};
+	out->len = out->info = 0;
 	const char *why = rec_at_invalid(r->ring, pos % r->cap, r->cap, r->head - pos, out);
-	return why ? eshm_corrupt(h, h->rend / 2, why, pos, out->len) : 0;
+	return why ? eshm_corrupt(h, slot_chan(h->rend), why, pos, out->len) : 0;
 }
 
-/* 1 when the head moved beyond the cursor */
+/* Whether the stream ended and our group has not been told. */
+static bool
+end_pending(const struct rside *r)
+{
+	return atomic_load_explicit(&r->c->ended, memory_order_acquire) &&
+	       atomic_load_explicit(&r->grp->eos_epoch, memory_order_relaxed) !=
+		       atomic_load_explicit(&r->c->end_epoch, memory_order_relaxed);
+}
+
+/* 1 when a record was claimed beyond the cursor, or the stream ended */
 static int
 data_ready(struct eshm *h)
 {
 	int r = rrefresh(h);
 	if (r)
 		return r;
-	if (h->r.head == h->r.cur)
+	if (h->r.head == h->r.cur && !end_pending(&h->r))
 		return 0;
 	h->r.lost_since = 0;
 	return 1;
@@ -122,11 +136,26 @@ data_expired(struct eshm *h, bool polled)
 	if (polled)
 		return eshm_seterr(h, ESHM_ETIMEDOUT, "no data");
 	return eshm_seterr(h, ESHM_ETIMEDOUT, "nothing arrived on channel %s of %s",
-			   eshm_chan_name(h->rend / 2), h->name);
+			   eshm_chan_name(slot_chan(h->rend)), h->name);
+}
+
+/* Whether the stream is lost: no writer attached, and one died (or failed)
+ * attached since the stream began. */
+static bool
+stream_lost(struct eshm *h)
+{
+	int base = slot_chan(h->rend) * SLOTS_PER_CHAN + SLOT_W;
+	if (eshm_locked_in(h->fd, base, ESHM_WRITERS) != -1)
+		return false;
+	for (int s = base; s < base + ESHM_WRITERS; s++)
+		if (atomic_load_explicit(&h->hdr->slot[s].pid, memory_order_relaxed) &&
+		    eshm_end_probe(h->fd, s) == 0)
+			return true;
+	return false;
 }
 
 /* After a whole slice with no data: is our name still ours, and is the
- * writer alive? (Asked only then: it costs system calls, lstat and
+ * stream lost? (Asked only then: it costs system calls, lstat and
  * F_OFD_GETLK, which a sleeping handoff on a shared core would pay every
  * time.) Give up with ESHM_EWRITERLOST once it has been lost for
  * max_retries * retry_ms with no new writer. */
@@ -137,7 +166,7 @@ data_idle(struct eshm *h, int64_t now)
 	int rc = eshm_still_named(h);
 	if (rc)
 		return rc;
-	if (eshm_end_state(h->fd, h->hdr, r->end_w, now) != ESHM_PEER_DEAD) {
+	if (!stream_lost(h)) {
 		r->lost_since = 0;
 		return 0;
 	}
@@ -146,15 +175,15 @@ data_idle(struct eshm *h, int64_t now)
 	int64_t limit = (int64_t)h->cfg.max_retries * h->cfg.retry_ms * 1000000;
 	if (h->cfg.max_retries >= 0 && now - r->lost_since >= limit)
 		return eshm_seterr(h, ESHM_EWRITERLOST,
-				   "writer lost: the writer of channel %s of %s ended "
+				   "writer lost: a writer of channel %s of %s ended "
 				   "without ending its stream (it died, failed or was "
 				   "interrupted) and no new one came within %d ms",
-				   eshm_chan_name(h->rend / 2), h->name,
+				   eshm_chan_name(slot_chan(h->rend)), h->name,
 				   h->cfg.max_retries * h->cfg.retry_ms);
 	return 0;
 }
 
-/* Wait until the head moves beyond the cursor. */
+/* Wait until a record is claimed beyond the cursor, or the stream ends. */
 static int
 wait_data(struct eshm *h, int64_t deadline)
 {
@@ -165,28 +194,103 @@ wait_data(struct eshm *h, int64_t deadline)
 		.expired = data_expired,
 		.spin = &h->spin_r,
 		.end = h->rend,
-		.peer = h->r.end_w,
+		.peers = slot_chan(h->rend) * SLOTS_PER_CHAN + SLOT_W,
+		.npeers = ESHM_WRITERS,
 		.waits = &h->r.n.waits,
 	};
 	return eshm_wait(h, &wt, deadline);
 }
 
-/* Store tail (and the partial-record mark) and wake the writer if it sleeps. */
+/*
+ * The record at the cursor is claimed, not yet committed. Its writer is
+ * copying it in (wait: spin a little, then yield, then sleep in short
+ * slices, as a writer preempted in the middle may take a scheduler slice),
+ * or died (skip it: nobody ever waits for a dead writer).
+ */
+#define COMMIT_SLEEP_NS 1000000LL
+
+static int
+wait_commit(struct eshm *h, int64_t *deadline, int timeout_ms)
+{
+	struct rside *r = &h->r;
+	int ch = slot_chan(h->rend), rc;
+	for (unsigned round = 0;; round++) {
+		if (rec_committed(r->ring, r->cap, r->cur, r->salt))
+			return 0;
+		if (round < 64) {
+			for (int i = 0; i < 16; i++)
+				eshm_cpu_relax();
+			continue;
+		}
+		if (round < 72) {
+			sched_yield();
+			continue;
+		}
+		uint32_t size;
+		int who = eshm_claim_owner(h->fd, h->hdr, r->cap, r->salt, r->ring, ch, r->cur,
+					   r->head, -1, &size);
+		if (who == CLAIM_DEAD) {
+			eshm_claim_skip(r->ring, r->cap, r->salt, r->cur, size);
+			continue;
+		}
+		if (*deadline == -2)
+			*deadline = eshm_deadline(timeout_ms);
+		int64_t left = *deadline < 0 ? COMMIT_SLEEP_NS : *deadline - eshm_now_mono();
+		if (*deadline >= 0 && left <= 0)
+			return data_expired(h, timeout_ms == 0);
+		if (h->cfg.interrupt && *h->cfg.interrupt)
+			return eshm_seterr(h, -EINTR, "interrupted");
+		atomic_store_explicit(&r->c->data_wait, 1, memory_order_seq_cst);
+		if (!rec_committed(r->ring, r->cap, r->cur, r->salt)) {
+			rc = eshm_futex_wait(&r->c->data_wait, 1,
+					     left < COMMIT_SLEEP_NS ? left : COMMIT_SLEEP_NS);
+			if (rc == -EINTR)
+				return eshm_seterr(h, -EINTR, "interrupted");
+		}
+		if ((rc = eshm_end_check(h, h->rend)))
+			return rc;
+	}
+}
+
+/* The end of the stream, for our group, when the channel is drained and
+ * nothing is peeked: decided under the flock, so that no writer attaches
+ * meanwhile. ESHM_EOF once, or 0 if it was not the end after all. */
+static int
+take_end(struct eshm *h)
+{
+	struct rside *r = &h->r;
+	while (flock(h->fd, LOCK_SH) < 0)
+		if (errno != EINTR)
+			return eshm_seterr(h, -errno, "cannot lock segment %s: %s", h->name,
+					   eshm_strerror(-errno));
+	int rc = 0;
+	if (rrefresh(h) == 0 && r->cur == r->head && end_pending(r)) {
+		atomic_store_explicit(&r->grp->eos_epoch,
+				      atomic_load_explicit(&r->c->end_epoch, memory_order_relaxed),
+				      memory_order_relaxed);
+		rc = ESHM_EOF;
+	}
+	flock(h->fd, LOCK_UN);
+	return rc;
+}
+
+/* Store the release point (and the partial-record mark) and wake writers
+ * that sleep for space. */
 static void
 rpublish(struct eshm *h)
 {
 	struct rside *r = &h->r;
-	atomic_store_explicit(&r->c->tail, r->tail, memory_order_seq_cst);
 	if (r->skip) {
-		/* The skip applies only while skip_pos equals tail. Store the word
-		 * before the position: a reader killed between the two leaves a
-		 * position that does not match, so the next reader re-reads the
-		 * whole record (duplicates, never loss). */
-		atomic_store_explicit(&r->c->skip_word,
+		/* The skip applies only while skip_pos equals the release point.
+		 * Store the word before the position: a reader killed between the
+		 * two leaves a position that does not match, so the next reader
+		 * re-reads the whole record (duplicates, never loss). */
+		atomic_store_explicit(&r->grp->skip_word,
 				      (uint64_t)r->skip | (uint64_t)r->skipmsgs << 32,
 				      memory_order_release);
-		atomic_store_explicit(&r->c->skip_pos, r->tail, memory_order_release);
+		atomic_store_explicit(&r->grp->skip_pos, r->tail, memory_order_release);
 	}
+	eshm_group_released(h->hdr, slot_chan(h->rend), r->group, r->tail);
 	if (atomic_load_explicit(&r->c->space_wait, memory_order_seq_cst)) {
 		atomic_store_explicit(&r->c->space_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&r->c->space_wait);
@@ -200,8 +304,8 @@ eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 	return peek_chunk(h, ck, max_msgs, timeout_ms, true);
 }
 
-/* take_eos: consume an end-of-stream mark met with nothing peeked before it;
- * otherwise it is only reported, and stays for the next call. */
+/* take_eos: take the end of the stream when it is met with nothing peeked
+ * before it; otherwise it is only reported, and stays for the next call. */
 static int
 peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms, bool take_eos)
 {
@@ -212,6 +316,7 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
 	struct rside *r = &h->r;
+	int ch = slot_chan(h->rend);
 	int64_t deadline = -2;
 	int rc;
 	for (;;) {
@@ -219,6 +324,13 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 			if ((rc = rrefresh(h)))
 				return rc;
 			if (r->cur == r->head) {
+				if (end_pending(r)) {
+					if (r->peeked || r->peekmsgs || !take_eos)
+						return ESHM_EOF;
+					if ((rc = take_end(h)))
+						return rc;
+					continue;
+				}
 				if (deadline == -2)
 					deadline = eshm_deadline(timeout_ms);
 				if (timeout_ms == 0)
@@ -231,69 +343,65 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		/* a new batch: a displaced reader hands nothing more on */
 		if (!r->peekmsgs && !eshm_owns(h, h->rend))
 			return eshm_not_owned(h, h->rend);
+		if (!rec_committed(r->ring, r->cap, r->cur, r->salt)) {
+			if (timeout_ms == 0 && r->peekmsgs)
+				return eshm_seterr(h, ESHM_ETIMEDOUT, "no data");
+			if ((rc = wait_commit(h, &deadline, timeout_ms)))
+				return rc;
+			continue;
+		}
 		struct eshm_rec rec;
 		if ((rc = rec_at(h, r->cur, &rec)))
 			return rc;
 		uint64_t off = r->cur % r->cap;
-		uint64_t size = rec_size(rec);
+		uint64_t size = rec_size(&rec);
 		const unsigned char *payload = r->ring + off + REC_HDR;
-		switch (rec_kind(rec)) {
+		switch (rec_kind(&rec)) {
 		case REC_PAD:
+		case REC_SKIP:
+		case REC_TIME:
 			r->cur += size;
 			r->curoff = r->curmsgs = 0;
 			if (!r->peeked && !r->peekmsgs) {
-				/* release padding at once: a writer may be waiting
+				/* release filler at once: a writer may be waiting
 				 * for exactly that space */
 				r->tail = r->cur;
 				r->skip = r->skipmsgs = 0;
 				rpublish(h);
 			}
 			continue;
-		case REC_EOS:
-			/* reported, but consumed only once everything before it
-			 * has been released */
-			if (r->peeked || r->peekmsgs || !take_eos)
-				return ESHM_EOF;
-			r->tail = r->cur + size;
-			r->skip = r->skipmsgs = 0;
-			rpublish(h);
-			eshm_rewind(h);
-			return ESHM_EOF;
 		case REC_MSG:
 			save_undo(r);
 			if (r->curoff > rec.len)
-				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur,
-						    r->curoff);
+				return eshm_corrupt(h, ch, "skip beyond record", r->cur, r->curoff);
 			ck->data = payload + r->curoff;
 			ck->len = rec.len - r->curoff;
 			ck->nmsgs = 1;
 			ck->delim = -1;
-			ck->framing = rec_framing(rec);
+			ck->framing = rec_framing(&rec);
 			r->cur += size;
 			r->curoff = r->curmsgs = 0;
 			r->peeked += ck->len;
 			r->peekmsgs++;
 			return 0;
 		case REC_DELIM: {
-			uint32_t n = rec_nmsgs(rec);
+			uint32_t n = rec_nmsgs(&rec);
 			if (r->curoff >= rec.len || r->curmsgs >= n)
-				return eshm_corrupt(h, h->rend / 2, "skip beyond record", r->cur,
-						    r->curoff);
+				return eshm_corrupt(h, ch, "skip beyond record", r->cur, r->curoff);
 			save_undo(r);
-			int d = eshm_framing_delim(rec_framing(rec));
+			int d = eshm_framing_delim(rec_framing(&rec));
 			const unsigned char *p = payload + r->curoff;
 			size_t left = rec.len - r->curoff;
 			ck->data = p;
 			ck->delim = d;
-			ck->framing = rec_framing(rec);
+			ck->framing = rec_framing(&rec);
 			if (max_msgs && max_msgs < n - r->curmsgs) {
 				/* stop after max_msgs delimiters, inside the record */
 				size_t len = 0;
 				for (size_t i = 0; i < max_msgs; i++) {
 					const unsigned char *q = memchr(p + len, d, left - len);
 					if (!q)
-						return eshm_corrupt(h, h->rend / 2,
-								    "message count too high",
+						return eshm_corrupt(h, ch, "message count too high",
 								    r->cur, n);
 					len = (size_t)(q - p) + 1;
 				}
@@ -351,19 +459,19 @@ eshm_consume(eshm_t *h, size_t nbytes)
 		struct eshm_rec rec;
 		if ((rc = rec_at(h, r->tail, &rec)))
 			break;
-		uint64_t size = rec_size(rec);
-		unsigned kind = rec_kind(rec);
-		if (kind == REC_PAD) {
+		uint64_t size = rec_size(&rec);
+		unsigned kind = rec_kind(&rec);
+		if (kind == REC_PAD || kind == REC_SKIP || kind == REC_TIME) {
 			r->tail += size;
 			r->skip = r->skipmsgs = 0;
 			continue;
 		}
-		if (kind == REC_EOS || r->skip > rec.len) {
+		if (r->skip > rec.len) {
 			rc = eshm_seterr(h, ESHM_EINVAL, "release past the peeked data");
 			break;
 		}
 		uint64_t rem = rec.len - r->skip;
-		uint32_t n = kind == REC_MSG ? 1 : rec_nmsgs(rec);
+		uint32_t n = kind == REC_MSG ? 1 : rec_nmsgs(&rec);
 		if (nbytes >= rem) {
 			nbytes -= rem;
 			bytes += rem;
@@ -375,7 +483,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 		/* part of a record: a whole number of messages, or raw bytes */
 		const unsigned char *p = r->ring + r->tail % r->cap + REC_HDR + r->skip;
 		if (kind == REC_DELIM) {
-			int d = eshm_framing_delim(rec_framing(rec));
+			int d = eshm_framing_delim(rec_framing(&rec));
 			if (p[nbytes - 1] != (unsigned char)d) {
 				rc = eshm_seterr(h, ESHM_EINVAL, "release ends inside a message");
 				break;
@@ -385,7 +493,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 				k += p[i] == (unsigned char)d;
 			r->skipmsgs += k;
 			msgs += k;
-		} else if (rec_framing(rec) != ESHM_FRAMING_RAW) {
+		} else if (rec_framing(&rec) != ESHM_FRAMING_RAW) {
 			rc = eshm_seterr(h, ESHM_EINVAL, "release ends inside a message");
 			break;
 		}
@@ -449,14 +557,15 @@ fast_read(struct eshm *h, void *buf, size_t cap)
 	}
 	uint64_t off = r->tail % r->cap;
 	struct eshm_rec rec;
-	if (rec_at_invalid(r->ring, off, r->cap, r->head - r->tail, &rec) ||
-	    rec_kind(rec) != REC_MSG || rec.len > cap)
+	if (!rec_committed(r->ring, r->cap, r->tail, r->salt) ||
+	    rec_at_invalid(r->ring, off, r->cap, r->head - r->tail, &rec) ||
+	    rec_kind(&rec) != REC_MSG || rec.len > cap)
 		return -1;
 	if (!eshm_owns(h, h->rend))
 		return -1; /* the general path says why */
 	if (rec.len)
 		memcpy(buf, r->ring + off + REC_HDR, rec.len);
-	r->tail += rec_size(rec);
+	r->tail += rec_size(&rec);
 	r->cur = r->tail;
 	r->curoff = r->curmsgs = 0;
 	r->undo.valid = false;

@@ -1,67 +1,71 @@
-/* ring-write.c - the writing side of a channel's single-producer/single-consumer ring. */
+/* ring-write.c - the writing side of a channel's ring: claims and commits, many writers at once. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include "eshm-int.h"
 
 /*
  * Memory ordering of the ring, for both sides (ring-read.c is the other):
  *
- * - Publication. The writer fills a record, then stores head with release
- *   semantics; the reader loads head with acquire semantics before it reads
- *   any record below it. So a reader sees a record only after all its bytes,
- *   and a writer killed half-way leaves nothing visible.
- * - Release. The reader finishes reading a record, then stores tail with
- *   release; the writer loads tail with acquire before it reuses the space,
- *   so it never overwrites bytes the reader is still reading.
- * - Sleeping: the index stores are seq_cst, one half of the Dekker pair
- *   that wait.c explains.
+ * - Claiming. A writer announces its claim in its slot (release), then
+ *   moves the channel's claim position with a CAS (seq_cst). Positions
+ *   below claim are taken; readers look at a record there only once its tag
+ *   says it is committed.
+ * - Publication. The writer fills the record, then stores its tag with
+ *   release semantics; a reader loads the tag with acquire before it reads
+ *   the rest. So a reader sees a record only after all its bytes, and a
+ *   writer killed half-way leaves a claim that is skipped, never read.
+ * - Release. A reader finishes reading a record, then stores its group's
+ *   release point and kept with release (seq_cst); a writer loads kept with
+ *   acquire before it claims the space, so it never overwrites bytes a
+ *   reader is still reading.
+ * - Sleeping: the claim CAS and kept's store are one half of the Dekker
+ *   pairs that wait.c explains; the writer looks at data_wait after its
+ *   commit, the reader at space_wait after its release.
  *
- * Everything read from the shared header or a record (indices, lengths,
+ * Everything read from the shared header or a record (positions, lengths,
  * kinds, counts) is copied into a local, checked, and only then used; a
  * violation is ESHM_ECORRUPT, never an access outside the ring.
+ *
+ * A writer that is alone on its channel (exclusive, or the only one
+ * attached) reserves straight in the ring, so eshm-send reads into it
+ * with no copy, and gives back what it did not use; with others, a
+ * reservation is staged in the handle and copied in at commit, so that no
+ * claim is held while the caller fills it.
  */
 
-static int wcheck(struct eshm *h, uint64_t head, uint64_t tail);
+/* Reload the release point; 0 or ESHM_ECORRUPT. */
+static int
+wrefresh(struct eshm *h)
+{
+	struct wside *w = &h->w;
+	uint64_t k = atomic_load_explicit(&w->c->kept, memory_order_seq_cst);
+	uint64_t cl = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
+	if (!span_ok(cl, k, w->cap))
+		return eshm_corrupt(h, slot_chan(h->wend), "claim/release point out of range", cl,
+				    k);
+	w->limit = k;
+	return 0;
+}
 
 int
 eshm_wside_init(struct eshm *h, int ch)
 {
 	struct wside *w = &h->w;
 	w->c = &h->hdr->chan[ch];
+	w->s = &h->hdr->slot[h->wend];
 	w->ring = h->base + h->g.off[ch];
 	w->cap = h->g.cap[ch];
-	w->head = atomic_load_explicit(&w->c->head, memory_order_acquire);
-	w->tail = atomic_load_explicit(&w->c->tail, memory_order_acquire);
+	w->salt = h->hdr->salt;
 	w->resv = UINT64_MAX;
 	w->framing = h->cfg.framing;
 	w->wrote = false;
-	eshm_counts_read(&w->c->wseq, &w->c->in, &w->n);
-	atomic_store_explicit(&w->c->framing, (uint32_t)h->cfg.framing, memory_order_relaxed);
-	return wcheck(h, w->head, w->tail);
-}
-
-static int
-wcheck(struct eshm *h, uint64_t head, uint64_t tail)
-{
-	if (!span_ok(head, tail, h->w.cap))
-		return eshm_corrupt(h, h->wend / 2, "head/tail out of range", head, tail);
-	return 0;
-}
-
-/* Reload the reader's tail; 0 or ESHM_ECORRUPT. */
-static int
-wrefresh(struct eshm *h)
-{
-	struct wside *w = &h->w;
-	uint64_t t = atomic_load_explicit(&w->c->tail, memory_order_seq_cst);
-	int r = wcheck(h, w->head, t);
-	if (r == 0)
-		w->tail = t;
-	return r;
+	memset(&w->n, 0, sizeof w->n);
+	return wrefresh(h);
 }
 
 /* 1 when the space wait_space waits for is there */
@@ -71,16 +75,16 @@ space_ready(struct eshm *h)
 	int r = wrefresh(h);
 	if (r)
 		return r;
-	return h->w.tail + h->w.cap - h->w.head >= h->w.need;
+	uint64_t cl = atomic_load_explicit(&h->w.c->claim, memory_order_relaxed);
+	return cl + h->w.need - h->w.limit <= h->w.cap;
 }
 
-/* The waiter of a writer: room for w->need bytes beyond the head. */
 static int
 space_expired(struct eshm *h, bool polled)
 {
 	return eshm_seterr(h, ESHM_ETIMEDOUT,
 			   polled ? "channel %s of %s is full" : "channel %s of %s stayed full",
-			   eshm_chan_name(h->wend / 2), h->name);
+			   eshm_chan_name(slot_chan(h->wend)), h->name);
 }
 
 /* a writer whose segment was removed would wait for a reader that can no
@@ -92,7 +96,7 @@ space_idle(struct eshm *h, int64_t now)
 	return eshm_still_named(h);
 }
 
-/* Wait until at least need bytes are free (beyond the head). */
+/* Wait until need bytes beyond the claim position are free. */
 static int
 wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 {
@@ -105,19 +109,28 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 		.expired = space_expired,
 		.spin = &h->spin_w,
 		.end = h->wend,
-		.peer = h->wend + 1,
+		.peers = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R,
+		.npeers = ESHM_READERS,
 		.waits = &w->n.waits,
 	};
 	return eshm_wait(h, &wt, deadline);
 }
 
-/* Store head and wake the reader if (and only if) it sleeps. */
+/* Fill in the header of the record at pos and commit it. */
 static void
-publish(struct eshm *h, uint64_t newhead)
+put_rec(struct wside *w, uint64_t pos, uint32_t len, uint32_t info)
+{
+	struct eshm_rec *r = (struct eshm_rec *)(w->ring + pos % w->cap);
+	r->len = len;
+	r->info = info;
+	rec_commit(w->ring, w->cap, pos, w->salt);
+}
+
+/* Wake readers asleep for data, after a commit. */
+static void
+wake_readers(struct eshm *h)
 {
 	struct wside *w = &h->w;
-	w->head = newhead;
-	atomic_store_explicit(&w->c->head, newhead, memory_order_seq_cst);
 	if (atomic_load_explicit(&w->c->data_wait, memory_order_seq_cst)) {
 		atomic_store_explicit(&w->c->data_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&w->c->data_wait);
@@ -125,21 +138,140 @@ publish(struct eshm *h, uint64_t newhead)
 	}
 }
 
-static void
-put_rec(struct wside *w, uint64_t pos, uint32_t len, uint32_t info)
+/* Announce a claim of need bytes at c in our slot, then try to make it. */
+static inline bool
+try_claim(struct wside *w, uint64_t *c, uint64_t need)
 {
-	struct eshm_rec rec = {.len = len, .info = info};
-	memcpy(w->ring + pos % w->cap, &rec, sizeof rec);
+	atomic_store_explicit(&w->s->intent_size, (uint32_t)need, memory_order_relaxed);
+	atomic_store_explicit(&w->s->intent_pos, *c, memory_order_release);
+	return atomic_compare_exchange_weak_explicit(&w->c->claim, c, *c + need,
+						     memory_order_seq_cst, memory_order_relaxed);
+}
+
+/*
+ * Claim `size` record bytes (at least; with `more`, as many more as are
+ * free before the ring's end): *pos and *got. A record never crosses the
+ * ring's end: one that does not fit is preceded by a PAD record we claim
+ * and commit first. Waits (deadline) for room.
+ */
+static int
+claim(struct eshm *h, uint64_t size, bool more, int64_t *deadline, int timeout_ms, uint64_t *pos,
+      uint64_t *got)
+{
+	struct wside *w = &h->w;
+	uint64_t c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
+	int r;
+	for (;;) {
+		uint64_t off = c % w->cap, toend = w->cap - off;
+		bool pad = size > toend;
+		uint64_t need = pad ? toend : size;
+		if (c + need - w->limit > w->cap) {
+			if ((r = wrefresh(h)))
+				return r;
+			if (c + need - w->limit > w->cap) {
+				if (*deadline == -2)
+					*deadline = eshm_deadline(timeout_ms);
+				if ((r = wait_space(h, need, *deadline)))
+					return r;
+			}
+			c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
+			continue;
+		}
+		if (more && !pad) {
+			uint64_t free = w->limit + w->cap - c;
+			need = free < toend ? free : toend;
+			need -= need % REC_ALIGN;
+		}
+		if (!try_claim(w, &c, need))
+			continue;
+		if (pad) {
+			put_rec(w, c, (uint32_t)(need - REC_HDR), rec_info(REC_PAD, 0, 0));
+			c += need;
+			continue;
+		}
+		*pos = c;
+		*got = need;
+		return 0;
+	}
+}
+
+/* The first commit after the end of our stream reopens it. */
+static int
+reopen(struct eshm *h)
+{
+	while (flock(h->fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return eshm_seterr(h, -errno, "cannot lock segment %s: %s", h->name,
+					   eshm_strerror(-errno));
+	eshm_stream_reopen(h);
+	flock(h->fd, LOCK_UN);
+	return 0;
+}
+
+/* Commit the record at pos: len payload bytes of nmsgs messages. */
+static int
+commit_at(struct eshm *h, uint64_t pos, size_t len, uint32_t info, uint64_t nmsgs)
+{
+	struct wside *w = &h->w;
+	if (!w->wrote) {
+		if (w->done) {
+			int r = reopen(h);
+			if (r)
+				return r;
+		}
+		w->wrote = true;
+	}
+	put_rec(w, pos, (uint32_t)len, info);
+	w->last_end = pos + rec_bytes(len);
+	eshm_count_add(&w->n.msgs, nmsgs);
+	eshm_count_add(&w->n.bytes, len);
+	wake_readers(h);
+	return 0;
 }
 
 size_t
 eshm_max_message(const eshm_t *h)
 {
-	/* one record header, and 8 bytes always kept for an end-of-stream mark */
+	/* one record header in a ring */
 	if (!h)
 		return 0;
-	return (size_t)(h->g.cap[h->wend >= 0 ? h->wend / 2 : 0] - 2 * REC_HDR);
+	return (size_t)(h->g.cap[h->wend >= 0 ? slot_chan(h->wend) : 0] - REC_HDR);
 }
+
+static int
+too_long(struct eshm *h, size_t len)
+{
+	uint64_t max = h->w.cap - REC_HDR;
+	return eshm_seterr(h, ESHM_EMSGSIZE,
+			   "a message of %zu bytes exceeds the %llu bytes a "
+			   "%llu-byte channel can carry",
+			   len, (unsigned long long)max, (unsigned long long)h->w.cap);
+}
+
+/* Whether we reserve straight in the ring: nobody else can claim. */
+static bool
+alone(struct eshm *h)
+{
+	return h->w.exclusive ||
+	       atomic_load_explicit(&h->w.c->nwriters, memory_order_relaxed) <= 1;
+}
+
+/* Room in the handle for n bytes of a staged reservation. */
+static int
+side_room(struct eshm *h, size_t n)
+{
+	struct wside *w = &h->w;
+	if (w->side_cap >= n)
+		return 0;
+	unsigned char *ns = realloc(w->side, n);
+	if (!ns)
+		return eshm_seterr(h, -ENOMEM, "out of memory");
+	w->side = ns;
+	w->side_cap = n;
+	return 0;
+}
+
+#define STAGE_MIN (64u << 10) /* room a staged reservation offers at least */
 
 int
 eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
@@ -153,83 +285,98 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 	if (!eshm_owns(h, h->wend))
 		return eshm_not_owned(h, h->wend);
 	struct wside *w = &h->w;
-	uint64_t maxmsg = w->cap - 2 * REC_HDR;
-	if (min > maxmsg)
-		return eshm_seterr(h, ESHM_EMSGSIZE,
-				   "a message of %zu bytes exceeds the %llu bytes a "
-				   "%llu-byte channel can carry",
-				   min, (unsigned long long)maxmsg, (unsigned long long)w->cap);
+	if (min > w->cap - REC_HDR)
+		return too_long(h, min);
 	if (min < w->carry)
 		return eshm_seterr(h, ESHM_EINVAL, "reservation smaller than the carried bytes");
-	uint64_t need = REC_HDR + ALIGN8((uint64_t)min);
-	int64_t deadline = -2; /* computed lazily: the fast path reads no clock */
-	int r;
-	w->resv = UINT64_MAX;
-	for (;;) {
-		uint64_t off = w->head % w->cap;
-		uint64_t toend = w->cap - off;
-		uint64_t want = toend < need ? toend + REC_HDR : need + REC_HDR;
-		if (w->tail + w->cap - w->head < want) {
-			if (deadline == -2)
-				deadline = eshm_deadline(timeout_ms);
-			if ((r = wait_space(h, want, deadline)))
-				return r;
-		}
-		if (toend < need) {
-			/* the record does not fit before the ring's end: fill the
-			 * rest with a PAD record and start again at offset 0 */
-			put_rec(w, w->head, (uint32_t)(toend - REC_HDR), rec_info(REC_PAD, 0, 0));
-			publish(h, w->head + toend);
-			continue;
-		}
-		uint64_t room = w->tail + w->cap - w->head - REC_HDR; /* keep EOS room */
-		if (room > toend)
-			room = toend;
-		w->resv = w->head;
-		w->resv_avail = room - REC_HDR;
-		*ptr = w->ring + off + REC_HDR;
-		*avail = (size_t)w->resv_avail;
-		if (w->carry && w->carry_at != *ptr) {
-			memmove(*ptr, w->carry_at, w->carry);
-			w->carry_at = *ptr;
-		}
+	eshm_release_reservation(h);
+	w->timeout_ms = timeout_ms;
+	if (!alone(h)) {
+		size_t n = min > STAGE_MIN ? min : STAGE_MIN;
+		int r = side_room(h, n);
+		if (r)
+			return r;
+		w->resv = STAGED;
+		w->resv_at = w->side;
+		w->resv_avail = n;
+		*ptr = w->side;
+		*avail = n;
 		return 0;
 	}
+	int64_t deadline = -2; /* computed lazily: the fast path reads no clock */
+	uint64_t pos, got;
+	int r = claim(h, rec_bytes(min), true, &deadline, timeout_ms, &pos, &got);
+	if (r)
+		return r;
+	w->resv = pos;
+	w->resv_len = got;
+	w->resv_at = w->ring + pos % w->cap + REC_HDR;
+	w->resv_avail = got - REC_HDR;
+	if (w->carry)
+		memcpy(w->resv_at, w->side, w->carry);
+	*ptr = w->resv_at;
+	*avail = (size_t)w->resv_avail;
+	return 0;
 }
 
-/* Write the header of the record at the head, whose payload is in place,
- * publish it and count it. */
-static void
-write_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
-{
-	struct wside *w = &h->w;
-	put_rec(w, w->head, (uint32_t)len, info);
-	w->resv = UINT64_MAX;
-	w->carry = 0;
-	publish(h, w->head + rec_size((struct eshm_rec){.len = (uint32_t)len}));
-	if (!w->wrote) {
-		w->wrote = true;
-		atomic_store_explicit(&w->c->eos_mark, 0, memory_order_relaxed);
-	}
-	eshm_count_add(&w->n.msgs, nmsgs);
-	eshm_count_add(&w->n.bytes, len);
-}
-
+/*
+ * Publish the first len reserved bytes as one record. A staged one is
+ * claimed now (waiting for room as the reservation's timeout allows) and
+ * copied in; one in the ring gives back what it did not use, or, if
+ * another writer claimed after it meanwhile, fills it with a SKIP record.
+ */
 static int
 commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 {
 	struct wside *w = &h->w;
 	if (h->wend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (w->resv == UINT64_MAX || w->resv != w->head)
+	if (w->resv == UINT64_MAX)
 		return eshm_seterr(h, ESHM_EINVAL, "commit without a reservation");
 	if (!eshm_owns(h, h->wend))
 		return eshm_not_owned(h, h->wend);
 	if (len > w->resv_avail)
-		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation",
-				   len);
-	write_rec(h, len, info, nmsgs);
-	return 0;
+		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation", len);
+	uint64_t used = rec_bytes(len), pos;
+	if (w->resv == STAGED) {
+		int64_t deadline = -2;
+		uint64_t got;
+		int r = claim(h, used, false, &deadline, w->timeout_ms, &pos, &got);
+		if (r)
+			return r;
+		memcpy(w->ring + pos % w->cap + REC_HDR, w->side, len);
+	} else {
+		pos = w->resv;
+		uint64_t end = pos + w->resv_len, want = pos + used;
+		if (want < end &&
+		    !atomic_compare_exchange_strong_explicit(&w->c->claim, &end, want,
+							     memory_order_seq_cst,
+							     memory_order_relaxed))
+			put_rec(w, want, (uint32_t)(pos + w->resv_len - want - REC_HDR),
+				rec_info(REC_SKIP, 0, 0));
+	}
+	w->resv = UINT64_MAX;
+	w->carry = 0;
+	return commit_at(h, pos, len, info, nmsgs);
+}
+
+/* Give back an open reservation in the ring (a SKIP record if it cannot
+ * be given back); a staged one just ends. */
+void
+eshm_release_reservation(struct eshm *h)
+{
+	struct wside *w = &h->w;
+	if (w->resv != UINT64_MAX && w->resv != STAGED) {
+		uint64_t end = w->resv + w->resv_len, want = w->resv;
+		if (!atomic_compare_exchange_strong_explicit(&w->c->claim, &end, want,
+							     memory_order_seq_cst,
+							     memory_order_relaxed)) {
+			put_rec(w, w->resv, (uint32_t)(w->resv_len - REC_HDR),
+				rec_info(REC_SKIP, 0, 0));
+			wake_readers(h);
+		}
+	}
+	w->resv = UINT64_MAX;
 }
 
 int
@@ -238,6 +385,26 @@ eshm_commit(eshm_t *h, size_t len)
 	if (!h)
 		return ESHM_EINVAL;
 	return commit_rec(h, len, rec_info(REC_MSG, h->w.framing, 1), 1);
+}
+
+/* Messages in the first len reserved bytes: each ends with delim; the last
+ * byte must be delim. */
+static ssize_t
+count_delimited(struct eshm *h, size_t len, int delim)
+{
+	struct wside *w = &h->w;
+	if (w->resv == UINT64_MAX || len == 0 || len > w->resv_avail)
+		return eshm_seterr(h, ESHM_EINVAL, "commit outside the reservation");
+	const unsigned char *p = w->resv_at;
+	if (p[len - 1] != (unsigned char)delim)
+		return eshm_seterr(h, ESHM_EINVAL, "delimited data must end with its delimiter");
+	uint64_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += p[i] == (unsigned char)delim;
+	if (n > REC_MAX_NMSGS)
+		return eshm_seterr(h, ESHM_EINVAL, "more than %u messages in one commit",
+				   REC_MAX_NMSGS);
+	return (ssize_t)n;
 }
 
 ssize_t
@@ -250,22 +417,13 @@ eshm_commit_delimited(eshm_t *h, size_t len, int delim)
 				   delim);
 	if (h->wend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	struct wside *w = &h->w;
-	if (w->resv == UINT64_MAX || len == 0 || len > w->resv_avail)
-		return eshm_seterr(h, ESHM_EINVAL, "commit outside the reservation");
-	const unsigned char *p = w->ring + w->resv % w->cap + REC_HDR;
-	if (p[len - 1] != (unsigned char)delim)
-		return eshm_seterr(h, ESHM_EINVAL, "delimited data must end with its delimiter");
-	uint64_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += p[i] == (unsigned char)delim;
-	if (n > REC_MAX_NMSGS)
-		return eshm_seterr(h, ESHM_EINVAL, "more than %u messages in one commit",
-				   REC_MAX_NMSGS);
-	uint32_t info =
-		rec_info(REC_DELIM, delim ? ESHM_FRAMING_LINE : ESHM_FRAMING_NULL, (uint32_t)n);
-	int r = commit_rec(h, len, info, n);
-	return r ? r : (ssize_t)n;
+	ssize_t n = count_delimited(h, len, delim);
+	if (n < 0)
+		return n;
+	uint32_t info = rec_info(REC_DELIM, delim ? ESHM_FRAMING_LINE : ESHM_FRAMING_NULL,
+				 (uint32_t)n);
+	int r = commit_rec(h, len, info, (uint64_t)n);
+	return r ? r : n;
 }
 
 ssize_t
@@ -282,108 +440,69 @@ eshm_commit_lines(eshm_t *h, size_t len, int delim, size_t *carried)
 	struct wside *w = &h->w;
 	if (w->resv == UINT64_MAX || len > w->resv_avail || len < w->carry)
 		return eshm_seterr(h, ESHM_EINVAL, "commit outside the reservation");
-	unsigned char *p = w->ring + w->resv % w->cap + REC_HDR;
+	unsigned char *p = w->resv_at;
 	/* the carried bytes hold no delimiter: search only what is new, so a
 	 * long line read in many pieces is not scanned over and over */
 	unsigned char *q = memrchr(p + w->carry, delim, len - w->carry);
-	if (!q) {
-		w->carry = len;
-		w->carry_at = p;
-		*carried = len;
-		return 0;
+	size_t done = q ? (size_t)(q - p) + 1 : 0, rest = len - done;
+	/* the unfinished message goes aside, to start the next reservation */
+	int r = side_room(h, rest);
+	if (r)
+		return r;
+	if (w->resv == STAGED) {
+		ssize_t n = 0;
+		if (done && (n = eshm_commit_delimited(h, done, delim)) < 0)
+			return n;
+		memmove(w->side, w->side + done, rest);
+		w->carry = rest;
+		*carried = rest;
+		return n;
 	}
-	size_t done = (size_t)(q - p) + 1, rest = len - done;
-	uint64_t avail = w->resv_avail;
-	ssize_t n = eshm_commit_delimited(h, done, delim);
+	memcpy(w->side, p + done, rest);
+	ssize_t n = 0;
+	if (done)
+		n = eshm_commit_delimited(h, done, delim);
+	else
+		eshm_release_reservation(h);
 	if (n < 0)
 		return n;
-	if (rest) {
-		/* Move the unfinished message now to where the next payload
-		 * starts (just past the next record header), so that a padding
-		 * header written at the new head cannot land on it; if that
-		 * is beyond this reservation, keep it aside. */
-		unsigned char *next = p + ALIGN8((uint64_t)done) + REC_HDR;
-		if (ALIGN8((uint64_t)done) + REC_HDR + rest <= avail) {
-			memmove(next, p + done, rest);
-			w->carry_at = next;
-		} else {
-			if (w->side_cap < rest) {
-				unsigned char *ns = realloc(w->side, rest);
-				if (!ns)
-					return eshm_seterr(h, -ENOMEM, "out of memory");
-				w->side = ns;
-				w->side_cap = rest;
-			}
-			memcpy(w->side, p + done, rest);
-			w->carry_at = w->side;
-		}
-	}
 	w->carry = rest;
 	*carried = rest;
 	return n;
 }
 
 int
-eshm_flush(eshm_t *h, int timeout_ms)
-{
-	if (!h)
-		return ESHM_EINVAL;
-	if (h->wend < 0)
-		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
-	int r = wait_space(h, h->w.cap, eshm_deadline(timeout_ms));
-	if (r != ESHM_ETIMEDOUT)
-		return r;
-	/* not "full": say what we waited for, and for whom */
-	int ch = h->wend / 2, rend = h->wend + 1;
-	struct eshm_backlog b;
-	if (eshm_chan_backlog(h->fd, h->hdr, ch, &h->g, &b))
-		b.msgs = b.bytes = 0;
-	int st = eshm_end_state(h->fd, h->hdr, rend, eshm_now_mono());
-	unsigned pid = atomic_load_explicit(&h->hdr->slot[rend].pid, memory_order_relaxed);
-	char who[80];
-	if (st == ESHM_PEER_ALIVE || st == ESHM_PEER_STALE)
-		snprintf(who, sizeof who, "its reader (pid %u%s) is slow", pid,
-			 st == ESHM_PEER_STALE ? ", stale" : "");
-	else
-		snprintf(who, sizeof who, "no reader is attached");
-	return eshm_seterr(h, ESHM_ETIMEDOUT,
-			   "%llu messages (%llu bytes) still queued in channel %s of %s after "
-			   "waiting %d ms for a reader to take them: %s",
-			   (unsigned long long)b.msgs, (unsigned long long)b.bytes,
-			   eshm_chan_name(ch), h->name, timeout_ms, who);
-}
-
-int
 eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 {
-	void *p = NULL;
-	size_t avail;
 	if (!h)
 		return ESHM_EINVAL;
 	if (len && !buf)
 		return eshm_seterr(h, ESHM_EINVAL, "no buffer for a %zu-byte message", len);
-	/* Fast path: the record fits before the ring's end and, by our cached
-	 * copy of the tail, in the free space (keeping room for an end mark):
-	 * no wait, no padding, no reservation bookkeeping. */
 	struct wside *w = &h->w;
-	if (h->wend >= 0 && !w->carry && len <= w->cap && eshm_owns(h, h->wend)) {
-		uint64_t size = REC_HDR + ALIGN8((uint64_t)len);
-		uint64_t off = w->head % w->cap;
-		if (size <= w->cap - off && w->tail + w->cap - w->head >= size + REC_HDR) {
-			if (len)
-				memcpy(w->ring + off + REC_HDR, buf, len);
-			write_rec(h, len, rec_info(REC_MSG, w->framing, 1), 1);
-			return 0;
-		}
+	if (h->wend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
+	if (!eshm_owns(h, h->wend))
+		return eshm_not_owned(h, h->wend);
+	if (len > w->cap - REC_HDR)
+		return too_long(h, len);
+	if (w->carry)
+		return eshm_seterr(h, ESHM_EINVAL, "a message is being carried (eshm_commit_lines)");
+	eshm_release_reservation(h);
+	uint64_t size = rec_bytes(len), pos, got;
+	/* Fast path: the record fits before the ring's end and, by our cached
+	 * release point, in the free space: one claim, no wait, no padding. */
+	uint64_t c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
+	if (size <= w->cap - c % w->cap && c + size - w->limit <= w->cap && try_claim(w, &c, size)) {
+		pos = c;
+	} else {
+		int64_t deadline = -2;
+		int r = claim(h, size, false, &deadline, timeout_ms, &pos, &got);
+		if (r)
+			return r;
 	}
-	int r = eshm_reserve(h, len, &p, &avail, timeout_ms);
-	if (r)
-		return r;
 	if (len)
-		memcpy(p, buf, len);
-	return eshm_commit(h, len);
+		memcpy(w->ring + pos % w->cap + REC_HDR, buf, len);
+	return commit_at(h, pos, len, rec_info(REC_MSG, w->framing, 1), 1);
 }
 
 ssize_t
@@ -404,27 +523,65 @@ eshm_write_batch(eshm_t *h, const void *buf, const uint32_t *lens, size_t n, int
 	return (ssize_t)i;
 }
 
-/* Append an end-of-stream mark. Never waits: reserve always leaves room
- * for one, and a second mark with nothing written in between is skipped. */
-int
-eshm_ring_eos(struct eshm *h)
+/* 1 when every group released what we wrote */
+static int
+taken_ready(struct eshm *h)
 {
-	struct wside *w = &h->w;
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
-	if (!w->wrote && atomic_load_explicit(&w->c->eos_mark, memory_order_relaxed))
-		return 0;
 	int r = wrefresh(h);
 	if (r)
 		return r;
-	if (w->tail + w->cap - w->head < REC_HDR)
-		return eshm_corrupt(h, h->wend / 2, "no room for end of stream", w->head, w->tail);
-	put_rec(w, w->head, 0, rec_info(REC_EOS, 0, 0));
-	w->resv = UINT64_MAX;
-	publish(h, w->head + REC_HDR);
-	atomic_store_explicit(&w->c->eos_mark, 1, memory_order_relaxed);
-	w->wrote = false;
-	return 0;
+	return h->w.limit >= h->w.last_end;
+}
+
+static int
+taken_expired(struct eshm *h, bool polled)
+{
+	(void)h;
+	(void)polled;
+	return ESHM_ETIMEDOUT;
+}
+
+int
+eshm_flush(eshm_t *h, int timeout_ms)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (h->wend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
+	if (!eshm_owns(h, h->wend))
+		return eshm_not_owned(h, h->wend);
+	struct wside *w = &h->w;
+	struct eshm_waiter wt = {
+		.flag = &w->c->space_wait,
+		.ready = taken_ready,
+		.idle = space_idle,
+		.expired = taken_expired,
+		.spin = &h->spin_w,
+		.end = h->wend,
+		.peers = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R,
+		.npeers = ESHM_READERS,
+		.waits = &w->n.waits,
+	};
+	int r = eshm_wait(h, &wt, eshm_deadline(timeout_ms));
+	if (r != ESHM_ETIMEDOUT)
+		return r;
+	/* say what we waited for, and for whom */
+	int ch = slot_chan(h->wend);
+	struct eshm_backlog b;
+	if (eshm_chan_backlog(h->fd, h->hdr, ch, &h->g, &b))
+		b.msgs = b.bytes = 0;
+	int rs = eshm_live_reader(h->fd, ch);
+	char who[80];
+	if (rs >= 0)
+		snprintf(who, sizeof who, "its reader (pid %u) is slow",
+			 atomic_load_explicit(&h->hdr->slot[rs].pid, memory_order_relaxed));
+	else
+		snprintf(who, sizeof who, "no reader is attached");
+	return eshm_seterr(h, ESHM_ETIMEDOUT,
+			   "%llu messages (%llu bytes) still queued in channel %s of %s after "
+			   "waiting %d ms for a reader to take them: %s",
+			   (unsigned long long)b.msgs, (unsigned long long)b.bytes, eshm_chan_name(ch),
+			   h->name, timeout_ms, who);
 }
 
 int
@@ -434,5 +591,14 @@ eshm_eos(eshm_t *h)
 		return ESHM_EINVAL;
 	if (h->wend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	return eshm_ring_eos(h);
+	if (!eshm_owns(h, h->wend))
+		return eshm_not_owned(h, h->wend);
+	eshm_release_reservation(h);
+	while (flock(h->fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return eshm_seterr(h, -errno, "cannot lock segment %s: %s", h->name,
+					   eshm_strerror(-errno));
+	eshm_stream_end(h);
+	flock(h->fd, LOCK_UN);
+	return 0;
 }

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +35,19 @@ page_round(uint64_t n)
  * Returns 0, a negative code, or 1 to start over. -EPERM means the
  * creator may not give the file cfg->group.
  */
+/* The segment's salt, which tags its committed records: random, never 0.
+ * getrandom(2) does not block once the system's pool is ready; a clock
+ * and our pid mixed in are enough where it fails (a fresh container). */
+static uint64_t
+salt(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+		v = (uint64_t)eshm_now_mono() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() << 32 ^
+		    (uint64_t)eshm_now_real();
+	return v ? v : 0x5eed;
+}
+
 static int
 create_once(const char *path, const struct eshm_config *cfg, uint64_t cap, int *fdp)
 {
@@ -76,26 +91,34 @@ create_once(const char *path, const struct eshm_config *cfg, uint64_t cap, int *
 		goto fail;
 	}
 
-	struct eshm_header hdr;
-	memset(&hdr, 0, sizeof hdr);
-	hdr.magic = ESHM_MAGIC;
-	hdr.format = ESHM_FORMAT;
-	hdr.header_size = ESHM_HEADER_SIZE;
-	hdr.segment_size = size;
-	hdr.created_ns = eshm_now_real();
-	hdr.created_mono = eshm_now_mono();
-	hdr.creator_pid = (uint32_t)getpid();
-	hdr.creator_uid = (uint32_t)geteuid();
-	hdr.flags = (cfg->flags & ESHM_KEEP) ? HDR_KEEP : 0;
-	hdr.chan_off[0] = ESHM_HEADER_SIZE;
-	hdr.chan_off[1] = ESHM_HEADER_SIZE + cap;
-	hdr.chan_cap[0] = cap;
-	hdr.chan_cap[1] = cap;
-	for (int ch = 0; ch < 2; ch++)
-		atomic_store_explicit(&hdr.chan[ch].framing, ESHM_FRAMING_MESSAGE,
+	struct eshm_header *hdr = calloc(1, sizeof *hdr);
+	if (!hdr) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	hdr->magic = ESHM_MAGIC;
+	hdr->format = ESHM_FORMAT;
+	hdr->header_size = ESHM_HEADER_SIZE;
+	hdr->segment_size = size;
+	hdr->created_ns = eshm_now_real();
+	hdr->created_mono = eshm_now_mono();
+	hdr->creator_pid = (uint32_t)getpid();
+	hdr->creator_uid = (uint32_t)geteuid();
+	hdr->flags = (cfg->flags & ESHM_KEEP) ? HDR_KEEP : 0;
+	hdr->salt = salt();
+	for (int ch = 0; ch < 2; ch++) {
+		hdr->chan_off[ch] = ESHM_HEADER_SIZE + ch * cap;
+		hdr->chan_cap[ch] = cap;
+		atomic_store_explicit(&hdr->chan[ch].framing, ESHM_FRAMING_MESSAGE,
 				      memory_order_relaxed);
-	if (pwrite(fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) {
-		r = errno ? -errno : -EIO;
+	}
+	for (int sl = 0; sl < NSLOTS; sl++)
+		atomic_store_explicit(&hdr->slot[sl].intent_pos, UINT64_MAX, memory_order_relaxed);
+	ssize_t wr = pwrite(fd, hdr, sizeof *hdr, 0);
+	int we = errno;
+	free(hdr);
+	if (wr != (ssize_t)sizeof *hdr) {
+		r = wr < 0 && we ? -we : -EIO;
 		goto fail;
 	}
 	if (link(tmp, path) < 0) {
@@ -131,7 +154,9 @@ eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp)
 }
 
 /* Copy the geometry out of a header and check it against the file; every
- * later access uses the copy, never the shared fields again. */
+ * later access uses the copy, never the shared fields again. Only the
+ * header's first ESHM_ID_SIZE bytes need be there: a segment of another
+ * format is told by its version, whatever its size. */
 int
 eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size, struct eshm_geom *g, char *why,
 		size_t whylen)
@@ -147,9 +172,9 @@ eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size, struct eshm_g
 			 ESHM_FORMAT);
 		return ESHM_EVERSION;
 	}
-	if (h.header_size != ESHM_HEADER_SIZE) {
-		snprintf(why, whylen, "header size %u, expected %u", h.header_size,
-			 ESHM_HEADER_SIZE);
+	if (h.header_size != ESHM_HEADER_SIZE || file_size < ESHM_HEADER_SIZE) {
+		snprintf(why, whylen, "header size %u, expected %zu", h.header_size,
+			 (size_t)ESHM_HEADER_SIZE);
 		return ESHM_ECORRUPT;
 	}
 	if (h.segment_size != file_size) {
@@ -193,15 +218,91 @@ eshm_same_file(int fd, const char *path, dev_t *dev, ino_t *ino)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* Bytes the uncommitted record at pos was claimed with, as a writer slot
+ * announces it (in the copy hdr), or 0 if none does soundly. */
+static uint64_t
+claimed_size(const struct eshm_header *hdr, int ch, uint64_t pos, uint64_t claim, uint64_t cap)
+{
+	for (int k = 0; k < ESHM_WRITERS; k++) {
+		const struct eshm_slot *sl = &hdr->slot[ch * SLOTS_PER_CHAN + SLOT_W + k];
+		if (atomic_load_explicit(&sl->intent_pos, memory_order_relaxed) != pos)
+			continue;
+		uint64_t n = atomic_load_explicit(&sl->intent_size, memory_order_relaxed);
+		if (n >= REC_HDR && !(n % REC_ALIGN) && n <= cap - pos % cap && n <= claim - pos)
+			return n;
+	}
+	return 0;
+}
+
+/* Whether a reader yet to come must see the end of channel ch's stream:
+ * it ended, and no group exists (nobody read it yet: so that
+ * `true | eshm-send q` then `eshm-recv q` works), or a group that was not
+ * told lost its reader without a detach (it will be started again and must
+ * see the end). Groups whose readers all detached leave no segment behind
+ * for marks that nobody will read. */
+static bool
+end_pending(const struct eshm_header *hdr, int ch)
+{
+	const struct eshm_chan *c = &hdr->chan[ch];
+	if (!atomic_load_explicit(&c->ended, memory_order_relaxed))
+		return false;
+	uint32_t epoch = atomic_load_explicit(&c->end_epoch, memory_order_relaxed);
+	bool any = false;
+	for (int gi = 0; gi < ESHM_GROUPS; gi++) {
+		const struct eshm_group *gr = &hdr->group[ch][gi];
+		if (atomic_load_explicit(&gr->state, memory_order_relaxed) != GROUP_USED)
+			continue;
+		any = true;
+		if (atomic_load_explicit(&gr->eos_epoch, memory_order_relaxed) == epoch)
+			continue;
+		for (int k = 0; k < ESHM_READERS; k++) {
+			const struct eshm_slot *sl = &hdr->slot[ch * SLOTS_PER_CHAN + SLOT_R + k];
+			uint32_t f = atomic_load_explicit(&sl->flags, memory_order_relaxed);
+			if (atomic_load_explicit(&sl->pid, memory_order_relaxed) &&
+			    (int)(f >> 8 & 0xff) == gi)
+				return true;
+		}
+	}
+	return !any;
+}
+
+/* The part of the record at kept that every group at kept released
+ * already: the least of their skips. */
+static void
+kept_skip(const struct eshm_header *hdr, int ch, uint64_t kept, uint64_t *skip, uint64_t *msgs)
+{
+	bool first = true;
+	*skip = *msgs = 0;
+	for (int gi = 0; gi < ESHM_GROUPS; gi++) {
+		const struct eshm_group *gr = &hdr->group[ch][gi];
+		if (atomic_load_explicit(&gr->state, memory_order_relaxed) != GROUP_USED ||
+		    atomic_load_explicit(&gr->release, memory_order_relaxed) != kept)
+			continue;
+		uint64_t b = 0, m = 0;
+		if (atomic_load_explicit(&gr->skip_pos, memory_order_relaxed) == kept) {
+			uint64_t sw = atomic_load_explicit(&gr->skip_word, memory_order_relaxed);
+			b = (uint32_t)sw;
+			m = sw >> 32;
+		}
+		if (first || b < *skip)
+			*skip = b;
+		if (first || m < *msgs)
+			*msgs = m;
+		first = false;
+	}
+}
+
 /*
- * What channel ch holds for readers: its undelivered messages and bytes,
- * and whether a later reader must still get something: a message, or an
- * end-of-stream mark for a reader yet to come: when the channel has never
- * had a reader (so `true | eshm-send q` then `eshm-recv q` works), or its
- * last one died without detaching (it will be started again and must see
- * the end). Two peers that both closed leave no segment behind for marks
- * that nobody will read.
- * Reads records with pread, so it works on a file that is not mapped.
+ * What channel ch holds for readers: the messages and payload bytes from
+ * the release point (kept: what some group has not released) to the claim
+ * position, and whether a later reader must still get something: a
+ * message, or an end-of-stream mark (end_pending). Claims not committed
+ * are stepped over with their announced size: a live writer's will be
+ * committed (and its holder keeps the segment anyway), a dead writer's
+ * skipped; one that nobody announces (a scribbled segment) makes the
+ * channel pending, as what follows it cannot be told.
+ * Reads records with pread, so it works on a file that is not mapped;
+ * hdr is a copy (or the mapping) whose kept and claim were read once.
  * Returns 0 or ESHM_ECORRUPT.
  */
 int
@@ -209,49 +310,43 @@ eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch, const struct es
 		  struct eshm_backlog *b)
 {
 	const struct eshm_chan *c = &hdr->chan[ch];
-	uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
-	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-	uint64_t cap = g->cap[ch];
-	const struct eshm_slot *rs = &hdr->slot[ch == CH_M2S ? END_M2S_R : END_S2M_R];
-	/* no reader yet, or the last one died without detaching (pid kept) */
-	bool mark_pending = atomic_load_explicit(&rs->generation, memory_order_relaxed) == 0 ||
-			    atomic_load_explicit(&rs->pid, memory_order_relaxed) != 0;
-	/* the part of the record at tail a reader already released */
-	uint64_t skip = 0, skipmsgs = 0;
-	if (atomic_load_explicit(&c->skip_pos, memory_order_acquire) == tail) {
-		uint64_t sw = atomic_load_explicit(&c->skip_word, memory_order_relaxed);
-		skip = (uint32_t)sw;
-		skipmsgs = sw >> 32;
-	}
+	uint64_t kept = atomic_load_explicit(&c->kept, memory_order_acquire);
+	uint64_t claim = atomic_load_explicit(&c->claim, memory_order_acquire);
+	uint64_t cap = g->cap[ch], salt = hdr->salt;
+	uint64_t skip, skipmsgs;
 	memset(b, 0, sizeof *b);
-	if (!span_ok(head, tail, cap))
+	if (!span_ok(claim, kept, cap))
 		return ESHM_ECORRUPT;
-	/* each step advances by at least 8 bytes, so at most cap/8 steps */
-	for (uint64_t pos = tail; pos < head;) {
+	b->pending = end_pending(hdr, ch);
+	kept_skip(hdr, ch, kept, &skip, &skipmsgs);
+	/* each step advances by at least 16 bytes, so at most cap/16 steps */
+	for (uint64_t pos = kept; pos < claim;) {
 		uint64_t off = pos % cap;
 		struct eshm_rec rec;
 		unsigned char last;
-		if (pread(fd, &rec, sizeof rec, (off_t)(g->off[ch] + off)) != (ssize_t)sizeof rec ||
-		    rec_invalid(rec, off, cap, head - pos))
+		if (pread(fd, &rec, sizeof rec, (off_t)(g->off[ch] + off)) != (ssize_t)sizeof rec)
 			return ESHM_ECORRUPT;
-		if (rec_has_end(rec) &&
-		    (pread(fd, &last, 1, (off_t)(g->off[ch] + off + REC_HDR + rec.len - 1)) != 1 ||
-		     rec_end_invalid(rec, last)))
-			return ESHM_ECORRUPT;
-		uint64_t size = rec_size(rec), n = 0;
-		switch (rec_kind(rec)) {
-		case REC_MSG:
-			n = 1;
-			break;
-		case REC_DELIM:
-			n = rec_nmsgs(rec);
-			break;
-		case REC_EOS:
-			b->pending |= mark_pending;
-			break;
+		if (atomic_load_explicit(&rec.tag, memory_order_relaxed) != (pos ^ salt)) {
+			uint64_t n = claimed_size(hdr, ch, pos, claim, cap);
+			if (!n) {
+				b->pending = true;
+				break;
+			}
+			pos += n;
+			continue;
 		}
-		uint64_t len = rec.len;
-		if (n && pos == tail) { /* partly released: count the rest */
+		if (rec_invalid(&rec, off, cap, claim - pos))
+			return ESHM_ECORRUPT;
+		if (rec_has_end(&rec) &&
+		    (pread(fd, &last, 1, (off_t)(g->off[ch] + off + REC_HDR + rec.len - 1)) != 1 ||
+		     rec_end_invalid(&rec, last)))
+			return ESHM_ECORRUPT;
+		uint64_t n = 0, len = rec.len;
+		if (rec_kind(&rec) == REC_MSG)
+			n = 1;
+		else if (rec_kind(&rec) == REC_DELIM)
+			n = rec_nmsgs(&rec);
+		if (n && pos == kept) { /* partly released: count the rest */
 			len = skip < len ? len - skip : 0;
 			n = skipmsgs < n ? n - skipmsgs : 0;
 		}
@@ -260,7 +355,7 @@ eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch, const struct es
 			b->bytes += len;
 			b->pending = true;
 		}
-		pos += size;
+		pos += rec_size(&rec);
 	}
 	return 0;
 }

@@ -209,9 +209,9 @@ eshm_chan_name(int ch)
 }
 
 const char *
-eshm_end_desc(int end)
+eshm_end_desc(int slot)
 {
-	return (end == END_M2S_W || end == END_S2M_W) ? "writer" : "reader";
+	return slot_is_writer(slot) ? "writer" : "reader";
 }
 
 const char *
@@ -279,6 +279,7 @@ static const char *const msgs[] = {
 	[-ESHM_EINVAL - 1000] = "invalid argument",
 	[-ESHM_EPENDING - 1000] = "segment holds undelivered data",
 	[-ESHM_EREMOVED - 1000] = "segment was removed or replaced while in use",
+	[-ESHM_ETURN - 1000] = "another writer's raw stream has the channel to itself",
 };
 
 const char *

@@ -83,12 +83,43 @@ spin_failed(struct spin *sp)
 
 /* Spin until ready(h) or the budget is spent: 1 if ready, 0 if not, or an
  * error from ready. peer: the end whose holder we wait for. */
-static int
-spin_until(struct eshm *h, struct spin *sp, int peer, int (*ready)(struct eshm *))
+/*
+ * Whether spinning may pay: not when we and those we wait for may all run
+ * on one and the same CPU only, nor when there are more of us than CPUs
+ * to run on (five processes on two cores: a spin only keeps the one we
+ * wait for from running). Who they are (their CPU masks, how many) is
+ * looked up in their slots at most every PEERS_NS, not at every wait.
+ */
+#define PEERS_NS (10 * 1000000LL)
+
+static bool
+spin_worth(struct eshm *h, const struct eshm_waiter *w)
 {
-	uint64_t both =
-		h->cpus | atomic_load_explicit(&h->hdr->slot[peer].cpus, memory_order_relaxed);
-	if (__builtin_popcountll(both) <= 1)
+	struct spin *sp = w->spin;
+	int64_t now = eshm_now_mono();
+	if (!sp->peers_at || now - sp->peers_at > PEERS_NS) {
+		uint64_t cpus = 0;
+		int n = 0;
+		for (int s = w->peers; s < w->peers + w->npeers; s++) {
+			if (!atomic_load_explicit(&h->hdr->slot[s].pid, memory_order_relaxed))
+				continue;
+			cpus |= atomic_load_explicit(&h->hdr->slot[s].cpus, memory_order_relaxed);
+			n++;
+		}
+		sp->peer_cpus = cpus;
+		sp->crowd = n;
+		sp->peers_at = now;
+	}
+	int ncpu = __builtin_popcountll(h->cpus | sp->peer_cpus);
+	return ncpu > 1 && sp->crowd + 1 <= ncpu;
+}
+
+static int
+spin_until(struct eshm *h, const struct eshm_waiter *w)
+{
+	struct spin *sp = w->spin;
+	int (*ready)(struct eshm *) = w->ready;
+	if (!spin_worth(h, w))
 		return 0;
 	int64_t budget = spin_probe(sp) ? SPIN_MAX_NS : sp->budget;
 	if (budget <= 0)
@@ -170,7 +201,7 @@ eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline)
 		return r < 0 ? r : 0;
 	if (deadline == 0)
 		return w->expired(h, true);
-	if ((r = spin_until(h, w->spin, w->peer, w->ready)))
+	if ((r = spin_until(h, w)))
 		return r < 0 ? r : 0;
 
 	for (bool counted = false, idle = false;; counted = true) {
