@@ -115,12 +115,12 @@ $(B)/tsan/test-ring-threads: tests/lib/ring-threads.c $(LIB_SRC) $(wildcard lib/
 # make check replays the seeds and fuzzes for FUZZ_SECONDS; make fuzz longer.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-$(B)/fuzz/fuzz-segment: tests/fuzz/fuzz-segment.c $(LIB_SRC) $(wildcard lib/*.h)
+$(B)/fuzz/fuzz-segment: tests/fuzz/fuzz-segment.c tests/fuzz/fuzz-templates.h $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -std=c11 -O1 -g -Wall -Wextra -Werror -pthread $(FUZZ_FLAGS) \
 	  -o $@ $< $(LIB_SRC)
 
-$(B)/fuzz/mkseeds: tests/fuzz/mkseeds.c $(B)/libeshm.a
+$(B)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/fuzz/fuzz-templates.h $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
 

@@ -183,6 +183,10 @@ claim_writer(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 			return busy(h, err, other, st);
 		}
 	}
+	/* first the leavings of a finished stream: then the new writer takes
+	 * the lowest free slot, as often the one its predecessor had */
+	if (other < 0 || take == other)
+		stream_new(h, ch);
 	int s = take;
 	if (s >= 0) {
 		/* displaced: what it claimed and did not commit is skipped */
@@ -193,8 +197,6 @@ claim_writer(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 				       "channel %s of %s has %d live writers, the most it takes",
 				       eshm_chan_name(ch), h->name, ESHM_WRITERS);
 	}
-	if (other < 0 || take == other)
-		stream_new(h, ch);
 	uint32_t flags = (excl ? SLOTF_EXCLUSIVE : 0) | (raw ? SLOTF_RAW : 0);
 	int r = take_slot(h, s, flags, &h->wgen, err);
 	if (r)
@@ -402,6 +404,9 @@ eshm_ends_release(struct eshm *h, bool lost)
 						      memory_order_relaxed);
 				atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
 			}
+			/* our counts (flushed by eshm_detach) go to the channel's
+			 * totals: the slot's next holder starts from zero */
+			retire_counts(h, s);
 			/* readers re-decide: the stream may have ended or been lost */
 			atomic_store_explicit(&c->data_wait, 0, memory_order_relaxed);
 			eshm_futex_wake(&c->data_wait);
@@ -415,6 +420,7 @@ eshm_ends_release(struct eshm *h, bool lost)
 		if (eshm_owns(h, s)) {
 			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)eshm_now_mono(),
 					      memory_order_relaxed);
+			retire_counts(h, s);
 			atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
 		}
 		eshm_slot_lock(h->fd, s, F_UNLCK);

@@ -86,13 +86,16 @@ save_undo(struct rside *r)
 	r->undo.valid = true;
 }
 
-/* Reload the claim position; 0 or ESHM_ECORRUPT. */
+/* Reload the claim position; 0 or ESHM_ECORRUPT. It may have gone back
+ * since we last looked (a sole writer gives back the end of a reservation
+ * it did not use), never below our cursor: we pass only committed
+ * records, and a reservation is given back before its record commits. */
 static int
 rrefresh(struct eshm *h)
 {
 	struct rside *r = &h->r;
 	uint64_t hd = atomic_load_explicit(&r->c->claim, memory_order_seq_cst);
-	if (hd < r->head || !span_ok(hd, r->tail, r->cap))
+	if (hd < r->cur || !span_ok(hd, r->tail, r->cap))
 		return eshm_corrupt(h, slot_chan(h->rend), "claim moved out of range", hd, r->tail);
 	r->head = hd;
 	return 0;
@@ -105,6 +108,12 @@ rec_at(struct eshm *h, uint64_t pos, struct eshm_rec *out)
 	struct rside *r = &h->r;
 	out->len = out->info = 0;
 	const char *why = rec_at_invalid(r->ring, pos % r->cap, r->cap, r->head - pos, out);
+	/* The claim we saw may be older than the record: one that was given
+	 * back (see rrefresh) and claimed again, further, by the record we
+	 * now see committed. Its claim was made before its commit: look again,
+	 * and check the record again, from a fresh copy. */
+	if (why && rec_size(out) > r->head - pos && rrefresh(h) == 0)
+		why = rec_at_invalid(r->ring, pos % r->cap, r->cap, r->head - pos, out);
 	return why ? eshm_corrupt(h, slot_chan(h->rend), why, pos, out->len) : 0;
 }
 
@@ -216,6 +225,12 @@ wait_commit(struct eshm *h, int64_t *deadline, int timeout_ms)
 	int ch = slot_chan(h->rend), rc;
 	for (unsigned round = 0;; round++) {
 		if (rec_committed(r->ring, r->cap, r->cur, r->salt))
+			return 0;
+		/* the claim we saw may have been given back: then there is
+		 * nothing to wait for here, but for data */
+		if ((rc = rrefresh(h)))
+			return rc;
+		if (r->head == r->cur)
 			return 0;
 		if (round < 64) {
 			for (int i = 0; i < 16; i++)

@@ -38,16 +38,23 @@
  * claim is held while the caller fills it.
  */
 
-/* Reload the release point; 0 or ESHM_ECORRUPT. */
+/* Reload the release point; 0 or ESHM_ECORRUPT. Other writers move the
+ * claim meanwhile, so it is checked against claims loaded before and
+ * after: kept only grows and never passes the claim (a reservation given
+ * back goes no lower than where it started, at or above kept), and no
+ * claim reaches beyond kept + cap. So the one before is at most kept +
+ * cap, and the one after at least kept. */
 static int
 wrefresh(struct eshm *h)
 {
 	struct wside *w = &h->w;
+	uint64_t before = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
 	uint64_t k = atomic_load_explicit(&w->c->kept, memory_order_seq_cst);
-	uint64_t cl = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
-	if (!span_ok(cl, k, w->cap))
-		return eshm_corrupt(h, slot_chan(h->wend), "claim/release point out of range", cl,
-				    k);
+	uint64_t after = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
+	if (k % REC_ALIGN || before % REC_ALIGN || after % REC_ALIGN || k > after ||
+	    (before > k && before - k > w->cap))
+		return eshm_corrupt(h, slot_chan(h->wend), "claim/release point out of range",
+				    after, k);
 	w->limit = k;
 	return 0;
 }
@@ -453,12 +460,14 @@ eshm_commit_lines(eshm_t *h, size_t len, int delim, size_t *carried)
 		ssize_t n = 0;
 		if (done && (n = eshm_commit_delimited(h, done, delim)) < 0)
 			return n;
-		memmove(w->side, w->side + done, rest);
+		if (rest)
+			memmove(w->side, w->side + done, rest);
 		w->carry = rest;
 		*carried = rest;
 		return n;
 	}
-	memcpy(w->side, p + done, rest);
+	if (rest)
+		memcpy(w->side, p + done, rest);
 	ssize_t n = 0;
 	if (done)
 		n = eshm_commit_delimited(h, done, delim);

@@ -172,9 +172,14 @@ eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size, struct eshm_g
 			 ESHM_FORMAT);
 		return ESHM_EVERSION;
 	}
-	if (h.header_size != ESHM_HEADER_SIZE || file_size < ESHM_HEADER_SIZE) {
+	if (h.header_size != ESHM_HEADER_SIZE) {
 		snprintf(why, whylen, "header size %u, expected %zu", h.header_size,
 			 (size_t)ESHM_HEADER_SIZE);
+		return ESHM_ECORRUPT;
+	}
+	if (file_size < ESHM_HEADER_SIZE) {
+		snprintf(why, whylen, "the file has %llu bytes, less than its %zu-byte header",
+			 (unsigned long long)file_size, (size_t)ESHM_HEADER_SIZE);
 		return ESHM_ECORRUPT;
 	}
 	if (h.segment_size != file_size) {

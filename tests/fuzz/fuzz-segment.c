@@ -1,16 +1,33 @@
-/* fuzz-segment.c - libFuzzer harness: arbitrary bytes as a segment file, then
- * everything a process does with one: inspect, attach, read, write, close. */
+/* fuzz-segment.c - libFuzzer harness: a segment file damaged at will, then
+ * everything a process does with one: inspect, attach, read, write, close.
+ *
+ * A format-2 header is 48 KiB, more than a fuzzer mutates well; so an input
+ * is a list of patches over one of a few real segments made at start-up
+ * (templates: many writers' messages, a full ring, a wrapped one, lines
+ * partly read, an ended stream, a dead writer's open claim):
+ *
+ *   byte 0        template (modulo their number); with bit 7 set, the rest
+ *                 of the input is the whole file instead (identity, sizes)
+ *   then patches  3 bytes offset (little-endian, modulo the file's size),
+ *                 1 byte length, that many bytes written there
+ *
+ * mkseeds.c writes seeds that aim at the shared fields: claim and release
+ * points, groups, writer slots and their claims, record headers.
+ */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "eshm.h"
+#include "eshm-int.h"
+#include "fuzz-templates.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char name[64], path[128];
+static struct fuzz_template tpl[FUZZ_NTEMPLATES];
 
 static void
 read_everything(eshm_t *h)
@@ -55,22 +72,59 @@ write_everything(eshm_t *h)
 	eshm_flush(h, 0);
 }
 
+/* The file the input describes, in buf (malloc'd): its size, or 0. */
+static size_t
+build_file(const uint8_t *data, size_t size, unsigned char **buf)
+{
+	if (size == 0)
+		return 0;
+	if (data[0] & 0x80) {
+		*buf = malloc(size);
+		if (*buf && size > 1)
+			memcpy(*buf, data + 1, size - 1);
+		return *buf ? size - 1 : 0;
+	}
+	const struct fuzz_template *t = &tpl[data[0] % FUZZ_NTEMPLATES];
+	if (!t->size || !(*buf = malloc(t->size)))
+		return 0;
+	memcpy(*buf, t->bytes, t->size);
+	for (size_t i = 1; i + 4 <= size;) {
+		size_t off = (data[i] | (size_t)data[i + 1] << 8 | (size_t)data[i + 2] << 16) % t->size;
+		size_t len = data[i + 3];
+		i += 4;
+		if (len > size - i)
+			len = size - i;
+		if (len > t->size - off)
+			len = t->size - off;
+		memcpy(*buf + off, data + i, len);
+		i += len;
+	}
+	return t->size;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!name[0]) {
 		snprintf(name, sizeof name, "fuzz-%d", (int)getpid());
 		snprintf(path, sizeof path, "/dev/shm/eshm_%s", name);
+		if (fuzz_templates_make(tpl))
+			abort();
 	}
+	unsigned char *file = NULL;
+	size_t fsize = build_file(data, size, &file);
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		free(file);
 		return 0;
-	if (write(fd, data, size) != (ssize_t)size) {
-		close(fd);
+	}
+	ssize_t w = fsize ? write(fd, file, fsize) : 0;
+	close(fd);
+	free(file);
+	if (w != (ssize_t)fsize) {
 		unlink(path);
 		return 0;
 	}
-	close(fd);
 
 	struct eshm_info info;
 	eshm_inspect(name, &info, NULL);
@@ -92,6 +146,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			eshm_check(h);
 			eshm_close(h);
 		}
+	}
+	/* and exclusively, as role auto and --exclusive do */
+	c.role = ESHM_ROLE_AUTO;
+	if (eshm_open(name, &c, &h, NULL) == 0) {
+		write_everything(h);
+		read_everything(h);
+		eshm_close(h);
 	}
 	eshm_unlink(name, ESHM_UNLINK_DRY_RUN | ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID, 0, &info,
 		    NULL);

@@ -1,50 +1,65 @@
-/* mkseeds.c - write the fuzzer's seed corpus: real segment files in states
- * worth starting from (empty, full, wrapped, closed, lines, holders set). */
-#include <fcntl.h>
+/* mkseeds.c - write the fuzzer's seed corpus: each template as it is, and
+ * patches aimed at the fields a peer could scribble (see fuzz-segment.c for
+ * the input's format). */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "eshm.h"
+#include "eshm-int.h"
+#include "fuzz-templates.h"
 
 static const char *dir;
-static char name[64];
 static int n;
 
-/* copy the segment's file into the corpus as it is now */
+struct seed {
+	unsigned char b[4096];
+	size_t len;
+};
+
 static void
-snap(const char *what)
+start(struct seed *s, int tpl)
 {
-	char src[128], dst[4096], buf[65536];
-	snprintf(src, sizeof src, "/dev/shm/eshm_%s", name);
-	snprintf(dst, sizeof dst, "%s/seed-%02d-%s", dir, n++, what);
-	int in = open(src, O_RDONLY), out = open(dst, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-	if (in < 0 || out < 0) {
-		perror(dst);
-		exit(1);
-	}
-	ssize_t r;
-	while ((r = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)r) != r)
-			exit(1);
-	close(in);
-	close(out);
+	s->b[0] = (unsigned char)tpl;
+	s->len = 1;
 }
 
-static eshm_t *
-open_role(int role)
+static void
+patch(struct seed *s, size_t off, const void *p, size_t len)
 {
-	struct eshm_config c;
-	eshm_config_init(&c);
-	c.capacity = 4096;
-	c.role = role;
-	c.flags = ESHM_KEEP;
-	eshm_t *h;
-	if (eshm_open(name, &c, &h, NULL))
-		exit(1);
-	return h;
+	s->b[s->len++] = (unsigned char)off;
+	s->b[s->len++] = (unsigned char)(off >> 8);
+	s->b[s->len++] = (unsigned char)(off >> 16);
+	s->b[s->len++] = (unsigned char)len;
+	memcpy(s->b + s->len, p, len);
+	s->len += len;
 }
+
+static void
+patch64(struct seed *s, size_t off, uint64_t v)
+{
+	patch(s, off, &v, sizeof v);
+}
+
+static void
+save(const struct seed *s, const char *what)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s/seed-%02d-%s", dir, n++, what);
+	FILE *f = fopen(p, "wb");
+	if (!f || fwrite(s->b, 1, s->len, f) != s->len || fclose(f)) {
+		perror(p);
+		exit(1);
+	}
+}
+
+#define HDR(f) offsetof(struct eshm_header, f)
+#define CHAN(ch, f) (HDR(chan) + (ch) * sizeof(struct eshm_chan) + offsetof(struct eshm_chan, f))
+#define GROUP(ch, g, f)                                                                            \
+	(HDR(group) + ((ch) * ESHM_GROUPS + (g)) * sizeof(struct eshm_group) +                     \
+	 offsetof(struct eshm_group, f))
+#define SLOT(s, f) (HDR(slot) + (s) * sizeof(struct eshm_slot) + offsetof(struct eshm_slot, f))
 
 int
 main(int argc, char **argv)
@@ -54,41 +69,58 @@ main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	snprintf(name, sizeof name, "mkseeds-%d", (int)getpid());
-	eshm_t *m = open_role(ESHM_ROLE_MASTER), *s = open_role(ESHM_ROLE_SLAVE);
-	snap("empty-holders-set");
-	char msg[1500];
-	memset(msg, 'm', sizeof msg);
-	eshm_write(m, msg, 10, 0);
-	eshm_write(m, msg, 0, 0);
-	eshm_write(m, msg, 700, 0);
-	snap("messages");
-	while (eshm_write(m, msg, 300, 0) == 0)
-		;
-	snap("full");
-	char buf[4096];
-	for (int i = 0; i < 50; i++) {
-		while (eshm_read(s, buf, sizeof buf, 0) >= 0)
-			;
-		eshm_write(m, msg, (size_t)(i * 97 % 1400), 0);
+	static const char *names[FUZZ_NTEMPLATES] = {"empty", "messages", "full", "wrapped",
+						      "lines", "dead-claim", "ended"};
+	struct seed s;
+	for (int t = 0; t < FUZZ_NTEMPLATES; t++) {
+		start(&s, t);
+		save(&s, names[t]);
 	}
-	snap("wrapped");
-	void *p;
-	size_t avail, carried;
-	eshm_reserve(m, 1, &p, &avail, 0);
-	memcpy(p, "a\nbb\nccc\n", 9);
-	eshm_commit_lines(m, 9, '\n', &carried);
-	struct eshm_chunk ck;
-	eshm_read(s, buf, sizeof buf, 0); /* the 1400... message before */
-	eshm_peek_chunk(s, &ck, 1, 0);
-	eshm_consume(s, ck.len); /* "a\n" of the delimited record */
-	snap("lines-partly-read");
-	eshm_write(s, "reply", 5, 0);
-	eshm_eos(m);
-	snap("closed");
-	eshm_close(m);
-	eshm_close(s);
-	snap("no-holders");
-	eshm_unlink(name, ESHM_UNLINK_PENDING | ESHM_UNLINK_KEPT, 0, NULL, NULL);
+	start(&s, 1);
+	patch64(&s, CHAN(0, claim), 3);
+	save(&s, "claim-unaligned");
+	start(&s, 1);
+	patch64(&s, CHAN(0, kept), 1 << 20);
+	save(&s, "kept-past-claim");
+	start(&s, 3);
+	patch64(&s, GROUP(0, 0, release), 16);
+	patch64(&s, GROUP(0, 0, skip_pos), 16);
+	patch64(&s, GROUP(0, 0, skip_word), UINT64_MAX);
+	save(&s, "group-release-skip");
+	start(&s, 4);
+	patch(&s, GROUP(0, 0, name), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 64);
+	patch64(&s, CHAN(0, ngroups), 200);
+	save(&s, "group-name-unterminated");
+	start(&s, 5);
+	patch64(&s, SLOT(SLOT_W + 5, intent_size), 0xfffffff0);
+	save(&s, "dead-claim-size");
+	start(&s, 5);
+	patch64(&s, SLOT(SLOT_W + 6, intent_pos), 0);
+	patch64(&s, SLOT(SLOT_W + 6, pid), 7);
+	save(&s, "two-dead-claims");
+	start(&s, 1);
+	uint32_t x = 9999;
+	patch(&s, CHAN(0, excl), &x, 4);
+	patch(&s, CHAN(0, nwriters), &x, 4);
+	save(&s, "exclusive-slot-out-of-range");
+	start(&s, 1);
+	uint32_t li[2] = {5000, 1 | 1 << 8};
+	patch(&s, ESHM_HEADER_SIZE + 8, li, sizeof li);
+	save(&s, "record-past-end");
+	start(&s, 6);
+	patch64(&s, HDR(created_ns), INT64_MAX);
+	patch64(&s, HDR(created_mono), UINT64_MAX);
+	patch64(&s, SLOT(0, heartbeat_ns), UINT64_MAX);
+	patch64(&s, SLOT(SLOT_R, heartbeat_ns), (uint64_t)INT64_MAX + 1);
+	save(&s, "time-overflow");
+	/* whole files: a header's identity alone, and not a segment at all */
+	s.b[0] = 0x80;
+	struct eshm_header h = {.magic = ESHM_MAGIC, .format = 1, .header_size = 4096};
+	memcpy(s.b + 1, &h, ESHM_ID_SIZE);
+	s.len = 1 + ESHM_ID_SIZE;
+	save(&s, "format-1-identity");
+	memcpy(s.b + 1, "garbage", 7);
+	s.len = 8;
+	save(&s, "garbage");
 	return 0;
 }

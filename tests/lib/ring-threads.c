@@ -1,16 +1,23 @@
 /* ring-threads.c - writer and reader threads over one ring, for ThreadSanitizer:
- * sequence-numbered messages of varying size, each with a checksum. */
+ * sequence-numbered messages of varying size, each with a checksum; one
+ * writer, then four sharing the channel. */
 #include <pthread.h>
 #include <stdint.h>
 
 #include "t.h"
 
-static const char *name;
 static long count = 1000000;
 
 struct msg {
-	uint64_t seq;
+	uint64_t seq; /* writer << 56 | its message number */
 	uint64_t sum; /* over seq and the fill bytes */
+};
+
+#define NW 4
+struct writer_arg {
+	eshm_t *h;
+	int id;
+	long count;
 };
 
 static uint64_t
@@ -25,11 +32,12 @@ checksum(uint64_t seq, const unsigned char *p, size_t len)
 static void *
 writer(void *arg)
 {
-	eshm_t *w = arg;
+	struct writer_arg *a = arg;
+	eshm_t *w = a->h;
 	unsigned char buf[600];
-	for (long i = 0; i < count; i++) {
+	for (long i = 0; i < a->count; i++) {
 		size_t fill = (size_t)(i * 7919) % (sizeof buf - sizeof(struct msg));
-		struct msg m = {(uint64_t)i, 0};
+		struct msg m = {(uint64_t)a->id << 56 | (uint64_t)i, 0};
 		for (size_t k = 0; k < fill; k++)
 			buf[sizeof m + k] = (unsigned char)(i + k);
 		m.sum = checksum(m.seq, buf + sizeof m, fill);
@@ -51,11 +59,15 @@ writer(void *arg)
 	return NULL;
 }
 
+static long nwriters = 1;
+
+/* every writer's messages, whole and in its order */
 static void *
 reader(void *arg)
 {
 	eshm_t *r = arg;
-	for (long i = 0; i < count; i++) {
+	uint64_t next[NW] = {0};
+	for (long i = 0; i < count * nwriters; i++) {
 		const void *p;
 		size_t len;
 		if (eshm_peek(r, &p, &len, -1) || len < sizeof(struct msg))
@@ -63,7 +75,8 @@ reader(void *arg)
 		struct msg m;
 		memcpy(&m, p, sizeof m);
 		const unsigned char *fill = (const unsigned char *)p + sizeof m;
-		if (m.seq != (uint64_t)i || m.sum != checksum(m.seq, fill, len - sizeof m)) {
+		uint64_t id = m.seq >> 56, k = m.seq & ((1ull << 56) - 1);
+		if (id >= NW || k != next[id]++ || m.sum != checksum(m.seq, fill, len - sizeof m)) {
 			fprintf(stderr, "message %ld: bad (seq %llu)\n", i,
 				(unsigned long long)m.seq);
 			return (void *)1;
@@ -74,34 +87,63 @@ reader(void *arg)
 	return NULL;
 }
 
+/* nw writer threads, each with its own handle, and one reader */
 static void
-two_threads_pass_every_message_intact(void)
+writers_and_reader(const char *n, int nw)
 {
 	struct eshm_config c;
 	eshm_config_init(&c);
 	c.capacity = 64 * 1024;
 	c.role = ESHM_ROLE_MASTER;
 	c.ends = ESHM_END_WRITE;
-	eshm_t *w, *r;
-	OPEN(w, name, &c);
+	struct writer_arg wa[NW];
+	for (int i = 0; i < nw; i++) {
+		OPEN(wa[i].h, n, &c);
+		wa[i].id = i;
+		wa[i].count = count;
+	}
+	eshm_t *r;
 	c.role = ESHM_ROLE_SLAVE;
 	c.ends = ESHM_END_READ;
-	OPEN(r, name, &c);
-	pthread_t tw, tr;
+	OPEN(r, n, &c);
+	nwriters = nw;
+	pthread_t tw[NW], tr;
 	void *rw, *rr;
 	pthread_create(&tr, NULL, reader, r);
-	pthread_create(&tw, NULL, writer, w);
-	pthread_join(tw, &rw);
+	for (int i = 0; i < nw; i++)
+		pthread_create(&tw[i], NULL, writer, &wa[i]);
+	for (int i = 0; i < nw; i++) {
+		pthread_join(tw[i], &rw);
+		CHECK(rw == NULL);
+	}
 	pthread_join(tr, &rr);
-	CHECK(rw == NULL);
 	CHECK(rr == NULL);
 	struct eshm_info info;
-	CHECK_EQ(eshm_stats(w, &info), 0); /* publishes the writer's counts */
-	CHECK_EQ(eshm_stats(r, &info), 0); /* and the reader's */
-	CHECK_EQ(info.chan[0].msgs_in, count);
-	CHECK_EQ(info.chan[0].msgs_out, count);
-	eshm_close(w);
+	for (int i = 0; i < nw; i++)
+		CHECK_EQ(eshm_stats(wa[i].h, &info), 0); /* publishes each writer's counts */
+	CHECK_EQ(eshm_stats(r, &info), 0);               /* and the reader's */
+	CHECK_EQ(info.chan[0].msgs_in, count * nw);
+	CHECK_EQ(info.chan[0].msgs_out, count * nw);
+	for (int i = 0; i < nw; i++)
+		eshm_close(wa[i].h);
 	eshm_close(r);
+}
+
+static void
+two_threads_pass_every_message_intact(void)
+{
+	writers_and_reader(t_name(), 1);
+}
+
+/* Four writers share the channel: the sole writer's in-ring reservations
+ * meet staged ones, claims race, and each writer's order holds. */
+static void
+four_writers_pass_every_message_intact(void)
+{
+	long all = count;
+	count = all / NW;
+	writers_and_reader(t_name(), NW);
+	count = all;
 }
 
 int
@@ -109,11 +151,11 @@ main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		{"two_threads_pass_every_message_intact", two_threads_pass_every_message_intact},
+		{"four_writers_pass_every_message_intact", four_writers_pass_every_message_intact},
 		{NULL, NULL},
 	};
 	if (argc > 1)
 		count = atol(argv[1]);
-	name = t_name();
 	printf("%ld messages\n", count);
 	return t_run(cases, 1, argv);
 }

@@ -75,18 +75,23 @@ auto_role_takes_master_then_slave(void)
 }
 
 static void
-second_writer_is_refused_with_pid(void)
+exclusive_writer_refuses_a_second_with_pid(void)
 {
 	const char *n = t_name();
 	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
 	c.ends = ESHM_END_WRITE;
+	c.flags |= ESHM_EXCLUSIVE;
 	eshm_t *a, *b;
 	struct eshm_error e;
 	OPEN(a, n, &c);
-	CHECK_EQ(eshm_open(n, &c, &b, &e), ESHM_EBUSY);
 	char want[160];
 	snprintf(want, sizeof want, "channel m2s of %s already has a live writer (pid %d)", n,
 		 (int)getpid());
+	/* neither another exclusive writer nor a sharing one gets in */
+	CHECK_EQ(eshm_open(n, &c, &b, &e), ESHM_EBUSY);
+	CHECK(strstr(e.what, want) != NULL);
+	c.flags &= ~(unsigned)ESHM_EXCLUSIVE;
+	CHECK_EQ(eshm_open(n, &c, &b, &e), ESHM_EBUSY);
 	CHECK(strstr(e.what, want) != NULL);
 	/* the reader end of the same channel is still free */
 	c.role = ESHM_ROLE_SLAVE;
@@ -94,6 +99,57 @@ second_writer_is_refused_with_pid(void)
 	OPEN(b, n, &c);
 	eshm_close(b);
 	eshm_close(a);
+	/* and an exclusive writer is refused while a sharing one is attached */
+	c.role = ESHM_ROLE_MASTER;
+	c.ends = ESHM_END_WRITE;
+	OPEN(a, n, &c);
+	c.flags |= ESHM_EXCLUSIVE;
+	CHECK_EQ(eshm_open(n, &c, &b, &e), ESHM_EBUSY);
+	CHECK(strstr(e.what, want) != NULL);
+	eshm_close(a);
+}
+
+/* Writers share a channel unless one asks to be alone: each one's
+ * messages arrive whole and in its order, and the stream ends when the
+ * last one finishes. */
+static void
+writers_share_a_channel_by_default(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.ends = ESHM_END_WRITE;
+	eshm_t *w[3], *r;
+	for (int i = 0; i < 3; i++)
+		OPEN(w[i], n, &c);
+	for (int k = 0; k < 10; k++)
+		for (int i = 0; i < 3; i++) {
+			char m[16];
+			int len = snprintf(m, sizeof m, "%d:%d", i, k);
+			CHECK_EQ(eshm_write(w[i], m, (size_t)len, 0), 0);
+		}
+	eshm_close(w[0]);
+	eshm_close(w[1]);
+	struct eshm_config cr = cfg_role(ESHM_ROLE_SLAVE);
+	cr.ends = ESHM_END_READ;
+	OPEN(r, n, &cr);
+	int next[3] = {0, 0, 0};
+	char buf[16];
+	for (int got = 0; got < 30; got++) {
+		ssize_t len = eshm_read(r, buf, sizeof buf - 1, 0);
+		CHECK(len > 0);
+		buf[len] = '\0';
+		int i, k;
+		CHECK_EQ(sscanf(buf, "%d:%d", &i, &k), 2);
+		CHECK(i >= 0 && i < 3);
+		CHECK_EQ(k, next[i]);
+		next[i]++;
+	}
+	/* one writer is still attached: no end yet */
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_ETIMEDOUT);
+	eshm_close(w[2]);
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_EOF);
+	eshm_close(r);
+	CHECK(!t_exists(n));
 }
 
 static void
@@ -611,8 +667,8 @@ batches_write_and_read_many_messages_per_call(void)
 	CHECK_EQ(eshm_write(m, "after", 5, 0), 0);
 	char buf[64];
 	uint32_t got[8];
-	/* at most 3, then the rest; the end-of-stream mark stops a batch and
-	 * is reported by the next call */
+	/* at most 3, then the rest; an end of stream followed by more data
+	 * is not delivered (DESIGN 4): the writer wrote again */
 	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 3, 0), 3);
 	CHECK_EQ(got[0], 3);
 	CHECK_EQ(got[1], 0);
@@ -621,14 +677,15 @@ batches_write_and_read_many_messages_per_call(void)
 		      "one"
 		      "two\0\0",
 		      8));
-	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), 1);
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), 2);
 	CHECK_EQ(got[0], 6);
-	CHECK(!memcmp(buf, "three\0", 6));
-	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), ESHM_EOF);
+	CHECK_EQ(got[1], 5);
+	CHECK(!memcmp(buf, "three\0after", 11));
+	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), ESHM_ETIMEDOUT);
+	CHECK_EQ(eshm_write(m, "toolong", 7, 0), 0);
 	CHECK_EQ(eshm_read_batch(s, buf, 2, got, 8, 0), ESHM_ETRUNC);
 	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), 1);
-	CHECK(!memcmp(buf, "after", 5));
-	CHECK_EQ(eshm_read_batch(s, buf, sizeof buf, got, 8, 0), ESHM_ETIMEDOUT);
+	CHECK(!memcmp(buf, "toolong", 7));
 	/* delimited runs (what eshm-send writes) are taken apart, an end
 	 * mark after them left for the next call */
 	void *wp;
@@ -676,7 +733,7 @@ inspect_reports_holders_and_garbage(void)
 	CHECK_EQ(info.chan[0].writer.state, ESHM_PEER_ALIVE);
 	CHECK_EQ(info.chan[0].writer.pid, getpid());
 	CHECK_EQ(info.chan[0].reader.state, ESHM_PEER_NONE);
-	CHECK_EQ(info.chan[0].used, 16);
+	CHECK_EQ(info.chan[0].used, 32); /* a 16-byte record header, 5 bytes padded to 16 */
 	CHECK_EQ(info.chan[0].msgs_in, 1);
 	CHECK_EQ(info.mode, 0600);
 	eshm_close(w);
@@ -1047,7 +1104,8 @@ main(int argc, char **argv)
 	static const struct t_case cases[] = {
 		{"write_then_read", write_then_read},
 		{"auto_role_takes_master_then_slave", auto_role_takes_master_then_slave},
-		{"second_writer_is_refused_with_pid", second_writer_is_refused_with_pid},
+		{"exclusive_writer_refuses_a_second_with_pid", exclusive_writer_refuses_a_second_with_pid},
+		{"writers_share_a_channel_by_default", writers_share_a_channel_by_default},
 		{"bad_arguments_are_errors_not_crashes", bad_arguments_are_errors_not_crashes},
 		{"message_too_large_names_sizes", message_too_large_names_sizes},
 		{"full_channel_times_out_for_writer", full_channel_times_out_for_writer},

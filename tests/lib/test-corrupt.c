@@ -77,6 +77,10 @@ header_damage_is_reported(void)
 	uint32_t v = 99;
 	poke(offsetof(struct eshm_header, format), &v, sizeof v);
 	expect_open_fails(n, ESHM_EVERSION, "version 99");
+	/* a segment of format 1 (its header starts the same): both versions named */
+	v = 1;
+	poke(offsetof(struct eshm_header, format), &v, sizeof v);
+	expect_open_fails(n, ESHM_EVERSION, "format version 1, this is version 2");
 	v = ESHM_FORMAT;
 	poke(offsetof(struct eshm_header, format), &v, sizeof v);
 
@@ -84,15 +88,16 @@ header_damage_is_reported(void)
 	expect_open_fails(n, ESHM_ECORRUPT, "is corrupt: header says");
 	poke64(offsetof(struct eshm_header, segment_size), ESHM_HEADER_SIZE + 2 * 4096);
 
-	poke64(offsetof(struct eshm_header, chan_off) + 8, 8192 + 4096);
+	const uint64_t r0 = ESHM_HEADER_SIZE, r1 = ESHM_HEADER_SIZE + 4096;
+	poke64(offsetof(struct eshm_header, chan_off) + 8, r1 + 4096);
 	expect_open_fails(n, ESHM_ECORRUPT, "does not fit");
-	poke64(offsetof(struct eshm_header, chan_off) + 8, 8192);
+	poke64(offsetof(struct eshm_header, chan_off) + 8, r1);
 	poke64(offsetof(struct eshm_header, chan_cap), 100);
 	expect_open_fails(n, ESHM_ECORRUPT, "does not fit");
 	poke64(offsetof(struct eshm_header, chan_cap), 4096);
-	poke64(offsetof(struct eshm_header, chan_off), 4096 + 1);
+	poke64(offsetof(struct eshm_header, chan_off), r0 + 1);
 	expect_open_fails(n, ESHM_ECORRUPT, "does not fit");
-	poke64(offsetof(struct eshm_header, chan_off), 4096);
+	poke64(offsetof(struct eshm_header, chan_off), r0);
 
 	/* repaired: usable again */
 	eshm_t *h;
@@ -111,13 +116,13 @@ index_damage_is_reported(void)
 {
 	const char *n = t_name();
 	CHECK_EQ(make_segment(n), 0);
-	poke64(CHAN(0, head), 3); /* not a record boundary */
+	poke64(CHAN(0, claim), 3); /* not a record boundary */
 	expect_open_fails(n, ESHM_ECORRUPT, "is corrupt");
-	poke64(CHAN(0, head), 1 << 20); /* beyond tail + capacity */
-	expect_open_fails(n, ESHM_ECORRUPT, "head/tail out of range");
-	poke64(CHAN(0, head), 16);
-	poke64(CHAN(0, tail), 24); /* tail after head */
-	expect_open_fails(n, ESHM_ECORRUPT, "head/tail out of range");
+	poke64(CHAN(0, claim), 1 << 20); /* beyond the release point + capacity */
+	expect_open_fails(n, ESHM_ECORRUPT, "out of range");
+	poke64(CHAN(0, claim), 32);
+	poke64(CHAN(0, kept), 48); /* released beyond what was claimed */
+	expect_open_fails(n, ESHM_ECORRUPT, "out of range");
 	unlink(path);
 }
 
@@ -131,19 +136,21 @@ record_damage_is_reported_on_read(void)
 	} cases[] = {
 		{"unknown kind", 7, 9},
 		{"past the ring's end", 5000, rec_info(REC_MSG, 0, 1)},
-		{"past the head", 100, rec_info(REC_MSG, 0, 1)},
+		{"past what was claimed", 100, rec_info(REC_MSG, 0, 1)},
 		{"bad delimited record", 7,
 		 rec_info(REC_DELIM, ESHM_FRAMING_MESSAGE, 1)}, /* framing */
 		{"bad delimited record", 7,
 		 rec_info(REC_DELIM, ESHM_FRAMING_LINE, 1)}, /* no '\n' at the end */
 		{"bad padding record", 7, rec_info(REC_PAD, 0, 0)},
-		{"bad end-of-stream record", 7, rec_info(REC_EOS, 0, 0)},
+		{"bad time record", 7, rec_info(REC_TIME, 0, 0)},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *n = t_name();
 		CHECK_EQ(make_segment(n), 0);
-		struct eshm_rec rec = {cases[i].len, cases[i].info};
-		poke(ESHM_HEADER_SIZE, &rec, sizeof rec);
+		/* the record stays committed (its tag is kept): only its length
+		 * and kind are damaged */
+		uint32_t li[2] = {cases[i].len, cases[i].info};
+		poke(ESHM_HEADER_SIZE + offsetof(struct eshm_rec, len), li, sizeof li);
 		struct eshm_config c;
 		eshm_config_init(&c);
 		c.role = ESHM_ROLE_SLAVE;
@@ -174,18 +181,18 @@ head_moved_out_of_range_while_attached(void)
 	OPEN(h, n, &c);
 	char buf[16];
 	CHECK_EQ(eshm_read(h, buf, sizeof buf, 0), 7);
-	poke64(CHAN(0, head), 1ull << 40);
+	poke64(CHAN(0, claim), 1ull << 40);
 	CHECK_EQ(eshm_read(h, buf, sizeof buf, 0), ESHM_ECORRUPT);
-	CHECK(strstr(eshm_errmsg(h), "head moved out of range") != NULL);
-	/* the writer side of s2m: a tail beyond our head, noticed when the
-	 * writer next reads the tail (once its cached view looks full) */
-	poke64(CHAN(1, tail), 4096 * 8);
+	CHECK(strstr(eshm_errmsg(h), "claim moved out of range") != NULL);
+	/* the writer side of s2m: a release point beyond the claims, noticed
+	 * when the writer next reads it (once its cached view looks full) */
+	poke64(CHAN(1, kept), 4096 * 8);
 	static char big[1000];
 	int r, k = 0;
 	while ((r = eshm_write(h, big, sizeof big, 0)) == 0 && k < 10)
 		k++;
 	CHECK_EQ(r, ESHM_ECORRUPT);
-	CHECK(strstr(eshm_errmsg(h), "head/tail out of range") != NULL);
+	CHECK(strstr(eshm_errmsg(h), "claim/release point out of range") != NULL);
 	eshm_close(h);
 	unlink(path);
 }
@@ -242,8 +249,12 @@ truncated_file_is_not_a_segment(void)
 {
 	const char *n = t_name();
 	CHECK_EQ(make_segment(n), 0);
-	CHECK_EQ(truncate(path, 100), 0);
+	CHECK_EQ(truncate(path, 40), 0);
 	expect_open_fails(n, ESHM_ENOTSEG, "smaller than a header");
+	unlink(path);
+	CHECK_EQ(make_segment(n), 0);
+	CHECK_EQ(truncate(path, 100), 0); /* its identity, not the rest */
+	expect_open_fails(n, ESHM_ECORRUPT, "less than its");
 	CHECK_EQ(truncate(path, ESHM_HEADER_SIZE + 4096), 0);
 	expect_open_fails(n, ESHM_ECORRUPT, "header says");
 	unlink(path);
@@ -291,7 +302,7 @@ extreme_times_are_no_arithmetic_trap(void)
 		uint64_t v = values[i];
 		poke(offsetof(struct eshm_header, created_ns), &v, sizeof v);
 		poke(offsetof(struct eshm_header, created_mono), &v, sizeof v);
-		for (int e = 0; e < 4; e++)
+		for (int e = 0; e < NSLOTS; e++)
 			poke((off_t)(offsetof(struct eshm_header, slot) +
 				     e * sizeof(struct eshm_slot) +
 				     offsetof(struct eshm_slot, heartbeat_ns)),

@@ -95,6 +95,7 @@ displaced_writer_writes_nothing(void)
 	if (pid == 0) {
 		struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 		c.stale_threshold_ms = 20;
+		c.flags |= ESHM_EXCLUSIVE; /* sharing writers are never displaced */
 		eshm_t *h;
 		if (eshm_open(n, &c, &h, NULL) || eshm_write(h, "old", 3, 1000))
 			_exit(10);
@@ -115,7 +116,7 @@ displaced_writer_writes_nothing(void)
 	kill(pid, SIGSTOP);
 	CHECK_EQ(wait_stale(n, CH_M2S, true), 0);
 	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
-	c.flags |= ESHM_TAKEOVER;
+	c.flags |= ESHM_TAKEOVER | ESHM_EXCLUSIVE;
 	eshm_t *w, *r;
 	OPEN(w, n, &c);
 	CHECK_EQ(eshm_write(w, "new", 3, 0), 0);

@@ -307,6 +307,7 @@ stopped_holder_is_stale_and_only_taken_over_explicitly(void)
 	if (pid == 0) {
 		struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 		c.stale_threshold_ms = 50;
+		c.flags |= ESHM_EXCLUSIVE; /* sharing writers are never displaced */
 		eshm_t *w;
 		if (eshm_open(n, &c, &w, NULL))
 			_exit(10);
@@ -333,6 +334,9 @@ stopped_holder_is_stale_and_only_taken_over_explicitly(void)
 	struct eshm_config wc = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
 	eshm_t *w2;
 	struct eshm_error e;
+	CHECK_EQ(eshm_open(n, &wc, &w2, &e), ESHM_EBUSY);
+	CHECK(strstr(e.what, "stale") != NULL);
+	wc.flags |= ESHM_EXCLUSIVE;
 	CHECK_EQ(eshm_open(n, &wc, &w2, &e), ESHM_EBUSY);
 	CHECK(strstr(e.what, "stale") != NULL);
 	wc.flags |= ESHM_TAKEOVER;
