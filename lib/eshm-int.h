@@ -269,6 +269,9 @@ struct wside {
 	unsigned char *side;
 	size_t side_cap;
 	bool wrote; /* committed data since attach or last end of stream */
+	/* test hook: claims left until we kill ourselves between a claim and
+	 * its commit (ESHM_TEST_KILL_AT=N: at the Nth claim), 0 for never */
+	uint64_t kill_at;
 };
 #define STAGED (UINT64_MAX - 1)
 

@@ -1,5 +1,6 @@
 /* ring-write.c - the writing side of a channel's ring: claims and commits, many writers at once. */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ eshm_wside_init(struct eshm *h, int ch)
 	w->framing = h->cfg.framing;
 	w->wrote = false;
 	memset(&w->n, 0, sizeof w->n);
+	const char *k = getenv("ESHM_TEST_KILL_AT");
+	w->kill_at = k ? strtoull(k, NULL, 10) : 0;
 	return wrefresh(h);
 }
 
@@ -123,6 +126,19 @@ wait_space(struct eshm *h, uint64_t need, int64_t deadline)
 	return eshm_wait(h, &wt, deadline);
 }
 
+/* Whether need bytes are free beyond the claim position now, by our
+ * cached release point or a fresh one. */
+static bool
+space_now(struct eshm *h, uint64_t need)
+{
+	struct wside *w = &h->w;
+	uint64_t cl = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
+	if (cl + need - w->limit <= w->cap)
+		return true;
+	w->need = need;
+	return space_ready(h) == 1;
+}
+
 /* Fill in the header of the record at pos and commit it. */
 static void
 put_rec(struct wside *w, uint64_t pos, uint32_t len, uint32_t info)
@@ -143,6 +159,15 @@ wake_readers(struct eshm *h)
 		eshm_futex_wake(&w->c->data_wait);
 		eshm_count_add(&w->n.wakes, 1);
 	}
+}
+
+/* The test hook: die (SIGKILL, as a crash would) holding the claim just
+ * made, when ESHM_TEST_KILL_AT says so. One predictable branch. */
+static inline void
+test_kill_point(struct wside *w)
+{
+	if (__builtin_expect(w->kill_at != 0, 0) && --w->kill_at == 0)
+		raise(SIGKILL);
 }
 
 /* Announce a claim of need bytes at c in our slot, then try to make it. */
@@ -198,6 +223,7 @@ claim(struct eshm *h, uint64_t size, bool more, int64_t *deadline, int timeout_m
 		}
 		*pos = c;
 		*got = need;
+		test_kill_point(w);
 		return 0;
 	}
 }
@@ -299,6 +325,18 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 	eshm_release_reservation(h);
 	w->timeout_ms = timeout_ms;
 	if (!alone(h)) {
+		/* room for min bytes first, as a reservation in the ring would
+		 * wait for it (a poll finds the channel full as it is); it is
+		 * claimed at commit */
+		if (!space_now(h, rec_bytes(min))) {
+			int r = wait_space(h, rec_bytes(min), eshm_deadline(timeout_ms));
+			if (r)
+				return r;
+		}
+		/* the commit waits for room only if another writer took it
+		 * meanwhile: as this reservation allows, a poll's as long as
+		 * it takes (it was granted because there was room) */
+		w->timeout_ms = timeout_ms ? timeout_ms : -1;
 		size_t n = min > STAGE_MIN ? min : STAGE_MIN;
 		int r = side_room(h, n);
 		if (r)
@@ -503,6 +541,7 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 	uint64_t c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
 	if (size <= w->cap - c % w->cap && c + size - w->limit <= w->cap && try_claim(w, &c, size)) {
 		pos = c;
+		test_kill_point(w);
 	} else {
 		int64_t deadline = -2;
 		int r = claim(h, size, false, &deadline, timeout_ms, &pos, &got);

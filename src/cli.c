@@ -442,6 +442,9 @@ cli_segment_option(int c, const char *arg, struct eshm_config *cfg)
 	case CLI_OPT_TAKEOVER:
 		cfg->flags |= ESHM_TAKEOVER;
 		return true;
+	case CLI_OPT_EXCLUSIVE:
+		cfg->flags |= ESHM_EXCLUSIVE;
+		return true;
 	case CLI_OPT_HEARTBEAT:
 		cfg->heartbeat_ms = cli_duration_ms_arg("--heartbeat", arg);
 		return true;
@@ -498,12 +501,29 @@ cli_one_name(int argc, char **argv, struct eshm_config *cfg)
 }
 
 eshm_t *
-cli_open(const char *name, struct eshm_config *cfg)
+cli_open(const char *name, struct eshm_config *cfg, int timeout_ms)
 {
 	struct eshm_error err;
 	eshm_t *h;
 	cfg->interrupt = &cli_signal;
-	int r = eshm_open(name, cfg, &h, &err);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long nap_us = 1000;
+	int r;
+	while ((r = eshm_open(name, cfg, &h, &err)) == ESHM_ETURN) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long waited = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (timeout_ms >= 0 && waited >= timeout_ms)
+			cli_die(EX_TIMEOUT, "%s; gave up waiting for its turn after %d ms",
+				cli_err_text(&err, r), timeout_ms);
+		/* the raw stream may last long: look less often, up to 50 ms */
+		usleep((useconds_t)nap_us);
+		if (nap_us < 50000)
+			nap_us *= 2;
+		if (cli_signal)
+			cli_reraise(cli_signal);
+	}
 	if (r == -EINTR && cli_signal)
 		cli_reraise(cli_signal);
 	if (r)

@@ -78,6 +78,7 @@ enum {
 	CLI_OPT_HEARTBEAT,
 	CLI_OPT_STALE,
 	CLI_OPT_SHM_GROUP,
+	CLI_OPT_EXCLUSIVE,
 	CLI_OPT_NEXT,
 };
 /* Their entries, for the tool's getopt_long table. */
@@ -89,6 +90,7 @@ enum {
 		{"retries", required_argument, NULL, CLI_OPT_RETRIES},                             \
 		{"role", required_argument, NULL, CLI_OPT_ROLE},                                   \
 		{"takeover", no_argument, NULL, CLI_OPT_TAKEOVER},                                 \
+		{"exclusive", no_argument, NULL, CLI_OPT_EXCLUSIVE},                               \
 		{"heartbeat", required_argument, NULL, CLI_OPT_HEARTBEAT},                         \
 		{"stale", required_argument, NULL, CLI_OPT_STALE},                                 \
 	{                                                                                          \
@@ -110,7 +112,10 @@ void cli_check_names(int argc, char **argv);
 /* eshm_open with the tools' conventions: blocking waits end on
  * SIGINT/TERM/HUP (then the signal is re-raised), a failure is said and
  * ends the tool (1). */
-eshm_t *cli_open(const char *name, struct eshm_config *cfg);
+/* Open name, or die saying why. A writer that meets another's raw stream
+ * (ESHM_ETURN) waits for its turn, up to timeout_ms (-1: for ever; then
+ * exit 124). */
+eshm_t *cli_open(const char *name, struct eshm_config *cfg, int timeout_ms);
 /* Why the last call on h failed, in words: its message, or the code's. */
 const char *cli_lib_text(eshm_t *h, int code);
 /* Flush and close stdout at the end: status, or 1 after saying why a

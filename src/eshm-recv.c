@@ -36,7 +36,9 @@ usage(void)
 	printf("Usage: %s [options] NAME\n"
 	       "Write the messages of shared-memory segment NAME (channel m2s, or s2m\n"
 	       "with --role master) to standard output; the segment is created if\n"
-	       "needed. Ends at end of stream, once everything before it is written.\n"
+	       "needed. Ends at end of stream: when everything queued is written, no\n"
+	       "writer is attached, and none died attached since the channel last had\n"
+	       "none (else: writer lost, exit 1).\n"
 	       "\n"
 	       "Output (default: as the writer framed it; a newline after each\n"
 	       "library message):\n"
@@ -62,6 +64,8 @@ usage(void)
 	       "      --retries N        tries of --no-create, and 100 ms waits for a new\n"
 	       "                         writer after one died (default 50)\n"
 	       "      --role ROLE        slave (default: read m2s) or master (read s2m)\n"
+	       "      --exclusive        be the channel's only reader: refused while\n"
+	       "                         another is attached, and refuse others\n"
 	       "      --takeover         take the reader end from a stale holder\n"
 	       "      --heartbeat DURATION  heartbeat period (default 1ms)\n"
 	       "      --stale DURATION   heartbeat age reported as stale (default 100ms)\n"
@@ -447,7 +451,7 @@ main(int argc, char **argv)
 	cli_segment = argv[optind];
 	cli_need_std(STDOUT_FILENO);
 	cli_signals();
-	rn.h = cli_open(cli_segment, &o.cfg);
+	rn.h = cli_open(cli_segment, &o.cfg, -1);
 	if (o.verbose)
 		cli_warn("%s segment, reading channel %s; writer %s",
 			 eshm_created(rn.h) ? "created" : "attached to",

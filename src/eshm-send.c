@@ -15,6 +15,7 @@ enum {
 	OPT_LINES = CLI_OPT_NEXT,
 	OPT_RAW,
 	OPT_WAIT,
+	OPT_WAIT_TURN,
 };
 
 static const struct option longopts[] = {
@@ -23,6 +24,7 @@ static const struct option longopts[] = {
 	{"raw", no_argument, NULL, OPT_RAW},
 	CLI_SEGMENT_LONGOPTS,
 	{"wait", no_argument, NULL, OPT_WAIT},
+	{"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
 	{"timeout", required_argument, NULL, 't'},
 	{"progress", no_argument, NULL, 'p'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -41,7 +43,15 @@ usage(void)
 	       "Framing (recorded in the channel for eshm-recv):\n"
 	       "      --lines            each line is a message (default)\n"
 	       "  -0, --null             each NUL-terminated record is a message\n"
-	       "      --raw              a byte stream; chunk boundaries are not kept\n"
+	       "      --raw              a byte stream; chunk boundaries are not kept.\n"
+	       "                         It has the channel to itself: refused while\n"
+	       "                         other writers are attached\n"
+	       "      --wait-turn        with --raw, wait for the other writers to\n"
+	       "                         finish instead (bounded by --timeout)\n"
+	       "\n"
+	       "Up to 64 writers share a channel; each message arrives whole, and each\n"
+	       "writer's in its order. A writer that meets a raw stream waits for it\n"
+	       "to end (bounded by --timeout).\n"
 	       "\n"
 	       "Segment:\n"
 	       "  -c, --capacity SIZE    bytes per channel when creating (default 1M)\n"
@@ -54,13 +64,17 @@ usage(void)
 	       "      --no-create        wait for the segment instead of creating it\n"
 	       "      --retries N        tries of --no-create, 100 ms apart (default 50)\n"
 	       "      --role ROLE        master (default: write m2s) or slave (write s2m)\n"
-	       "      --takeover         take the writer end from a stale holder\n"
+	       "      --exclusive        be the channel's only writer: refused while\n"
+	       "                         another is attached, and refuse others\n"
+	       "      --takeover         take the writer end from a stale exclusive\n"
+	       "                         holder\n"
 	       "      --heartbeat DURATION  heartbeat period (default 1ms)\n"
 	       "      --stale DURATION   heartbeat age reported as stale (default 100ms)\n"
 	       "\n"
 	       "Behaviour:\n"
 	       "  -t, --timeout DURATION give up when the channel stays full that long\n"
-	       "                         (with --wait, also the longest wait at the end)\n"
+	       "                         (also the longest wait for a turn, and with\n"
+	       "                         --wait, the longest wait at the end)\n"
 	       "      --wait             at the end, wait until the reader took everything\n"
 	       "  -p, --progress         show bytes, messages and rate on stderr\n"
 	       "  -v, --verbose          say what happens on stderr\n"
@@ -106,6 +120,9 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_WAIT:
 			o->wait = true;
+			break;
+		case OPT_WAIT_TURN:
+			o->cfg.flags |= ESHM_WAIT_TURN;
 			break;
 		case 't':
 			o->timeout_ms = cli_duration_ms_arg("--timeout", optarg);
@@ -451,7 +468,7 @@ main(int argc, char **argv)
 	cli_segment = argv[optind];
 	cli_need_std(STDIN_FILENO);
 	cli_signals();
-	h = cli_open(cli_segment, &o.cfg);
+	h = cli_open(cli_segment, &o.cfg, o.timeout_ms);
 	if (o.verbose)
 		cli_warn("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
 			 eshm_created(h) ? "created" : "attached to",

@@ -341,6 +341,7 @@ enum fid {
 	F_RATES,
 	F_WRITER,
 	F_READER,
+	F_WRITERS,
 	/* its rates since the previous refresh */
 	F_MSGS_IN_PER_S,
 	F_BYTES_IN_PER_S,
@@ -352,6 +353,8 @@ enum fid {
 	F_HEARTBEAT_AGE_MS,
 	F_GENERATION,
 	F_STALE_MS,
+	F_EXCLUSIVE,
+	F_CLAIMED,
 	/* an unfinished segment */
 	F_LO_PATH,
 	F_LO_CREATOR_PID,
@@ -431,6 +434,8 @@ static const struct field {
 	[F_RATES] = {L_CHAN, "rates", WATCHED, .sub = L_RATES},
 	[F_WRITER] = {L_CHAN, "writer", ALWAYS, .sub = L_END, .unit = U_HOLDER},
 	[F_READER] = {L_CHAN, "reader", ALWAYS, .sub = L_END, .unit = U_HOLDER},
+	/* every writer slot held, live or dead, in slot order: a list */
+	[F_WRITERS] = {L_CHAN, "writers", ALWAYS, .sub = L_END},
 
 	[F_MSGS_IN_PER_S] = {L_RATES, "msgs_in_per_s", ALWAYS, .unit = U_COUNT,
 			     .also = F_BYTES_IN_PER_S},
@@ -444,6 +449,8 @@ static const struct field {
 	[F_HEARTBEAT_AGE_MS] = {L_END, "heartbeat_age_ms", ALWAYS},
 	[F_GENERATION] = {L_END, "generation", ALWAYS},
 	[F_STALE_MS] = {L_END, "stale_ms", ALWAYS},
+	[F_EXCLUSIVE] = {L_END, "exclusive", ALWAYS},
+	[F_CLAIMED] = {L_END, "claimed", ALWAYS},
 
 	[F_LO_PATH] = {L_LO, "path", ALWAYS, .unit = U_FILE},
 	[F_LO_CREATOR_PID] = {L_LO, "creator_pid", ALWAYS},
@@ -649,6 +656,10 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vuint(e->generation);
 	case F_STALE_MS:
 		return vuint(e->stale_ms);
+	case F_EXCLUSIVE:
+		return vbool(e->exclusive);
+	case F_CLAIMED:
+		return vuint(e->claimed);
 	case F_LO_PATH:
 		return vstr(lo->path);
 	case F_LO_CREATOR_PID:
@@ -672,6 +683,7 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 	case F_RATES:
 	case F_WRITER:
 	case F_READER:
+	case F_WRITERS:
 	case NFIELDS:
 		break;
 	}
@@ -802,6 +814,28 @@ row(const struct opts *o, const struct at *a, int name_width, int n, const char 
 	putchar('\n');
 }
 
+/* A channel's other writers, one per row under its own, in the WRITER
+ * column; the row shows the first live one, or the first dead one. */
+static void
+more_writers(const struct at *a, int name_width)
+{
+	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+	int shown = -1;
+	for (int k = 0; k < c->nwriters && shown < 0; k++)
+		if (c->writers[k].pid == c->writer.pid && c->writers[k].state == c->writer.state)
+			shown = k;
+	for (int k = 0; k < c->nwriters; k++) {
+		if (k == shown)
+			continue;
+		char buf[64];
+		holder_str(&c->writers[k], buf, sizeof buf);
+		for (int i = 0; i < C_WRITER; i++)
+			printf("%s%*s", i ? " " : "", columns[i].width ? columns[i].width : -name_width,
+			       "");
+		printf(" %s\n", buf);
+	}
+}
+
 static void
 print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 {
@@ -838,8 +872,10 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 		}
 		const struct seg *pg = rates ? find(prev, g->info.name) : NULL;
 		a.pg = pg && pg->info.valid ? pg : NULL;
-		for (a.ch = 0; a.ch < 2; a.ch++)
+		for (a.ch = 0; a.ch < 2; a.ch++) {
 			row(o, &a, nw, ncols, NULL);
+			more_writers(&a, nw);
+		}
 	}
 	/* what killed creators left, and creations under way */
 	for (size_t i = 0; i < s->nlo; i++) {
@@ -927,6 +963,16 @@ json_object(enum level l, const struct at *a)
 				json_object(L_CHAN, &in);
 			}
 			putchar('}');
+		} else if (f == F_WRITERS) {
+			const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+			struct at in = *a;
+			putchar('[');
+			for (int k = 0; k < c->nwriters; k++) {
+				in.end = &c->writers[k];
+				fputs(k ? ", " : "", stdout);
+				json_object(L_END, &in);
+			}
+			putchar(']');
 		} else if (d->sub) {
 			struct at in = enter(f, a);
 			json_object(d->sub, &in);
@@ -964,6 +1010,46 @@ print_json(const struct snap *s, const struct snap *prev)
 	printf("}\n");
 }
 
+/* The problems of one end: a line each; their count. */
+static int
+check_end(const struct eshm_info *in, int ch, const struct eshm_end_info *e, bool writer)
+{
+	const char *name = in->name, *chn = chan_name(ch);
+	if (e->state == ESHM_PEER_DEAD && writer && e->claimed) {
+		printf("%s: a writer of channel %s (pid %d) died holding a claim of %u bytes it "
+		       "never committed; readers skip it, and its stream is lost\n",
+		       name, chn, (int)e->pid, e->claimed);
+	} else if (e->state == ESHM_PEER_DEAD && writer) {
+		printf("%s: a writer of channel %s (pid %d) is lost: it died, failed or was "
+		       "interrupted without ending its stream\n",
+		       name, chn, (int)e->pid);
+	} else if (e->state == ESHM_PEER_DEAD) {
+		printf("%s: the reader of channel %s (pid %d) died without detaching\n", name, chn,
+		       (int)e->pid);
+	} else if (e->state == ESHM_PEER_STALE) {
+		printf("%s: the %s of channel %s (pid %d) is stale: no heartbeat for %lld ms "
+		       "(threshold %u ms)\n",
+		       name, writer ? "writer" : "reader", chn, (int)e->pid,
+		       (long long)e->heartbeat_age_ms, e->stale_ms);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* The problems of a channel's ends: every writer, and the reader. */
+static int
+check_ends(const struct eshm_info *in, int ch)
+{
+	const struct eshm_channel_info *c = &in->chan[ch];
+	int problems = 0;
+	for (int k = 0; k < c->nwriters; k++)
+		problems += check_end(in, ch, &c->writers[k], true);
+	if (!c->nwriters)
+		problems += check_end(in, ch, &c->writer, true);
+	return problems + check_end(in, ch, &c->reader, false);
+}
+
 /* --check: one line per problem on stdout; the count of problems. In a
  * sweep, segments of other users that we may not read are skipped: a
  * monitoring job run as one user must not alarm over another's; so are
@@ -987,34 +1073,8 @@ check(const struct snap *s, bool named)
 			problems++;
 			continue;
 		}
-		for (int ch = 0; ch < 2; ch++) {
-			const struct eshm_end_info *ends[2] = {&in->chan[ch].writer,
-							       &in->chan[ch].reader};
-			for (int k = 0; k < 2; k++) {
-				const struct eshm_end_info *e = ends[k];
-				if (e->state == ESHM_PEER_DEAD && !k) {
-					printf("%s: the writer of channel %s (pid %d) is lost: it "
-					       "died, "
-					       "failed or was interrupted without ending its "
-					       "stream\n",
-					       in->name, ch ? "s2m" : "m2s", (int)e->pid);
-					problems++;
-				} else if (e->state == ESHM_PEER_DEAD) {
-					printf("%s: the reader of channel %s (pid %d) died without "
-					       "detaching\n",
-					       in->name, ch ? "s2m" : "m2s", (int)e->pid);
-					problems++;
-				} else if (e->state == ESHM_PEER_STALE) {
-					printf("%s: the %s of channel %s (pid %d) is stale: no "
-					       "heartbeat "
-					       "for %lld ms (threshold %u ms)\n",
-					       in->name, k ? "reader" : "writer",
-					       ch ? "s2m" : "m2s", (int)e->pid,
-					       (long long)e->heartbeat_age_ms, e->stale_ms);
-					problems++;
-				}
-			}
-		}
+		for (int ch = 0; ch < 2; ch++)
+			problems += check_ends(in, ch);
 	}
 	for (size_t i = 0; i < s->nlo; i++) {
 		const struct eshm_leftover *lo = &s->lo[i];

@@ -129,13 +129,15 @@ load helpers
     [[ "$stderr" == *"not an eshm segment"* ]]
 }
 
-@test "a second eshm-send is refused with the first one's pid" {
+@test "an --exclusive eshm-send refuses other writers, naming its pid" {
     mkfifo "$TMP/in"
-    bg_sh "exec eshm-send -v $SEG <$TMP/in 2>$TMP/err1"
+    bg_sh "exec eshm-send --exclusive -v $SEG <$TMP/in 2>$TMP/err1"
     first=$BG_PID
     exec 4>"$TMP/in"
     wait_until 5 grep -q "writing channel m2s" "$TMP/err1"
     run -1 --separate-stderr eshm-send "$SEG" <<<"second"
+    [ "$stderr" = "eshm-send: $SEG: channel m2s of $SEG already has a live writer (pid $first)" ]
+    run -1 --separate-stderr eshm-send --exclusive "$SEG" <<<"third"
     [ "$stderr" = "eshm-send: $SEG: channel m2s of $SEG already has a live writer (pid $first)" ]
     echo first >&4
     exec 4>&-
@@ -143,6 +145,19 @@ load helpers
     [ "$EXIT_STATUS" -eq 0 ]
     run -0 eshm-recv "$SEG"
     [ "$output" = first ]
+}
+
+@test "--exclusive is refused while a sharing writer is attached" {
+    mkfifo "$TMP/in"
+    bg_sh "exec eshm-send -v $SEG <$TMP/in 2>$TMP/err1"
+    first=$BG_PID
+    exec 4>"$TMP/in"
+    wait_until 5 grep -q "writing channel m2s" "$TMP/err1"
+    run -1 --separate-stderr eshm-send --exclusive "$SEG" <<<"second"
+    [ "$stderr" = "eshm-send: $SEG: channel m2s of $SEG already has a live writer (pid $first)" ]
+    exec 4>&-
+    wait_exit "$first"
+    [ "$EXIT_STATUS" -eq 0 ]
 }
 
 @test "eshm-send --role slave writes the s2m channel" {

@@ -167,7 +167,9 @@ load helpers
 @test "eshm-recv creates the segment with its own --capacity, --mode and --keep" {
     run -124 eshm-recv -c 64K --mode 0660 --keep -t 50ms "$SEG"
     [ "$(stat -c %a "$(seg_path "$SEG")")" = 660 ]
-    [ "$(stat -c %s "$(seg_path "$SEG")")" = $((4096 + 2 * 65536)) ]
+    # a format-2 header (48 KiB: the slots of 2 x 144 holders, 2 x 16
+    # groups) and two rings
+    [ "$(stat -c %s "$(seg_path "$SEG")")" = $((49152 + 2 * 65536)) ]
 }
 
 @test "eshm-recv --progress and --verbose report on stderr, data alone on stdout" {

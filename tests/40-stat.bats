@@ -130,7 +130,7 @@ start_writer() {
     wait_exit "$WRITER"
     exec 4>&-
     run -1 eshm-stat --check "$SEG"
-    [ "$output" = "$SEG: the writer of channel m2s (pid $WRITER) is lost: it died, failed or was interrupted without ending its stream" ]
+    [ "$output" = "$SEG: a writer of channel m2s (pid $WRITER) is lost: it died, failed or was interrupted without ending its stream" ]
     rm "$TMP/in"
     start_writer
     run -0 eshm-stat --check "$SEG"
