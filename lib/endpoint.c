@@ -34,10 +34,10 @@ static int
 busy(struct eshm *h, struct eshm_error *err, int s, int st)
 {
 	pid_t pid = slot_pid(h, s);
-	return eshm_fill_error(err, ESHM_EBUSY, pid, "channel %s of %s already has a %s %s (pid %d)%s",
-			       eshm_chan_name(slot_chan(s)), h->name,
-			       st == ESHM_PEER_STALE ? "stale" : "live", eshm_end_desc(s), (int)pid,
-			       st == ESHM_PEER_STALE ? "; --takeover takes it" : "");
+	return eshm_fill_error(
+		err, ESHM_EBUSY, pid, "channel %s of %s already has a %s %s (pid %d)%s",
+		eshm_chan_name(slot_chan(s)), h->name, st == ESHM_PEER_STALE ? "stale" : "live",
+		eshm_end_desc(s), (int)pid, st == ESHM_PEER_STALE ? "; --takeover takes it" : "");
 }
 
 /* Fold a slot's published counts into its channel's retired ones and
@@ -155,7 +155,8 @@ claim_writer(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 		if (st == ESHM_PEER_STALE && takeover) {
 			take = xs;
 		} else if (st == ESHM_PEER_ALIVE || st == ESHM_PEER_STALE) {
-			uint32_t f = atomic_load_explicit(&h->hdr->slot[xs].flags, memory_order_relaxed);
+			uint32_t f =
+				atomic_load_explicit(&h->hdr->slot[xs].flags, memory_order_relaxed);
 			if ((f & SLOTF_RAW) && !excl && !raw)
 				return eshm_fill_error(
 					err, ESHM_ETURN, slot_pid(h, xs),
@@ -253,8 +254,7 @@ claim_reader(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 static bool
 free_for(struct eshm *h, int wch, int rch, int64_t now)
 {
-	if (wch >= 0 &&
-	    eshm_locked_in(h->fd, wch * SLOTS_PER_CHAN + SLOT_W, ESHM_WRITERS) >= 0)
+	if (wch >= 0 && eshm_locked_in(h->fd, wch * SLOTS_PER_CHAN + SLOT_W, ESHM_WRITERS) >= 0)
 		return false;
 	if (rch >= 0 && eshm_live_reader(h->fd, rch) >= 0)
 		return false;
@@ -273,7 +273,7 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 	bool excl = role == ESHM_ROLE_AUTO || (h->cfg.flags & ESHM_EXCLUSIVE);
 	if (role == ESHM_ROLE_AUTO)
 		role = free_for(h, w ? CH_M2S : -1, rd ? CH_S2M : -1, now) ? ESHM_ROLE_MASTER
-									  : ESHM_ROLE_SLAVE;
+									   : ESHM_ROLE_SLAVE;
 	int wch = role == ESHM_ROLE_MASTER ? CH_M2S : CH_S2M, rch = !wch;
 	int r;
 	h->wend = h->rend = -1;
@@ -399,7 +399,8 @@ eshm_ends_release(struct eshm *h, bool lost)
 			if (atomic_load_explicit(&c->excl, memory_order_relaxed) == (uint32_t)s + 1)
 				atomic_store_explicit(&c->excl, 0, memory_order_relaxed);
 			if (!lost) {
-				uint32_t n = atomic_load_explicit(&c->nwriters, memory_order_relaxed);
+				uint32_t n =
+					atomic_load_explicit(&c->nwriters, memory_order_relaxed);
 				atomic_store_explicit(&c->nwriters, n ? n - 1 : 0,
 						      memory_order_relaxed);
 				atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);

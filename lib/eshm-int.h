@@ -147,7 +147,7 @@ struct eshm_group {
 	_Atomic uint32_t eos_epoch; /* the channel's end_epoch it has delivered */
 	int64_t created_ns;         /* CLOCK_REALTIME */
 	char pad1[ESHM_CL - 48 + 8];
-	char name[ESHM_CL];         /* "-" for the unnamed group; NUL-terminated */
+	char name[ESHM_CL]; /* "-" for the unnamed group; NUL-terminated */
 };
 enum { GROUP_FREE = 0, GROUP_USED = 1 };
 
@@ -201,7 +201,7 @@ struct eshm_header {
 	uint32_t pad0;
 	uint64_t chan_off[2];
 	uint64_t chan_cap[2];
-	uint64_t salt;        /* tags records: random, per segment */
+	uint64_t salt; /* tags records: random, per segment */
 	char pad1[ESHM_CL * 2 - 96];
 	struct eshm_chan chan[2];
 	struct eshm_group group[2][ESHM_GROUPS];
@@ -249,19 +249,19 @@ struct wside {
 	unsigned char *ring;
 	uint64_t cap;
 	uint64_t salt;
-	uint64_t limit;      /* cached release point: claims may reach limit + cap */
+	uint64_t limit; /* cached release point: claims may reach limit + cap */
 	/* the open reservation: in the ring at resv (claimed, resv_len bytes,
 	 * a sole or exclusive writer's), or staged in side (resv == STAGED) */
-	uint64_t resv;       /* UINT64_MAX: none */
-	uint64_t resv_len;   /* record bytes claimed at resv */
-	uint64_t resv_avail; /* payload bytes the reservation allows */
+	uint64_t resv;          /* UINT64_MAX: none */
+	uint64_t resv_len;      /* record bytes claimed at resv */
+	uint64_t resv_avail;    /* payload bytes the reservation allows */
 	unsigned char *resv_at; /* where its payload starts */
-	uint64_t need;       /* free bytes wait_space waits for */
-	uint64_t last_end;   /* end of the last record we committed */
-	int timeout_ms;      /* of the open reservation, for a staged commit */
-	bool done;           /* we ended our stream (eshm_eos) */
+	uint64_t need;          /* free bytes wait_space waits for */
+	uint64_t last_end;      /* end of the last record we committed */
+	int timeout_ms;         /* of the open reservation, for a staged commit */
+	bool done;              /* we ended our stream (eshm_eos) */
 	struct eshm_counts n;
-	int framing; /* what this handle writes */
+	int framing;    /* what this handle writes */
 	bool exclusive; /* no other writer may attach: claim the ring directly */
 	/* bytes of an unfinished message carried to the next reservation,
 	 * at the start of side */
@@ -279,7 +279,7 @@ struct wside {
 struct rside {
 	struct eshm_chan *c;
 	struct eshm_group *grp;
-	int group;     /* its index */
+	int group; /* its index */
 	unsigned char *ring;
 	uint64_t cap;
 	uint64_t salt;
@@ -443,8 +443,7 @@ enum { CLAIM_NONE, CLAIM_LIVE, CLAIM_DEAD };
 int eshm_claim_owner(int fd, struct eshm_header *hdr, uint64_t cap, uint64_t salt,
 		     const unsigned char *ring, int ch, uint64_t pos, uint64_t claim, int gone,
 		     uint32_t *size);
-void eshm_claim_skip(unsigned char *ring, uint64_t cap, uint64_t salt, uint64_t pos,
-		     uint32_t size);
+void eshm_claim_skip(unsigned char *ring, uint64_t cap, uint64_t salt, uint64_t pos, uint32_t size);
 void eshm_claim_settle(int fd, struct eshm_header *hdr, const struct eshm_geom *g,
 		       unsigned char *base, int s);
 

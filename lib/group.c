@@ -88,9 +88,8 @@ eshm_group_released(struct eshm_header *hdr, int ch, int gi, uint64_t pos)
 	}
 	/* kept only grows: a lower value another releaser computed loses */
 	uint64_t k = atomic_load_explicit(&c->kept, memory_order_relaxed);
-	while (k < low && !atomic_compare_exchange_weak_explicit(&c->kept, &k, low,
-								 memory_order_seq_cst,
-								 memory_order_relaxed))
+	while (k < low && !atomic_compare_exchange_weak_explicit(
+				  &c->kept, &k, low, memory_order_seq_cst, memory_order_relaxed))
 		;
 	atomic_thread_fence(memory_order_seq_cst);
 }

@@ -416,8 +416,10 @@ eshm_peer_state(eshm_t *h)
 		first = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R;
 		n = ESHM_READERS;
 	}
-	static const int rank[] = {[ESHM_PEER_NONE] = 0, [ESHM_PEER_DEAD] = 1,
-				   [ESHM_PEER_STALE] = 2, [ESHM_PEER_ALIVE] = 3};
+	static const int rank[] = {[ESHM_PEER_NONE] = 0,
+				   [ESHM_PEER_DEAD] = 1,
+				   [ESHM_PEER_STALE] = 2,
+				   [ESHM_PEER_ALIVE] = 3};
 	int best = ESHM_PEER_NONE;
 	int64_t now = eshm_now_mono();
 	for (int s = first; s < first + n; s++) {

@@ -35,13 +35,12 @@ pread_full(int fd, void *buf, size_t len, off_t off)
  * separate preads (sequence, counts, sequence), which system calls keep in
  * order. The copy's sequence is then even, for eshm_chan_snapshot. */
 static void
-fix_counts(int fd, const struct eshm_header *copy, _Atomic uint32_t *seq, void *counts,
-	   size_t len)
+fix_counts(int fd, const struct eshm_header *copy, _Atomic uint32_t *seq, void *counts, size_t len)
 {
 	off_t seq_off = (off_t)((const char *)seq - (const char *)copy);
 	off_t counts_off = (off_t)((const char *)counts - (const char *)copy);
-	for (int tries = 0;
-	     tries < 100 && (atomic_load_explicit(seq, memory_order_relaxed) & 1); tries++) {
+	for (int tries = 0; tries < 100 && (atomic_load_explicit(seq, memory_order_relaxed) & 1);
+	     tries++) {
 		uint32_t s1, s2;
 		if (pread_full(fd, &s1, sizeof s1, seq_off) ||
 		    pread_full(fd, counts, len, counts_off) ||
@@ -160,7 +159,8 @@ read_header(int fd, uint64_t size, struct eshm_header *copy, struct eshm_geom *g
 {
 	int r;
 	if (size < ESHM_ID_SIZE || pread_full(fd, copy, ESHM_ID_SIZE, 0)) {
-		snprintf(why, whylen, "not an eshm segment (%llu bytes, smaller than a segment header)",
+		snprintf(why, whylen,
+			 "not an eshm segment (%llu bytes, smaller than a segment header)",
 			 (unsigned long long)size);
 		return ESHM_ENOTSEG;
 	}

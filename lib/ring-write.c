@@ -285,8 +285,7 @@ too_long(struct eshm *h, size_t len)
 static bool
 alone(struct eshm *h)
 {
-	return h->w.exclusive ||
-	       atomic_load_explicit(&h->w.c->nwriters, memory_order_relaxed) <= 1;
+	return h->w.exclusive || atomic_load_explicit(&h->w.c->nwriters, memory_order_relaxed) <= 1;
 }
 
 /* Room in the handle for n bytes of a staged reservation. */
@@ -381,7 +380,8 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 	if (!eshm_owns(h, h->wend))
 		return eshm_not_owned(h, h->wend);
 	if (len > w->resv_avail)
-		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation", len);
+		return eshm_seterr(h, ESHM_EINVAL, "commit of %zu bytes exceeds the reservation",
+				   len);
 	uint64_t used = rec_bytes(len), pos;
 	if (w->resv == STAGED) {
 		int64_t deadline = -2;
@@ -393,10 +393,9 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 	} else {
 		pos = w->resv;
 		uint64_t end = pos + w->resv_len, want = pos + used;
-		if (want < end &&
-		    !atomic_compare_exchange_strong_explicit(&w->c->claim, &end, want,
-							     memory_order_seq_cst,
-							     memory_order_relaxed))
+		if (want < end && !atomic_compare_exchange_strong_explicit(&w->c->claim, &end, want,
+									   memory_order_seq_cst,
+									   memory_order_relaxed))
 			put_rec(w, want, (uint32_t)(pos + w->resv_len - want - REC_HDR),
 				rec_info(REC_SKIP, 0, 0));
 	}
@@ -413,9 +412,8 @@ eshm_release_reservation(struct eshm *h)
 	struct wside *w = &h->w;
 	if (w->resv != UINT64_MAX && w->resv != STAGED) {
 		uint64_t end = w->resv + w->resv_len, want = w->resv;
-		if (!atomic_compare_exchange_strong_explicit(&w->c->claim, &end, want,
-							     memory_order_seq_cst,
-							     memory_order_relaxed)) {
+		if (!atomic_compare_exchange_strong_explicit(
+			    &w->c->claim, &end, want, memory_order_seq_cst, memory_order_relaxed)) {
 			put_rec(w, w->resv, (uint32_t)(w->resv_len - REC_HDR),
 				rec_info(REC_SKIP, 0, 0));
 			wake_readers(h);
@@ -465,8 +463,8 @@ eshm_commit_delimited(eshm_t *h, size_t len, int delim)
 	ssize_t n = count_delimited(h, len, delim);
 	if (n < 0)
 		return n;
-	uint32_t info = rec_info(REC_DELIM, delim ? ESHM_FRAMING_LINE : ESHM_FRAMING_NULL,
-				 (uint32_t)n);
+	uint32_t info =
+		rec_info(REC_DELIM, delim ? ESHM_FRAMING_LINE : ESHM_FRAMING_NULL, (uint32_t)n);
 	int r = commit_rec(h, len, info, (uint64_t)n);
 	return r ? r : n;
 }
@@ -533,13 +531,15 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 	if (len > w->cap - REC_HDR)
 		return too_long(h, len);
 	if (w->carry)
-		return eshm_seterr(h, ESHM_EINVAL, "a message is being carried (eshm_commit_lines)");
+		return eshm_seterr(h, ESHM_EINVAL,
+				   "a message is being carried (eshm_commit_lines)");
 	eshm_release_reservation(h);
 	uint64_t size = rec_bytes(len), pos, got;
 	/* Fast path: the record fits before the ring's end and, by our cached
 	 * release point, in the free space: one claim, no wait, no padding. */
 	uint64_t c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
-	if (size <= w->cap - c % w->cap && c + size - w->limit <= w->cap && try_claim(w, &c, size)) {
+	if (size <= w->cap - c % w->cap && c + size - w->limit <= w->cap &&
+	    try_claim(w, &c, size)) {
 		pos = c;
 		test_kill_point(w);
 	} else {
@@ -628,8 +628,8 @@ eshm_flush(eshm_t *h, int timeout_ms)
 	return eshm_seterr(h, ESHM_ETIMEDOUT,
 			   "%llu messages (%llu bytes) still queued in channel %s of %s after "
 			   "waiting %d ms for a reader to take them: %s",
-			   (unsigned long long)b.msgs, (unsigned long long)b.bytes, eshm_chan_name(ch),
-			   h->name, timeout_ms, who);
+			   (unsigned long long)b.msgs, (unsigned long long)b.bytes,
+			   eshm_chan_name(ch), h->name, timeout_ms, who);
 }
 
 int

@@ -95,8 +95,13 @@ class _EndInfo(_c.Structure):
     _fields_ = [
         ("state", _c.c_int), ("pid", _c.c_int), ("start_time", _c.c_uint64),
         ("heartbeat_age_ms", _c.c_int64), ("generation", _c.c_uint64),
-        ("stale_ms", _c.c_uint32),
+        ("stale_ms", _c.c_uint32), ("exclusive", _c.c_int), ("claimed", _c.c_uint32),
     ]
+
+
+MAX_WRITERS = 64    # live writers a channel takes (ESHM_MAX_WRITERS)
+MAX_READERS = 64    # readers, one per consumer group (ESHM_MAX_READERS)
+MAX_GROUPS = 16     # consumer groups of a channel (ESHM_MAX_GROUPS)
 
 
 class _ChannelInfo(_c.Structure):
@@ -107,6 +112,7 @@ class _ChannelInfo(_c.Structure):
         ("waits_full", _c.c_uint64), ("waits_empty", _c.c_uint64),
         ("wakes", _c.c_uint64), ("framing", _c.c_int), ("eos", _c.c_int),
         ("writer", _EndInfo), ("reader", _EndInfo),
+        ("nwriters", _c.c_int), ("writers", _EndInfo * MAX_WRITERS),
     ]
 
 
@@ -179,6 +185,7 @@ EVERSION = -1013     # segment made by an incompatible version
 EINVAL = -1014       # bad argument
 EPENDING = -1015     # the segment still holds undelivered data
 EREMOVED = -1016     # the segment's name was removed or replaced while in use
+ETURN = -1017        # another writer's raw stream has the channel to itself
 _EINTR, _EPERM = -4, -1
 _DETACH_LOST = 1
 _ROLES = {"auto": 0, "master": 1, "slave": 2}
@@ -201,7 +208,7 @@ def _library_names(name_of, last):
 _FRAMING_NAMES = _library_names(_framing_name, None)        # eshm_framing_name
 _FRAMINGS = {k: v for v, k in _FRAMING_NAMES.items()}
 _STATES = _library_names(_peer_state_name, b"?")            # eshm_peer_state_name
-_NO_CREATE, _KEEP, _TAKEOVER, _NO_EOS = 1, 2, 4, 8
+_NO_CREATE, _KEEP, _TAKEOVER, _NO_EOS, _EXCLUSIVE = 1, 2, 4, 8, 32
 _UNLINK_PENDING, _UNLINK_INVALID, _UNLINK_DRY_RUN, _UNLINK_KEPT = 1, 2, 4, 8
 
 # Blocking waits happen in slices of this many ms, so that Python runs its
@@ -299,7 +306,7 @@ def _end_dict(e):
     return {
         "state": _peer_state_name(e.state).decode(), "pid": e.pid,
         "heartbeat_age_ms": e.heartbeat_age_ms, "generation": e.generation,
-        "stale_ms": e.stale_ms,
+        "stale_ms": e.stale_ms, "exclusive": bool(e.exclusive), "claimed": e.claimed,
     }
 
 
@@ -327,6 +334,7 @@ def _info_dict(info):
             "waits_full": c.waits_full, "waits_empty": c.waits_empty, "wakes": c.wakes,
             "framing": framing.decode() if framing else "unknown", "eos": bool(c.eos),
             "writer": _end_dict(c.writer), "reader": _end_dict(c.reader),
+            "writers": [_end_dict(c.writers[k]) for k in range(min(c.nwriters, MAX_WRITERS))],
         }
     return d
 
@@ -356,12 +364,21 @@ class ESHM:
     ESHMError with code -errno.EPERM. An unknown group name, or a gid out
     of range, is a ValueError. None (the default): the creator's group,
     and any group when attaching.
+
+    Writers share a channel (up to MAX_WRITERS live ones): each message
+    arrives whole, each writer's in its order. With role "master" or
+    "slave", exclusive=True holds the ends alone: refused (ESHMError,
+    EBUSY) while another holder of an end lives, and refusing others
+    meanwhile; role "auto" always is exclusive. A framing="raw" writer has
+    the channel to itself: refused with EBUSY while other writers are
+    attached, and a writer meeting a raw stream gets ETURN (try again when
+    it ends).
     """
 
     def __init__(self, name, role="auto", ends="both", capacity=None, mode=None,
                  keep=False, create=True, wait=5.0, framing="message", takeover=False,
                  heartbeat_ms=None, stale_ms=None, spin_us=None, eos_on_close=True,
-                 shm_group=None):
+                 shm_group=None, exclusive=False):
         self._h = None
         cfg = _Config()
         _config_init(_c.byref(cfg))
@@ -391,6 +408,8 @@ class ESHM:
             cfg.flags |= _KEEP
         if takeover:
             cfg.flags |= _TAKEOVER
+        if exclusive:
+            cfg.flags |= _EXCLUSIVE
         if not eos_on_close:
             cfg.flags |= _NO_EOS
         err = _Error()
@@ -547,8 +566,9 @@ class ESHM:
         last seen) are milliseconds; "user" and "group" are the owner's
         names (or numbers, as strings, if they have none); "channels" has
         "m2s" and "s2m", each with its counts ("msgs_in", "bytes_in",
-        "used" and "capacity" in bytes...) and its "writer" and "reader"
-        ends ("state", "pid", "heartbeat_age_ms"...)."""
+        "used" and "capacity" in bytes...), its "writer" and "reader"
+        ends ("state", "pid", "heartbeat_age_ms", "claimed" in bytes...)
+        and "writers", a list of every writer slot held, live or dead."""
         info = _Info()
         r = _stats(self._handle(), _c.byref(info))
         if r:

@@ -513,7 +513,8 @@ cli_open(const char *name, struct eshm_config *cfg, int timeout_ms)
 	while ((r = eshm_open(name, cfg, &h, &err)) == ESHM_ETURN) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		long waited = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		long waited =
+			(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
 		if (timeout_ms >= 0 && waited >= timeout_ms)
 			cli_die(EX_TIMEOUT, "%s; gave up waiting for its turn after %d ms",
 				cli_err_text(&err, r), timeout_ms);

@@ -19,18 +19,12 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"null", no_argument, NULL, '0'},
-	{"lines", no_argument, NULL, OPT_LINES},
-	{"raw", no_argument, NULL, OPT_RAW},
-	CLI_SEGMENT_LONGOPTS,
-	{"wait", no_argument, NULL, OPT_WAIT},
-	{"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
-	{"timeout", required_argument, NULL, 't'},
-	{"progress", no_argument, NULL, 'p'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+	{"null", no_argument, NULL, '0'},          {"lines", no_argument, NULL, OPT_LINES},
+	{"raw", no_argument, NULL, OPT_RAW},       CLI_SEGMENT_LONGOPTS,
+	{"wait", no_argument, NULL, OPT_WAIT},     {"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
+	{"timeout", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'p'},
+	{"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 };
 
 static void

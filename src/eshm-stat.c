@@ -830,8 +830,8 @@ more_writers(const struct at *a, int name_width)
 		char buf[64];
 		holder_str(&c->writers[k], buf, sizeof buf);
 		for (int i = 0; i < C_WRITER; i++)
-			printf("%s%*s", i ? " " : "", columns[i].width ? columns[i].width : -name_width,
-			       "");
+			printf("%s%*s", i ? " " : "",
+			       columns[i].width ? columns[i].width : -name_width, "");
 		printf(" %s\n", buf);
 	}
 }

@@ -89,7 +89,8 @@ build_file(const uint8_t *data, size_t size, unsigned char **buf)
 		return 0;
 	memcpy(*buf, t->bytes, t->size);
 	for (size_t i = 1; i + 4 <= size;) {
-		size_t off = (data[i] | (size_t)data[i + 1] << 8 | (size_t)data[i + 2] << 16) % t->size;
+		size_t off =
+			(data[i] | (size_t)data[i + 1] << 8 | (size_t)data[i + 2] << 16) % t->size;
 		size_t len = data[i + 3];
 		i += 4;
 		if (len > size - i)

@@ -57,7 +57,7 @@ save(const struct seed *s, const char *what)
 #define HDR(f) offsetof(struct eshm_header, f)
 #define CHAN(ch, f) (HDR(chan) + (ch) * sizeof(struct eshm_chan) + offsetof(struct eshm_chan, f))
 #define GROUP(ch, g, f)                                                                            \
-	(HDR(group) + ((ch) * ESHM_GROUPS + (g)) * sizeof(struct eshm_group) +                     \
+	(HDR(group) + ((ch)*ESHM_GROUPS + (g)) * sizeof(struct eshm_group) +                       \
 	 offsetof(struct eshm_group, f))
 #define SLOT(s, f) (HDR(slot) + (s) * sizeof(struct eshm_slot) + offsetof(struct eshm_slot, f))
 
@@ -69,8 +69,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	static const char *names[FUZZ_NTEMPLATES] = {"empty", "messages", "full", "wrapped",
-						      "lines", "dead-claim", "ended"};
+	static const char *names[FUZZ_NTEMPLATES] = {"empty", "messages",   "full", "wrapped",
+						     "lines", "dead-claim", "ended"};
 	struct seed s;
 	for (int t = 0; t < FUZZ_NTEMPLATES; t++) {
 		start(&s, t);
@@ -88,7 +88,8 @@ main(int argc, char **argv)
 	patch64(&s, GROUP(0, 0, skip_word), UINT64_MAX);
 	save(&s, "group-release-skip");
 	start(&s, 4);
-	patch(&s, GROUP(0, 0, name), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 64);
+	patch(&s, GROUP(0, 0, name),
+	      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 64);
 	patch64(&s, CHAN(0, ngroups), 200);
 	save(&s, "group-name-unterminated");
 	start(&s, 5);

@@ -1104,7 +1104,8 @@ main(int argc, char **argv)
 	static const struct t_case cases[] = {
 		{"write_then_read", write_then_read},
 		{"auto_role_takes_master_then_slave", auto_role_takes_master_then_slave},
-		{"exclusive_writer_refuses_a_second_with_pid", exclusive_writer_refuses_a_second_with_pid},
+		{"exclusive_writer_refuses_a_second_with_pid",
+		 exclusive_writer_refuses_a_second_with_pid},
 		{"writers_share_a_channel_by_default", writers_share_a_channel_by_default},
 		{"bad_arguments_are_errors_not_crashes", bad_arguments_are_errors_not_crashes},
 		{"message_too_large_names_sizes", message_too_large_names_sizes},
