@@ -336,7 +336,12 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 		 * meanwhile: as this reservation allows, a poll's as long as
 		 * it takes (it was granted because there was room) */
 		w->timeout_ms = timeout_ms ? timeout_ms : -1;
-		size_t n = min > STAGE_MIN ? min : STAGE_MIN;
+		/* a record must find that much contiguous room in the ring
+		 * among the others' records: at most a quarter of it, unless
+		 * asked for more */
+		size_t n = STAGE_MIN < w->cap / 4 ? STAGE_MIN : (size_t)(w->cap / 4);
+		if (n < min)
+			n = min;
 		int r = side_room(h, n);
 		if (r)
 			return r;

@@ -152,6 +152,44 @@ writers_share_a_channel_by_default(void)
 	CHECK(!t_exists(n));
 }
 
+/* With others attached a reservation is staged in the handle; all it
+ * offers must fit in the ring as one record, or its commit would wait for
+ * ever. */
+static void
+staged_reservation_always_fits_the_ring(void)
+{
+	const char *n = t_name();
+	struct eshm_config c = cfg_role(ESHM_ROLE_MASTER);
+	c.ends = ESHM_END_WRITE;
+	c.capacity = 4096;
+	eshm_t *a, *b, *r;
+	OPEN(a, n, &c);
+	OPEN(b, n, &c);
+	struct eshm_config cr = cfg_role(ESHM_ROLE_SLAVE);
+	cr.ends = ESHM_END_READ;
+	OPEN(r, n, &cr);
+	void *p;
+	size_t avail;
+	static char buf[4096];
+	/* the longest message goes, asked for explicitly (into the empty ring) */
+	CHECK_EQ(eshm_reserve(b, eshm_max_message(b), &p, &avail, 0), 0);
+	CHECK_EQ(avail, eshm_max_message(b));
+	memset(p, 'y', avail);
+	CHECK_EQ(eshm_commit(b, avail), 0);
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), (ssize_t)avail);
+	for (int i = 0; i < 8; i++) {
+		CHECK_EQ(eshm_reserve(a, 1, &p, &avail, 0), 0);
+		CHECK(avail >= 1 && avail <= eshm_capacity(a) / 4);
+		memset(p, 'x', avail);
+		CHECK_EQ(eshm_commit(a, avail), 0);
+		CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), (ssize_t)avail);
+	}
+	eshm_close(a);
+	eshm_close(b);
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_EOF);
+	eshm_close(r);
+}
+
 static void
 bad_arguments_are_errors_not_crashes(void)
 {
@@ -1107,6 +1145,8 @@ main(int argc, char **argv)
 		{"exclusive_writer_refuses_a_second_with_pid",
 		 exclusive_writer_refuses_a_second_with_pid},
 		{"writers_share_a_channel_by_default", writers_share_a_channel_by_default},
+		{"staged_reservation_always_fits_the_ring",
+		 staged_reservation_always_fits_the_ring},
 		{"bad_arguments_are_errors_not_crashes", bad_arguments_are_errors_not_crashes},
 		{"message_too_large_names_sizes", message_too_large_names_sizes},
 		{"full_channel_times_out_for_writer", full_channel_times_out_for_writer},
