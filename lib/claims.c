@@ -38,7 +38,7 @@ eshm_claim_owner(int fd, struct eshm_header *hdr, uint64_t cap, uint64_t salt,
 		if (s != gone && eshm_end_probe(fd, s) != 0)
 			return CLAIM_LIVE;
 		/* a size that cannot be: scribbled, never trusted */
-		if (n < REC_HDR || n % REC_ALIGN || n > cap - pos % cap || n > claim - pos)
+		if (n < REC_HDR || n % REC_ALIGN || n > cap - ring_off(pos, cap) || n > claim - pos)
 			continue;
 		uint64_t end = pos + n;
 		if (state == CLAIM_NONE || end == claim || rec_committed(ring, cap, end, salt))
@@ -56,7 +56,7 @@ eshm_claim_owner(int fd, struct eshm_header *hdr, uint64_t cap, uint64_t salt,
 void
 eshm_claim_skip(unsigned char *ring, uint64_t cap, uint64_t salt, uint64_t pos, uint32_t size)
 {
-	struct eshm_rec *r = (struct eshm_rec *)(ring + pos % cap);
+	struct eshm_rec *r = (struct eshm_rec *)(ring + ring_off(pos, cap));
 	uint64_t old = atomic_load_explicit(&r->tag, memory_order_acquire);
 	if (old == (pos ^ salt))
 		return;

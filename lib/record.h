@@ -74,6 +74,15 @@ rec_nmsgs(const struct eshm_rec *r)
 	return r->info >> 8;
 }
 
+/* Offset of position pos in a ring of cap bytes. A mask when cap is a
+ * power of two (the default 1 MiB is): a 64-bit division costs about 40
+ * cycles, and the fast paths take an offset or two per message. */
+static inline uint64_t
+ring_off(uint64_t pos, uint64_t cap)
+{
+	return (cap & (cap - 1)) == 0 ? pos & (cap - 1) : pos % cap;
+}
+
 /* Bytes a record of len payload bytes takes in the ring. */
 static inline uint64_t
 rec_bytes(uint64_t len)
@@ -92,7 +101,7 @@ rec_size(const struct eshm_rec *r)
 static inline bool
 rec_committed(const unsigned char *ring, uint64_t cap, uint64_t pos, uint64_t salt)
 {
-	const struct eshm_rec *r = (const struct eshm_rec *)(ring + pos % cap);
+	const struct eshm_rec *r = (const struct eshm_rec *)(ring + ring_off(pos, cap));
 	return atomic_load_explicit(&r->tag, memory_order_acquire) == (pos ^ salt);
 }
 
@@ -100,7 +109,7 @@ rec_committed(const unsigned char *ring, uint64_t cap, uint64_t pos, uint64_t sa
 static inline void
 rec_commit(unsigned char *ring, uint64_t cap, uint64_t pos, uint64_t salt)
 {
-	struct eshm_rec *r = (struct eshm_rec *)(ring + pos % cap);
+	struct eshm_rec *r = (struct eshm_rec *)(ring + ring_off(pos, cap));
 	atomic_store_explicit(&r->tag, pos ^ salt, memory_order_release);
 }
 

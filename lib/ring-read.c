@@ -107,13 +107,14 @@ rec_at(struct eshm *h, uint64_t pos, struct eshm_rec *out)
 {
 	struct rside *r = &h->r;
 	out->len = out->info = 0;
-	const char *why = rec_at_invalid(r->ring, pos % r->cap, r->cap, r->head - pos, out);
+	const char *why =
+		rec_at_invalid(r->ring, ring_off(pos, r->cap), r->cap, r->head - pos, out);
 	/* The claim we saw may be older than the record: one that was given
 	 * back (see rrefresh) and claimed again, further, by the record we
 	 * now see committed. Its claim was made before its commit: look again,
 	 * and check the record again, from a fresh copy. */
 	if (why && rec_size(out) > r->head - pos && rrefresh(h) == 0)
-		why = rec_at_invalid(r->ring, pos % r->cap, r->cap, r->head - pos, out);
+		why = rec_at_invalid(r->ring, ring_off(pos, r->cap), r->cap, r->head - pos, out);
 	return why ? eshm_corrupt(h, slot_chan(h->rend), why, pos, out->len) : 0;
 }
 
@@ -217,6 +218,7 @@ wait_data(struct eshm *h, int64_t deadline)
  * or died (skip it: nobody ever waits for a dead writer).
  */
 #define COMMIT_SLEEP_NS 1000000LL
+#define COMMIT_YIELDS 1000
 
 static int
 wait_commit(struct eshm *h, int64_t *deadline, int timeout_ms)
@@ -237,7 +239,7 @@ wait_commit(struct eshm *h, int64_t *deadline, int timeout_ms)
 				eshm_cpu_relax();
 			continue;
 		}
-		if (round < 72) {
+		if (round < 64 + COMMIT_YIELDS) {
 			sched_yield();
 			continue;
 		}
@@ -289,6 +291,14 @@ take_end(struct eshm *h)
 	return rc;
 }
 
+/* Whether enough is free to wake writers asleep for room (see rpublish). */
+static bool
+room_to_wake(const struct rside *r)
+{
+	uint64_t cl = atomic_load_explicit(&r->c->claim, memory_order_relaxed);
+	return cl <= r->tail || r->tail + r->cap - cl >= r->cap / 4;
+}
+
 /* Store the release point (and the partial-record mark) and wake writers
  * that sleep for space. */
 static void
@@ -306,7 +316,12 @@ rpublish(struct eshm *h)
 		atomic_store_explicit(&r->grp->skip_pos, r->tail, memory_order_release);
 	}
 	eshm_group_released(h->hdr, slot_chan(h->rend), r->group, r->tail);
-	if (atomic_load_explicit(&r->c->space_wait, memory_order_seq_cst)) {
+	/* Writers asleep for room are woken once a quarter of the ring is
+	 * free, or everything is: not at every message, which would have
+	 * them take turns at each freed record, every one a system call (four
+	 * writers on two cores made a wake per 50 messages). With less free,
+	 * more is queued, which we are about to release. */
+	if (atomic_load_explicit(&r->c->space_wait, memory_order_seq_cst) && room_to_wake(r)) {
 		atomic_store_explicit(&r->c->space_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&r->c->space_wait);
 		eshm_count_add(&r->n.wakes, 1);
@@ -368,7 +383,7 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		struct eshm_rec rec;
 		if ((rc = rec_at(h, r->cur, &rec)))
 			return rc;
-		uint64_t off = r->cur % r->cap;
+		uint64_t off = ring_off(r->cur, r->cap);
 		uint64_t size = rec_size(&rec);
 		const unsigned char *payload = r->ring + off + REC_HDR;
 		switch (rec_kind(&rec)) {
@@ -496,7 +511,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 			continue;
 		}
 		/* part of a record: a whole number of messages, or raw bytes */
-		const unsigned char *p = r->ring + r->tail % r->cap + REC_HDR + r->skip;
+		const unsigned char *p = r->ring + ring_off(r->tail, r->cap) + REC_HDR + r->skip;
 		if (kind == REC_DELIM) {
 			int d = eshm_framing_delim(rec_framing(&rec));
 			if (p[nbytes - 1] != (unsigned char)d) {
@@ -570,7 +585,7 @@ fast_read(struct eshm *h, void *buf, size_t cap)
 		if (r->tail == r->head)
 			return -1;
 	}
-	uint64_t off = r->tail % r->cap;
+	uint64_t off = ring_off(r->tail, r->cap);
 	struct eshm_rec rec;
 	if (!rec_committed(r->ring, r->cap, r->tail, r->salt) ||
 	    rec_at_invalid(r->ring, off, r->cap, r->head - r->tail, &rec) ||

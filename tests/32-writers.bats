@@ -12,7 +12,8 @@ start_writers() {
     WRITERS=()
     local i
     for ((i = 0; i < $1; i++)); do
-        bg_sh "exec eshm-send -v $SEG <$TMP/in 2>$TMP/err.$i"
+        # 4>&-: no writer may hold the FIFO's write end, or none sees its end
+        bg_sh "exec eshm-send -v $SEG <$TMP/in 2>$TMP/err.$i 4>&-"
         WRITERS+=("$BG_PID")
         [ "$i" -eq 0 ] && exec 4>"$TMP/in"
     done
@@ -57,7 +58,7 @@ start_writers() {
 
 @test "the reader ends only when no writer is attached, and then at once" {
     start_writers 1
-    bg_sh "exec eshm-recv $SEG >$TMP/out 2>$TMP/rerr"
+    bg_sh "exec eshm-recv $SEG >$TMP/out 2>$TMP/rerr 4>&-"
     reader=$BG_PID
     echo early | eshm-send "$SEG"
     wait_until 5 grep -qx early "$TMP/out"
@@ -118,7 +119,7 @@ start_writers() {
     start_writers 1
     run -1 --separate-stderr eshm-send --raw "$SEG" <<<"raw"
     [[ "$stderr" == *"a raw stream needs the channel to itself (--wait-turn waits for its turn)"* ]]
-    bg_sh "printf 'raw bytes' | exec eshm-send --raw --wait-turn $SEG"
+    bg_sh "printf 'raw bytes' | exec eshm-send --raw --wait-turn $SEG 4>&-"
     rawpid=$BG_PID
     echo line >&4
     exec 4>&-
@@ -138,7 +139,7 @@ start_writers() {
     wait_until 5 grep -q "writing channel m2s" "$TMP/rawerr"
     run -124 --separate-stderr eshm-send --timeout 200ms "$SEG" <<<"line"
     [[ "$stderr" == *"is written by a raw stream (pid $rawpid); gave up waiting for its turn after 200 ms" ]]
-    bg_sh "echo after | exec eshm-send $SEG"
+    bg_sh "echo after | exec eshm-send $SEG 4>&-"
     late=$BG_PID
     printf 'abc' >&4
     exec 4>&-
