@@ -193,6 +193,10 @@ demo: all
 bench: all
 	$(B)/bin/eshm-bench --compare
 	@echo
+	$(B)/bin/eshm-bench --compare --case throughput --sizes 64 --writers 4
+	@echo
+	sh bench/format1.sh $(B)/bin/eshm-bench $(B)
+	@echo
 	$(B)/bin/eshm-bench --case idle
 	@echo
 	sh bench/pipeline.sh $(B)/bin $(B)/bench-1G

@@ -93,6 +93,13 @@ eshm_claim_settle(int fd, struct eshm_header *hdr, const struct eshm_geom *g, un
 	atomic_store_explicit(&sl->intent_pos, pos, memory_order_relaxed);
 	int who = eshm_claim_owner(fd, hdr, cap, salt, ring, ch, pos, claim, s, &size);
 	atomic_store_explicit(&sl->intent_pos, UINT64_MAX, memory_order_relaxed);
-	if (who == CLAIM_DEAD)
+	if (who != CLAIM_DEAD)
+		return;
+	/* the last claim made: given back, as its writer would have (a sole
+	 * writer's reservation may span the whole ring, which no reader might
+	 * come to skip); else skipped */
+	uint64_t end = pos + size;
+	if (!atomic_compare_exchange_strong_explicit(&c->claim, &end, pos, memory_order_seq_cst,
+						     memory_order_relaxed))
 		eshm_claim_skip(ring, cap, salt, pos, size);
 }

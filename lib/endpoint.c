@@ -162,6 +162,13 @@ claim_writer(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 					err, ESHM_ETURN, slot_pid(h, xs),
 					"channel %s of %s is written by a raw stream (pid %d)",
 					eshm_chan_name(ch), h->name, slot_pid(h, xs));
+			/* a raw writer asked to wait for its turn waits for any
+			 * writer that has the channel alone */
+			if (raw && !excl && (h->cfg.flags & ESHM_WAIT_TURN))
+				return eshm_fill_error(
+					err, ESHM_ETURN, slot_pid(h, xs),
+					"channel %s of %s is held by another writer (pid %d)",
+					eshm_chan_name(ch), h->name, slot_pid(h, xs));
 			return busy(h, err, xs, st);
 		}
 	}

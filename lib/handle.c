@@ -260,6 +260,11 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct 
 	if ((r = eshm_geom_check(h->hdr, (uint64_t)st.st_size, &h->g, why, sizeof why))) {
 		if (r == ESHM_ENOTSEG)
 			r = eshm_fill_error(err, r, 0, "%s is %s", path, why);
+		else if (r == ESHM_EVERSION)
+			r = eshm_fill_error(err, r, 0,
+					    "segment %s was made by another version of eshm: %s; "
+					    "read it with that version, or remove it",
+					    name, why);
 		else
 			r = eshm_fill_error(err, r, 0, "segment %s is corrupt: %s", name, why);
 		goto fail;

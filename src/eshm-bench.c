@@ -315,6 +315,7 @@ struct link {
 	_Atomic uint32_t *fx;     /* futex: shared page, words 0 and 1 */
 	uint32_t fx_sent, fx_got; /* futex: counts this side stored, and saw */
 	eshm_t *h;
+	bool fan_in;      /* several writers, one reader (run_fan_in) */
 	char segment[64]; /* eshm: removed by the parent whatever happens */
 	char why[160];    /* why prepare skipped this size */
 };
@@ -378,7 +379,7 @@ eshm_open_side(struct link *l)
 	struct eshm_error err;
 	eshm_config_init(&c);
 	c.role = l->is_a ? ESHM_ROLE_MASTER : ESHM_ROLE_SLAVE;
-	if (l->o->writers > 1) /* writers write, the reader reads */
+	if (l->fan_in) /* writers write, the reader reads */
 		c.ends = l->is_a ? ESHM_END_WRITE : ESHM_END_READ;
 	else /* one each way, as role auto (and format 1) hold them */
 		c.flags |= ESHM_EXCLUSIVE;
@@ -900,6 +901,7 @@ run_fan_in(const struct opts *o, struct link *l, struct result *res)
 {
 	const struct transport *tr = l->tr;
 	int nw = o->writers, rp[2];
+	l->fan_in = true;
 	pid_t pids[ESHM_MAX_WRITERS];
 	if (pipe(rp))
 		return -1;

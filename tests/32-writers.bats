@@ -149,3 +149,22 @@ start_writers() {
     run -0 eshm-recv --raw "$SEG"
     [ "$output" = "abcafter" ]
 }
+
+@test "a raw writer with --wait-turn waits for another raw stream to end" {
+    mkfifo "$TMP/raw"
+    bg_sh "exec eshm-send --raw -v $SEG <$TMP/raw 2>$TMP/rawerr"
+    first=$BG_PID
+    exec 4>"$TMP/raw"
+    wait_until 5 grep -q "writing channel m2s" "$TMP/rawerr"
+    run -1 --separate-stderr eshm-send --raw "$SEG" <<<"refused"
+    bg_sh "printf second | exec eshm-send --raw --wait-turn $SEG 4>&-"
+    second=$BG_PID
+    printf first >&4
+    exec 4>&-
+    wait_exit "$first"
+    [ "$EXIT_STATUS" -eq 0 ]
+    wait_exit "$second"
+    [ "$EXIT_STATUS" -eq 0 ]
+    run -0 eshm-recv --raw "$SEG"
+    [ "$output" = firstsecond ]
+}
