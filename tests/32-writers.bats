@@ -119,7 +119,7 @@ start_writers() {
     start_writers 1
     run -1 --separate-stderr eshm-send --raw "$SEG" <<<"raw"
     [[ "$stderr" == *"a raw stream needs the channel to itself (--wait-turn waits for its turn)"* ]]
-    bg_sh "printf 'raw bytes' | exec eshm-send --raw --wait-turn $SEG 4>&-"
+    bg_sh "exec 4>&-; printf 'raw bytes' | exec eshm-send --raw --wait-turn $SEG"
     rawpid=$BG_PID
     echo line >&4
     exec 4>&-
@@ -139,7 +139,7 @@ start_writers() {
     wait_until 5 grep -q "writing channel m2s" "$TMP/rawerr"
     run -124 --separate-stderr eshm-send --timeout 200ms "$SEG" <<<"line"
     [[ "$stderr" == *"is written by a raw stream (pid $rawpid); gave up waiting for its turn after 200 ms" ]]
-    bg_sh "echo after | exec eshm-send $SEG 4>&-"
+    bg_sh "exec 4>&-; echo after | exec eshm-send $SEG"
     late=$BG_PID
     printf 'abc' >&4
     exec 4>&-
@@ -157,7 +157,7 @@ start_writers() {
     exec 4>"$TMP/raw"
     wait_until 5 grep -q "writing channel m2s" "$TMP/rawerr"
     run -1 --separate-stderr eshm-send --raw "$SEG" <<<"refused"
-    bg_sh "printf second | exec eshm-send --raw --wait-turn $SEG 4>&-"
+    bg_sh "exec 4>&-; printf second | exec eshm-send --raw --wait-turn $SEG"
     second=$BG_PID
     printf first >&4
     exec 4>&-
