@@ -108,6 +108,10 @@ def same(c, p, at):
         assert list(c) == list(p), (at, list(c), list(p))
         for k in c:
             same(c[k], p[k], at + "." + k)
+    elif isinstance(c, list):
+        assert len(c) == len(p), (at, c, p)
+        for i, (a, b) in enumerate(zip(c, p)):
+            same(a, b, "%s[%d]" % (at, i))
     elif at.rsplit(".", 1)[1] in TIMES:
         assert abs(c - p) <= 2000, (at, c, p)
     else:

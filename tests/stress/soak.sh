@@ -52,7 +52,10 @@ rand() { echo $((RANDOM % $1)); }
 alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 nap() { sleep "0.$(printf '%03d' $((RANDOM % 1000)))"; }
 
-for ((k = 0; k < NW; k++)); do start_writer $k; done
+# bash reports each job SIGKILL ended ("Killed") on its stderr: those of
+# this shell go aside until the summary (the tools' own go to their files)
+exec 3>&2 2>>"$work/jobs.err"
+for ((k = 0; k < NW; k++)); do start_writer "$k"; done
 start_reader
 end=$((SECONDS + seconds))
 wkills=0 rkills=0 stops=0 stale_seen=0 selfkills=0
@@ -63,7 +66,7 @@ while ((SECONDS < end)); do
         if ! alive "${writers[$k]}"; then
             wait "${writers[$k]}" 2>/dev/null || true
             selfkills=$((selfkills + 1))
-            start_writer $k
+            start_writer "$k"
         fi
     done
     k=$(rand $NW)
@@ -72,7 +75,7 @@ while ((SECONDS < end)); do
         kill -KILL "${writers[$k]}" 2>/dev/null || true
         wait "${writers[$k]}" 2>/dev/null || true
         wkills=$((wkills + 1))
-        start_writer $k
+        start_writer "$k"
         ;;
     3 | 4 | 5)
         kill -KILL "$reader"
@@ -111,7 +114,7 @@ for ((k = 0; k < NW; k++)); do
     done
     kill -TERM "${writers[$k]}" 2>/dev/null || true
     status=0
-    wait "${writers[$k]}" || status=$?
+    wait "${writers[$k]}" 2>/dev/null || status=$?
     [ "$status" -eq 0 ] || [ "$status" -eq 137 ] ||
         { echo "a last writer failed ($status)"; cat "$work/writer.err"; exit 1; }
 done
@@ -132,6 +135,7 @@ wait "$reader" || status=$?
 [ "$status" -eq 0 ] || { echo "the last reader failed ($status)"; cat "$work/reader.err"; exit 1; }
 reader=""
 
+exec 2>&3 3>&-
 left=no
 [ -e "/dev/shm/eshm_$seg" ] && left=yes
 echo "soak: $seconds s, $NW writers: kills $wkills, killed by the hook inside a claim $selfkills (of $hooks set), reader kills $rkills, stops $stops (seen stale: $stale_seen), segment left: $left"
