@@ -250,9 +250,6 @@ struct wside {
 	uint64_t cap;
 	uint64_t salt;
 	uint64_t limit; /* cached release point: claims may reach limit + cap */
-	/* an exclusive writer's claim position: only it moves the claim, so
-	 * it need not load the line its reader keeps polling */
-	uint64_t next;
 	/* the open reservation: in the ring at resv (claimed, resv_len bytes,
 	 * a sole or exclusive writer's), or staged in side (resv == STAGED) */
 	uint64_t resv;          /* UINT64_MAX: none */

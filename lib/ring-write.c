@@ -39,8 +39,6 @@
  * claim is held while the caller fills it.
  */
 
-static void sync_next(struct wside *w);
-
 /* Reload the release point; 0 or ESHM_ECORRUPT. Other writers move the
  * claim meanwhile, so it is checked against claims loaded before and
  * after: kept only grows and never passes the claim (a reservation given
@@ -75,19 +73,9 @@ eshm_wside_init(struct eshm *h, int ch)
 	w->framing = h->cfg.framing;
 	w->wrote = false;
 	memset(&w->n, 0, sizeof w->n);
-	sync_next(w);
 	const char *k = getenv("ESHM_TEST_KILL_AT");
 	w->kill_at = k ? strtoull(k, NULL, 10) : 0;
 	return wrefresh(h);
-}
-
-/* An exclusive writer's local claim position, after the claim moved other
- * than by try_claim (a reservation given back). */
-static void
-sync_next(struct wside *w)
-{
-	if (w->exclusive)
-		w->next = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
 }
 
 /* 1 when the space wait_space waits for is there */
@@ -197,8 +185,7 @@ try_claim(struct wside *w, uint64_t *c, uint64_t need)
 	 * claim before data_wait is looked at (wake_readers).
 	 */
 	if (w->exclusive) {
-		w->next = *c + need;
-		atomic_store_explicit(&w->c->claim, w->next, memory_order_seq_cst);
+		atomic_store_explicit(&w->c->claim, *c + need, memory_order_seq_cst);
 		return true;
 	}
 	return atomic_compare_exchange_weak_explicit(&w->c->claim, c, *c + need,
@@ -428,7 +415,6 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 									   memory_order_relaxed))
 			put_rec(w, want, (uint32_t)(pos + w->resv_len - want - REC_HDR),
 				rec_info(REC_SKIP, 0, 0));
-		sync_next(w);
 	}
 	w->resv = UINT64_MAX;
 	w->carry = 0;
@@ -449,7 +435,6 @@ eshm_release_reservation(struct eshm *h)
 				rec_info(REC_SKIP, 0, 0));
 			wake_readers(h);
 		}
-		sync_next(w);
 	}
 	w->resv = UINT64_MAX;
 }
@@ -569,8 +554,7 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 	uint64_t size = rec_bytes(len), pos, got;
 	/* Fast path: the record fits before the ring's end and, by our cached
 	 * release point, in the free space: one claim, no wait, no padding. */
-	uint64_t c =
-		w->exclusive ? w->next : atomic_load_explicit(&w->c->claim, memory_order_relaxed);
+	uint64_t c = atomic_load_explicit(&w->c->claim, memory_order_relaxed);
 	if (size <= w->cap - ring_off(c, w->cap) && c + size - w->limit <= w->cap &&
 	    try_claim(w, &c, size)) {
 		pos = c;
