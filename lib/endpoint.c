@@ -148,8 +148,9 @@ claim_writer(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 	bool raw = h->cfg.framing == ESHM_FRAMING_RAW, takeover = h->cfg.flags & ESHM_TAKEOVER;
 	int take = -1;
 	/* an exclusive or raw writer holds the channel */
+	/* from shared memory: a slot of this channel's writers, or none */
 	uint32_t x = atomic_load_explicit(&c->excl, memory_order_relaxed);
-	int xs = x ? (int)x - 1 : -1;
+	int xs = x >= 1 && x <= NSLOTS ? (int)(x - 1) : -1;
 	if (xs >= base && xs < base + ESHM_WRITERS) {
 		int st = eshm_end_state(h->fd, h->hdr, xs, now);
 		if (st == ESHM_PEER_STALE && takeover) {
