@@ -87,6 +87,9 @@ while ((SECONDS < end)); do
         # stopped past the stale threshold (100 ms): stale, never taken
         # over, never removed; the stream goes on after SIGCONT
         kill -STOP "${writers[$k]}" 2>/dev/null || continue
+        # not one the hook killed: a zombie takes the signal and never
+        # looks stale (the hook acts before SIGSTOP lands, or not at all)
+        alive "${writers[$k]}" || continue
         stops=$((stops + 1))
         for _ in $(seq 1 100); do
             # --check exits 1 when it finds a problem: that is the point here
