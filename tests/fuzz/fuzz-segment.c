@@ -103,12 +103,21 @@ build_file(const uint8_t *data, size_t size, unsigned char **buf)
 	return t->size;
 }
 
+/* libFuzzer may stop (-max_total_time) between writing the file and
+ * removing it: leave nothing in /dev/shm */
+static void
+remove_file(void)
+{
+	unlink(path);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!name[0]) {
 		snprintf(name, sizeof name, "fuzz-%d", (int)getpid());
 		snprintf(path, sizeof path, "/dev/shm/eshm_%s", name);
+		atexit(remove_file);
 		if (fuzz_templates_make(tpl))
 			abort();
 	}
