@@ -106,24 +106,32 @@ space_idle(struct eshm *h, int64_t now)
 	return eshm_still_named(h);
 }
 
-/* Wait until need bytes beyond the claim position are free. */
+/* Wait for our channel's readers to release something: until ready(h)
+ * says so, or expired(h) says why not (wait.c). */
 static int
-wait_space(struct eshm *h, uint64_t need, int64_t deadline)
+wait_readers(struct eshm *h, int (*ready)(struct eshm *), int (*expired)(struct eshm *, bool),
+	     int64_t deadline)
 {
-	struct wside *w = &h->w;
-	w->need = need;
 	struct eshm_waiter wt = {
-		.flag = &w->c->space_wait,
-		.ready = space_ready,
+		.flag = &h->w.c->space_wait,
+		.ready = ready,
 		.idle = space_idle,
-		.expired = space_expired,
+		.expired = expired,
 		.spin = &h->spin_w,
 		.end = h->wend,
 		.peers = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R,
 		.npeers = ESHM_READERS,
-		.waits = &w->n.waits,
+		.waits = &h->w.n.waits,
 	};
 	return eshm_wait(h, &wt, deadline);
+}
+
+/* Wait until need bytes beyond the claim position are free. */
+static int
+wait_space(struct eshm *h, uint64_t need, int64_t deadline)
+{
+	h->w.need = need;
+	return wait_readers(h, space_ready, space_expired, deadline);
 }
 
 /* Whether need bytes are free beyond the claim position now, by our
@@ -615,19 +623,7 @@ eshm_flush(eshm_t *h, int timeout_ms)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
 	if (!eshm_owns(h, h->wend))
 		return eshm_not_owned(h, h->wend);
-	struct wside *w = &h->w;
-	struct eshm_waiter wt = {
-		.flag = &w->c->space_wait,
-		.ready = taken_ready,
-		.idle = space_idle,
-		.expired = taken_expired,
-		.spin = &h->spin_w,
-		.end = h->wend,
-		.peers = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R,
-		.npeers = ESHM_READERS,
-		.waits = &w->n.waits,
-	};
-	int r = eshm_wait(h, &wt, eshm_deadline(timeout_ms));
+	int r = wait_readers(h, taken_ready, taken_expired, eshm_deadline(timeout_ms));
 	if (r != ESHM_ETIMEDOUT)
 		return r;
 	/* say what we waited for, and for whom */
