@@ -85,7 +85,10 @@ while ((SECONDS < end)); do
         ;;
     6)
         # stopped past the stale threshold (100 ms): stale, never taken
-        # over, never removed; the stream goes on after SIGCONT
+        # over, never removed; the stream goes on after SIGCONT. Only a
+        # writer that is attached (it committed something): one stopped
+        # before it attached has no slot to look stale in
+        [ -s "$work/progress-${wepoch[$k]}" ] || continue
         kill -STOP "${writers[$k]}" 2>/dev/null || continue
         # not one the hook killed: a zombie takes the signal and never
         # looks stale (the hook acts before SIGSTOP lands, or not at all)
