@@ -391,6 +391,8 @@ int eshm_remove_file(const char *path, const struct stat *st, bool dry, struct e
 int64_t eshm_now_mono(void);
 int64_t eshm_now_real(void);
 uint64_t eshm_proc_start_time(pid_t pid);
+/* flock the segment through signals: 0, or -errno with h's message set */
+int eshm_lock(struct eshm *h, int op);
 int eshm_seterr(struct eshm *h, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int eshm_fill_error(struct eshm_error *err, int code, pid_t pid, const char *fmt, ...)

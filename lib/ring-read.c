@@ -276,11 +276,9 @@ static int
 take_end(struct eshm *h)
 {
 	struct rside *r = &h->r;
-	while (flock(h->fd, LOCK_SH) < 0)
-		if (errno != EINTR)
-			return eshm_seterr(h, -errno, "cannot lock segment %s: %s", h->name,
-					   eshm_strerror(-errno));
-	int rc = 0;
+	int rc = eshm_lock(h, LOCK_SH);
+	if (rc)
+		return rc;
 	if (rrefresh(h) == 0 && r->cur == r->head && end_pending(r)) {
 		atomic_store_explicit(&r->grp->eos_epoch,
 				      atomic_load_explicit(&r->c->end_epoch, memory_order_relaxed),

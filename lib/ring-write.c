@@ -252,10 +252,9 @@ claim(struct eshm *h, uint64_t size, bool more, int64_t *deadline, int timeout_m
 static int
 reopen(struct eshm *h)
 {
-	while (flock(h->fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return eshm_seterr(h, -errno, "cannot lock segment %s: %s", h->name,
-					   eshm_strerror(-errno));
+	int r = eshm_lock(h, LOCK_EX);
+	if (r)
+		return r;
 	eshm_stream_reopen(h);
 	flock(h->fd, LOCK_UN);
 	return 0;
@@ -655,10 +654,9 @@ eshm_eos(eshm_t *h)
 	if (!eshm_owns(h, h->wend))
 		return eshm_not_owned(h, h->wend);
 	eshm_release_reservation(h);
-	while (flock(h->fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return eshm_seterr(h, -errno, "cannot lock segment %s: %s", h->name,
-					   eshm_strerror(-errno));
+	int r = eshm_lock(h, LOCK_EX);
+	if (r)
+		return r;
 	eshm_stream_end(h);
 	flock(h->fd, LOCK_UN);
 	return 0;

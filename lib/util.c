@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -296,4 +297,16 @@ eshm_strerror(int code)
 			return s;
 	}
 	return "unknown error";
+}
+
+/* flock(2) the segment (LOCK_SH or LOCK_EX), through signals: 0, or a
+ * negated errno with the handle's message saying so. */
+int
+eshm_lock(struct eshm *h, int op)
+{
+	while (flock(h->fd, op) < 0)
+		if (errno != EINTR)
+			return eshm_seterr(h, -errno, "cannot lock segment %s: %s", h->name,
+					   eshm_strerror(-errno));
+	return 0;
 }
