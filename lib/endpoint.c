@@ -11,8 +11,8 @@
 #include "eshm-int.h"
 
 /*
- * A channel has up to ESHM_WRITERS writers and, per consumer group, one
- * reader (ESHM_READERS slots in all). Claiming, releasing and ending a
+ * A channel has up to ESHM_WRITERS writers and ESHM_READERS readers, each
+ * in a consumer group (see struct eshm_batch for how they share it). Claiming, releasing and ending a
  * stream happen under the segment's flock, so that what one process sees
  * of the slots (who is attached, who died) does not change while it
  * decides: whether it may attach, and whether a stream ended.
@@ -22,12 +22,6 @@ static int
 slot_pid(const struct eshm *h, int s)
 {
 	return (int)atomic_load_explicit(&h->hdr->slot[s].pid, memory_order_relaxed);
-}
-
-static const char *
-unnamed_group(void)
-{
-	return "-";
 }
 
 static int
@@ -64,11 +58,68 @@ retire_counts(struct eshm *h, int s)
 	atomic_store_explicit(&c->cseq, q + 2, memory_order_release);
 }
 
+static struct eshm_batch *
+batch_of(struct eshm *h, int s)
+{
+	return &h->hdr->batch[slot_chan(s)][s % SLOTS_PER_CHAN - SLOT_R];
+}
+
+/* Set batch b empty at pos: its end first, so that it never looks empty
+ * while it holds something. */
+static void
+batch_set_empty(struct eshm_batch *b, uint64_t pos)
+{
+	atomic_store_explicit(&b->end, pos, memory_order_seq_cst);
+	atomic_store_explicit(&b->start, pos, memory_order_seq_cst);
+}
+
+/*
+ * The reader of slot s leaves (it detached, or was seen dead): what its
+ * batch holds goes back to its group (BATCH_RETURNED), to be delivered
+ * again first; an empty batch is dropped. A batch that starts at or after
+ * the group's next was announced and never taken: nothing to give back.
+ * Under the flock.
+ */
+static void
+reader_leave(struct eshm *h, int s)
+{
+	int ch = slot_chan(s);
+	struct eshm_batch *b = batch_of(h, s);
+	uint32_t gi = atomic_load_explicit(&b->group, memory_order_relaxed);
+	if (atomic_load_explicit(&b->state, memory_order_relaxed) != BATCH_HELD)
+		return;
+	if (gi >= ESHM_GROUPS) { /* scribbled: nothing to return it to */
+		atomic_store_explicit(&b->state, BATCH_NONE, memory_order_relaxed);
+		return;
+	}
+	struct eshm_group *g = &h->hdr->group[ch][gi];
+	uint64_t st = atomic_load_explicit(&b->start, memory_order_relaxed);
+	uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
+	uint64_t nx = atomic_load_explicit(&g->next, memory_order_relaxed);
+	if (en > nx)
+		en = nx; /* it died announcing more than it took */
+	if (st < en) {
+		atomic_store_explicit(&b->state, BATCH_RETURNED, memory_order_relaxed);
+		atomic_fetch_add_explicit(&g->returned, 1, memory_order_seq_cst);
+		/* readers of the group asleep for data: there is some again */
+		atomic_store_explicit(&h->hdr->chan[ch].data_wait, 0, memory_order_relaxed);
+		eshm_futex_wake(&h->hdr->chan[ch].data_wait);
+		return;
+	}
+	batch_set_empty(b, nx);
+	atomic_store_explicit(&b->state, BATCH_NONE, memory_order_seq_cst);
+	uint32_t n = atomic_load_explicit(&g->holders, memory_order_relaxed);
+	atomic_store_explicit(&g->holders, n ? n - 1 : 0, memory_order_seq_cst);
+	eshm_group_rescan(h->hdr, ch, (int)gi);
+}
+
 /* A slot that held something before us: settle what it left. */
 static void
 clear_slot(struct eshm *h, int s)
 {
 	struct eshm_slot *sl = &h->hdr->slot[s];
+	if (!slot_is_writer(s))
+		reader_leave(h, s);
 	if (slot_is_writer(s)) {
 		eshm_claim_settle(h->fd, h->hdr, &h->g, h->base, s);
 		if (atomic_load_explicit(&sl->pid, memory_order_relaxed)) {
@@ -220,40 +271,138 @@ claim_writer(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 	return 0;
 }
 
-/* Readers: one per group; this library reads as the unnamed group. */
+static int
+reader_group(struct eshm *h, int s)
+{
+	return (int)(atomic_load_explicit(&h->hdr->slot[s].flags, memory_order_relaxed) >> 8 &
+		     0xff);
+}
+
+/* Readers of channel ch seen dead leave (their batches go back to their
+ * groups); their slots are free again. Under the flock. The number of
+ * readers cleared. */
+int
+eshm_readers_sweep(struct eshm *h, int ch)
+{
+	int base = ch * SLOTS_PER_CHAN + SLOT_R, n = 0;
+	for (int s = base; s < base + ESHM_READERS; s++) {
+		/* (our own lock is invisible to us: never probe our slot) */
+		if (s == h->rend || !slot_pid(h, s) || eshm_end_probe(h->fd, s) != 0)
+			continue;
+		clear_slot(h, s);
+		n++;
+	}
+	return n;
+}
+
+/* A reader slot free for us: not held, and no batch of it waiting to be
+ * delivered again; -1 if none. */
+static int
+free_reader_slot(struct eshm *h, int ch)
+{
+	int base = ch * SLOTS_PER_CHAN + SLOT_R;
+	for (int s = base; s < base + ESHM_READERS; s++)
+		if (!slot_pid(h, s) && eshm_end_probe(h->fd, s) == 0 &&
+		    atomic_load_explicit(&batch_of(h, s)->state, memory_order_relaxed) ==
+			    BATCH_NONE)
+			return s;
+	return -1;
+}
+
+/* Readers: many per consumer group, unless one is exclusive (then it is
+ * the channel's only reader). A stale reader of our group is taken over
+ * with ESHM_TAKEOVER, its batch with it. */
 static int
 claim_reader(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *err)
 {
 	int base = ch * SLOTS_PER_CHAN + SLOT_R;
-	const char *name = unnamed_group();
-	int gi = eshm_group_find(h->hdr, ch, name);
+	bool takeover = h->cfg.flags & ESHM_TAKEOVER;
+	int gi = eshm_group_find(h->hdr, ch, h->cgroup);
 	int take = -1;
-	for (int s = base; gi >= 0 && s < base + ESHM_READERS; s++) {
-		uint32_t f = atomic_load_explicit(&h->hdr->slot[s].flags, memory_order_relaxed);
-		if (!slot_pid(h, s) || (int)(f >> 8 & 0xff) != gi)
+	eshm_readers_sweep(h, ch);
+	for (int s = base; s < base + ESHM_READERS; s++) {
+		if (!slot_pid(h, s))
 			continue;
 		int st = eshm_end_state(h->fd, h->hdr, s, now);
-		if (st == ESHM_PEER_STALE && (h->cfg.flags & ESHM_TAKEOVER) && take < 0)
+		if (st != ESHM_PEER_ALIVE && st != ESHM_PEER_STALE)
+			continue;
+		uint32_t f = atomic_load_explicit(&h->hdr->slot[s].flags, memory_order_relaxed);
+		bool mine = gi >= 0 && reader_group(h, s) == gi;
+		if (st == ESHM_PEER_STALE && takeover && mine && take < 0) {
 			take = s;
-		else if (st == ESHM_PEER_ALIVE || st == ESHM_PEER_STALE)
+			continue;
+		}
+		if (excl || (f & SLOTF_EXCLUSIVE))
 			return busy(h, err, s, st);
 	}
-	if (gi < 0 && (gi = eshm_group_create(h->hdr, ch, name)) < 0)
+	if (gi < 0 && (gi = eshm_group_create(h->hdr, ch, h->cgroup)) < 0)
 		return eshm_fill_error(err, ESHM_EBUSY, 0,
 				       "channel %s of %s has %d consumer groups, the most it takes",
 				       eshm_chan_name(ch), h->name, ESHM_GROUPS);
 	int s = take;
 	if (s >= 0)
 		retire_counts(h, s);
-	else if ((s = free_slot(h, base, ESHM_READERS)) < 0)
+	else if ((s = free_reader_slot(h, ch)) < 0)
 		return eshm_fill_error(err, ESHM_EBUSY, 0,
-				       "channel %s of %s has %d live readers, the most it takes",
+				       "channel %s of %s has %d readers, the most it takes",
 				       eshm_chan_name(ch), h->name, ESHM_READERS);
 	int r = take_slot(h, s, (uint32_t)gi << 8 | (excl ? SLOTF_EXCLUSIVE : 0), &h->rgen, err);
 	if (r)
 		return r;
+	if (take < 0) {
+		/* a new reader of the group, with an empty batch */
+		struct eshm_batch *b = batch_of(h, s);
+		struct eshm_group *g = &h->hdr->group[ch][gi];
+		batch_set_empty(b, atomic_load_explicit(&g->next, memory_order_relaxed));
+		atomic_store_explicit(&b->skip_pos, UINT64_MAX, memory_order_relaxed);
+		atomic_store_explicit(&b->group, (uint32_t)gi, memory_order_relaxed);
+		atomic_store_explicit(&b->state, BATCH_HELD, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&g->holders, 1, memory_order_seq_cst);
+	}
 	h->rend = s;
 	h->r.group = gi;
+	return 0;
+}
+
+/*
+ * Take a batch that a reader of our group returned (it left, or died,
+ * before releasing it): it becomes ours, whole. 1 when one was taken, 0
+ * when there was none. Under the flock.
+ */
+int
+eshm_batch_adopt(struct eshm *h, uint64_t *start, uint64_t *end, uint64_t *skip_word)
+{
+	int ch = slot_chan(h->rend), gi = h->r.group;
+	struct eshm_group *g = &h->hdr->group[ch][gi];
+	struct eshm_batch *mine = batch_of(h, h->rend);
+	for (int k = 0; k < ESHM_READERS; k++) {
+		struct eshm_batch *b = &h->hdr->batch[ch][k];
+		if (b == mine ||
+		    atomic_load_explicit(&b->state, memory_order_relaxed) != BATCH_RETURNED ||
+		    atomic_load_explicit(&b->group, memory_order_relaxed) != (uint32_t)gi)
+			continue;
+		uint64_t st = atomic_load_explicit(&b->start, memory_order_relaxed);
+		uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
+		uint64_t sp = atomic_load_explicit(&b->skip_pos, memory_order_relaxed);
+		uint64_t sw = atomic_load_explicit(&b->skip_word, memory_order_relaxed);
+		/* ours now: announced (start before end, as a new batch is)
+		 * before theirs is dropped, so the group's release point never
+		 * passes it */
+		atomic_store_explicit(&mine->skip_word, sw, memory_order_relaxed);
+		atomic_store_explicit(&mine->skip_pos, sp, memory_order_relaxed);
+		atomic_store_explicit(&mine->start, st, memory_order_seq_cst);
+		atomic_store_explicit(&mine->end, en, memory_order_seq_cst);
+		atomic_store_explicit(&b->state, BATCH_NONE, memory_order_seq_cst);
+		batch_set_empty(b, 0);
+		uint32_t n = atomic_load_explicit(&g->returned, memory_order_relaxed);
+		atomic_store_explicit(&g->returned, n ? n - 1 : 0, memory_order_seq_cst);
+		n = atomic_load_explicit(&g->holders, memory_order_relaxed);
+		atomic_store_explicit(&g->holders, n ? n - 1 : 0, memory_order_seq_cst);
+		*start = st;
+		*end = en;
+		*skip_word = sp == st ? sw : 0;
+		return 1;
+	}
 	return 0;
 }
 
@@ -429,6 +578,8 @@ eshm_ends_release(struct eshm *h, bool lost)
 		if (eshm_owns(h, s)) {
 			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)eshm_now_mono(),
 					      memory_order_relaxed);
+			/* what we took and did not release goes back to the group */
+			reader_leave(h, s);
 			retire_counts(h, s);
 			atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
 		}

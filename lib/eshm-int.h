@@ -146,10 +146,34 @@ struct eshm_group {
 	_Atomic uint32_t state;     /* GROUP_FREE or GROUP_USED */
 	_Atomic uint32_t eos_epoch; /* the channel's end_epoch it has delivered */
 	int64_t created_ns;         /* CLOCK_REALTIME */
-	char pad1[ESHM_CL - 48 + 8];
+	_Atomic uint32_t holders;   /* batches of its readers (struct eshm_batch
+				     * not BATCH_NONE): attached readers, dead
+				     * ones not yet swept, returned batches */
+	_Atomic uint32_t returned;  /* of those, BATCH_RETURNED: to deliver again */
+	char pad1[ESHM_CL - 48];
 	char name[ESHM_CL]; /* "-" for the unnamed group; NUL-terminated */
 };
 enum { GROUP_FREE = 0, GROUP_USED = 1 };
+
+/*
+ * What a reader of a group took and did not release yet: records
+ * [start, end), of which the first skip_word bytes (low 32) and messages
+ * (high 32) are released when skip_pos == start. Taken from the group's
+ * next (a CAS); start follows the reader's releases. An empty batch
+ * (start == end) holds nothing. A reader that leaves (or is seen dead)
+ * with a batch not empty returns it (BATCH_RETURNED), and the next reader
+ * of the group to want more takes it first, whole.
+ */
+struct eshm_batch {
+	_Atomic uint64_t start;
+	_Atomic uint64_t end;
+	_Atomic uint64_t skip_pos;
+	_Atomic uint64_t skip_word;
+	_Atomic uint32_t state; /* BATCH_* */
+	_Atomic uint32_t group; /* index of the group it belongs to */
+	char pad[ESHM_CL - 40];
+};
+enum { BATCH_NONE = 0, BATCH_HELD = 1, BATCH_RETURNED = 2 };
 
 /* What a tap has seen and missed. */
 struct eshm_tap {
@@ -208,6 +232,7 @@ struct eshm_header {
 	struct eshm_slot slot[NSLOTS];
 	struct eshm_slot_counts counts[NSLOTS];
 	struct eshm_tap tap[2][ESHM_TAPS];
+	struct eshm_batch batch[2][ESHM_READERS]; /* of reader slot SLOT_R + k */
 };
 
 #define HDR_KEEP 1u
@@ -218,6 +243,7 @@ struct eshm_header {
 _Static_assert(sizeof(struct eshm_slot) == ESHM_CL, "slot is one line");
 _Static_assert(sizeof(struct eshm_slot_counts) == ESHM_CL, "counts are one line");
 _Static_assert(sizeof(struct eshm_group) == 3 * ESHM_CL, "group lines");
+_Static_assert(sizeof(struct eshm_batch) == ESHM_CL, "batch is one line");
 _Static_assert(sizeof(struct eshm_chan) % ESHM_CL == 0, "channel lines");
 _Static_assert(offsetof(struct eshm_header, chan) % (2 * ESHM_CL) == 0, "aligned");
 _Static_assert(offsetof(struct eshm_chan, kept) == 2 * ESHM_CL, "claim apart");
@@ -283,8 +309,16 @@ struct rside {
 	unsigned char *ring;
 	uint64_t cap;
 	uint64_t salt;
-	uint64_t tail; /* released record position (ours; mirrors grp->release) */
-	uint32_t skip; /* bytes of the record at tail already released */
+	struct eshm_batch *b; /* our batch */
+	uint64_t tail;        /* released record position (our batch's start) */
+	uint64_t bend;        /* our batch's end: we may read records in [tail, bend) */
+	bool shared;          /* others hold batches of the group: its release point
+			* is the least of theirs (else it is our tail) */
+	uint32_t eos_seen;    /* the channel's end_epoch we delivered (or had been
+			     * when we came) */
+	int64_t swept_at;     /* CLOCK_MONOTONIC ns we last looked for dead
+			     * readers of the group */
+	uint32_t skip;        /* bytes of the record at tail already released */
 	uint32_t skipmsgs;
 	uint64_t head; /* cached copy of c->claim: records before it are claimed */
 	/* peek cursor: record position and offset in its payload */
@@ -306,6 +340,7 @@ struct rside {
 struct eshm {
 	char name[ESHM_NAME_MAX + 1];
 	char path[ESHM_PATH_MAX];
+	char cgroup[ESHM_GROUP_NAME_MAX + 1]; /* the consumer group it reads in */
 	int fd;
 	unsigned char *base;
 	struct eshm_header *hdr;
@@ -420,6 +455,8 @@ struct eshm_backlog {
 int eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g,
 		      struct eshm_backlog *b);
 int eshm_chan_pending(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g);
+int eshm_backlog_from(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g,
+		      uint64_t kept, uint64_t skip, uint64_t skipmsgs, struct eshm_backlog *b);
 
 /* guard.c: the segment under us, still whole and still named */
 int eshm_guard_add(void *base, size_t size, bool handler);
@@ -453,6 +490,7 @@ void eshm_claim_settle(int fd, struct eshm_header *hdr, const struct eshm_geom *
 int eshm_group_find(struct eshm_header *hdr, int ch, const char *name);
 int eshm_group_create(struct eshm_header *hdr, int ch, const char *name);
 void eshm_group_released(struct eshm_header *hdr, int ch, int gi, uint64_t pos);
+void eshm_group_rescan(struct eshm_header *hdr, int ch, int gi);
 
 /* endpoint.c: claiming and releasing slots, ending streams (under the flock) */
 int eshm_ends_claim(struct eshm *h, struct eshm_error *err);
@@ -461,6 +499,8 @@ int eshm_end_check(struct eshm *h, int end);
 int eshm_not_owned(struct eshm *h, int end);
 void eshm_stream_end(struct eshm *h);
 void eshm_stream_reopen(struct eshm *h);
+int eshm_readers_sweep(struct eshm *h, int ch);
+int eshm_batch_adopt(struct eshm *h, uint64_t *start, uint64_t *end, uint64_t *skip_word);
 
 /* heartbeat.c */
 int eshm_heartbeat_start(struct eshm *h);

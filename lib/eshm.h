@@ -51,6 +51,7 @@ enum {
 				   * another segment, while this handle used it */
 	ESHM_ETURN = -1017,       /* another writer's raw stream has the channel
 				   * to itself: try again when it ends */
+	ESHM_ENOGROUP = -1018,    /* no consumer group of that name */
 };
 
 enum eshm_role {
@@ -93,11 +94,12 @@ enum {
 				    * ESHM_EBUSY */
 };
 
-/* Limits of a channel: live writers, readers (one per consumer group),
- * consumer groups. */
+/* Limits of a channel: live writers, live readers (of all consumer groups
+ * together), consumer groups; the length of a group's name in bytes. */
 #define ESHM_MAX_WRITERS 64
 #define ESHM_MAX_READERS 64
 #define ESHM_MAX_GROUPS 16
+#define ESHM_GROUP_NAME_MAX 63
 
 struct eshm_config {
 	int role;               /* enum eshm_role; default ESHM_ROLE_AUTO */
@@ -129,6 +131,17 @@ struct eshm_config {
 	 * any group when attaching. Anything else is ESHM_EINVAL. (Last, so
 	 * that the fields above keep their offsets.) */
 	long group;
+	/* The consumer group this handle reads in (borrowed: must stay valid
+	 * until eshm_open returns). Each message goes to one reader of each
+	 * group: readers of one group share the messages (a worker pool,
+	 * each taking batches of whole records), every group gets every
+	 * message. A group is created by its first reader, starting at the
+	 * oldest message some group still holds, and keeps its place while
+	 * it has no reader, until eshm_group_remove. "-" is the unnamed
+	 * group; otherwise 1 to ESHM_GROUP_NAME_MAX bytes of letters, digits
+	 * and . _ - @ : not starting with - or . (else ESHM_EINVAL). NULL
+	 * (the default): the unnamed group. */
+	const char *consumer_group;
 };
 
 /* Details of a failure, for a message a person can act on. */
@@ -319,6 +332,25 @@ struct eshm_end_info {
 	uint32_t claimed;         /* a writer's claim not yet committed, in bytes
 				   * (0 if none): a dead writer's is skipped when
 				   * a reader reaches it */
+	int group;                /* a reader's consumer group: its index in
+				   * struct eshm_channel_info.groups; -1 for a writer */
+	uint64_t held;            /* a reader's batch: record bytes it took and did
+				   * not release (a dead reader's go back to its
+				   * group once a reader of the group sees it dead) */
+};
+
+/* A consumer group of a channel as seen from outside. */
+struct eshm_group_info {
+	char name[ESHM_GROUP_NAME_MAX + 1]; /* "-" for the unnamed group */
+	int live;                           /* readers alive or stale */
+	int dead;                           /* readers dead, not yet seen so */
+	uint64_t backlog_msgs;              /* not yet released by the group */
+	uint64_t backlog_bytes;             /* their payload bytes */
+	uint64_t held_bytes;                /* of those, record bytes taken by its
+					     * readers (or returned) and not released */
+	int returned;                       /* batches returned by readers that left
+					     * or died, to be delivered again */
+	int64_t created_ns;                 /* CLOCK_REALTIME */
 };
 
 struct eshm_channel_info {
@@ -336,6 +368,10 @@ struct eshm_channel_info {
 	struct eshm_end_info writer, reader;
 	int nwriters; /* writer slots held, live or dead: writers[0, nwriters) */
 	struct eshm_end_info writers[ESHM_MAX_WRITERS];
+	int nreaders; /* reader slots held, live or dead: readers[0, nreaders) */
+	struct eshm_end_info readers[ESHM_MAX_READERS];
+	int ngroups; /* consumer groups: groups[0, ngroups) */
+	struct eshm_group_info groups[ESHM_MAX_GROUPS];
 };
 
 struct eshm_info {
@@ -436,6 +472,24 @@ void eshm_leftovers_free(struct eshm_leftover *v);
  *   another negated errno. */
 int eshm_leftover_unlink(const char *path, unsigned flags, struct eshm_leftover *info,
 			 struct eshm_error *err);
+
+/* 1 if name is a consumer group's name (see eshm_config.consumer_group),
+ * else 0. */
+int eshm_group_name_ok(const char *name);
+
+/* Remove consumer group GROUP from segment NAME (from each channel that
+ * has it): its place, and what it did not release, are forgotten; space
+ * only it held is freed for writers. Refused while the group has a live
+ * (or stale) reader. With ESHM_UNLINK_DRY_RUN in flags, decide only.
+ * Returns the number of channels it was removed from (1 or 2), or:
+ *   ESHM_ENOGROUP  no channel of NAME has that group;
+ *   ESHM_EBUSY     a reader of the group lives (err->pid is one);
+ *   ESHM_EINVAL    GROUP is not a group name;
+ *   ESHM_ENOSEG, ESHM_ENAME, ESHM_ENOTSEG, ESHM_EVERSION, ESHM_ECORRUPT
+ *                  as for eshm_inspect; a negated errno (-EACCES: we may
+ *                  not write the segment).
+ * err (may be NULL) says why in words. */
+int eshm_group_remove(const char *name, const char *group, unsigned flags, struct eshm_error *err);
 
 /* Words for an error code. */
 const char *eshm_strerror(int code);

@@ -56,6 +56,9 @@ eshm_config_check(const struct eshm_config *c, struct eshm_error *err)
 		bad = "spin must be -1 (adaptive) or 0 to 1000000 us";
 	else if (c->group != -1 && (c->group < 0 || (unsigned long)c->group > INT_MAX))
 		bad = "group must be -1 (the creator's) or a gid from 0 to INT_MAX";
+	else if (c->consumer_group && !eshm_group_name_ok(c->consumer_group))
+		bad = "consumer group must be - or 1 to 63 letters, digits, '.', '_', '-', '@', "
+		      "':' not starting with '-' or '.'";
 	if (bad)
 		return eshm_fill_error(err, ESHM_EINVAL, 0, "%s", bad);
 	return 0;
@@ -225,6 +228,9 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct 
 	}
 	snprintf(h->name, sizeof h->name, "%s", name);
 	snprintf(h->path, sizeof h->path, "%s", path);
+	snprintf(h->cgroup, sizeof h->cgroup, "%s",
+		 h->cfg.consumer_group ? h->cfg.consumer_group : "-");
+	h->cfg.consumer_group = h->cgroup;
 	h->fd = -1;
 	h->guard = -1;
 	struct spin sp = {

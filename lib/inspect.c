@@ -101,6 +101,78 @@ fill_end(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int e
 	uint32_t f = atomic_load_explicit(&s->flags, memory_order_relaxed);
 	ei->exclusive = (f & (SLOTF_EXCLUSIVE | SLOTF_RAW)) != 0;
 	ei->claimed = slot_is_writer(end) ? open_claim(fd, hdr, g, end) : 0;
+	ei->group = -1;
+	ei->held = 0;
+	if (!slot_is_writer(end)) {
+		const struct eshm_batch *b =
+			&hdr->batch[slot_chan(end)][end % SLOTS_PER_CHAN - SLOT_R];
+		uint64_t st = atomic_load_explicit(&b->start, memory_order_relaxed);
+		uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
+		if (atomic_load_explicit(&b->state, memory_order_relaxed) == BATCH_HELD &&
+		    st < en && en - st <= g->cap[slot_chan(end)])
+			ei->held = en - st;
+		ei->group = (int)(f >> 8 & 0xff); /* the group's slot: see fill_groups */
+	}
+}
+
+/* The consumer groups of channel ch, in slot order, with their backlogs;
+ * readers' group fields become indexes in that list. */
+static int
+fill_groups(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int ch,
+	    struct eshm_channel_info *ci)
+{
+	int index[ESHM_GROUPS], n = 0;
+	for (int gi = 0; gi < ESHM_GROUPS; gi++) {
+		const struct eshm_group *gr = &hdr->group[ch][gi];
+		index[gi] = -1;
+		if (atomic_load_explicit(&gr->state, memory_order_relaxed) != GROUP_USED)
+			continue;
+		struct eshm_group_info *gis = &ci->groups[n];
+		index[gi] = n++;
+		memcpy(gis->name, gr->name, sizeof gis->name);
+		gis->name[sizeof gis->name - 1] = '\0';
+		gis->created_ns = gr->created_ns;
+		gis->returned = (int)atomic_load_explicit(&gr->returned, memory_order_relaxed);
+		uint64_t rel = atomic_load_explicit(&gr->release, memory_order_relaxed);
+		uint64_t skip = 0, msgs = 0;
+		if (atomic_load_explicit(&gr->skip_pos, memory_order_relaxed) == rel) {
+			uint64_t sw = atomic_load_explicit(&gr->skip_word, memory_order_relaxed);
+			skip = (uint32_t)sw;
+			msgs = sw >> 32;
+		}
+		struct eshm_backlog bl;
+		int r = eshm_backlog_from(fd, hdr, ch, g, rel, skip, msgs, &bl);
+		if (r)
+			return r;
+		gis->backlog_msgs = bl.msgs;
+		gis->backlog_bytes = bl.bytes;
+		for (int k = 0; k < ESHM_READERS; k++) {
+			const struct eshm_batch *b = &hdr->batch[ch][k];
+			uint32_t bs = atomic_load_explicit(&b->state, memory_order_relaxed);
+			uint64_t st = atomic_load_explicit(&b->start, memory_order_relaxed);
+			uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
+			if (bs != BATCH_NONE &&
+			    atomic_load_explicit(&b->group, memory_order_relaxed) == (uint32_t)gi &&
+			    st < en && en - st <= g->cap[ch])
+				gis->held_bytes += en - st;
+		}
+	}
+	ci->ngroups = n;
+	for (int k = 0; k < ci->nreaders; k++) {
+		struct eshm_end_info *ei = &ci->readers[k];
+		ei->group = ei->group >= 0 && ei->group < ESHM_GROUPS ? index[ei->group] : -1;
+		if (ei->group >= 0) {
+			if (ei->state == ESHM_PEER_DEAD)
+				ci->groups[ei->group].dead++;
+			else
+				ci->groups[ei->group].live++;
+		}
+	}
+	if (ci->reader.state == ESHM_PEER_NONE)
+		ci->reader.group = -1;
+	else if (ci->reader.group >= 0 && ci->reader.group < ESHM_GROUPS)
+		ci->reader.group = index[ci->reader.group];
+	return 0;
 }
 
 /* The holders of n slots from first: those held (live or dead) listed in
@@ -245,8 +317,13 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 		int base = ch * SLOTS_PER_CHAN;
 		fill_ends(fd, copy, g, base + SLOT_W, ESHM_WRITERS, now, &ci->writer, ci->writers,
 			  ESHM_MAX_WRITERS, &ci->nwriters);
-		fill_ends(fd, copy, g, base + SLOT_R, ESHM_READERS, now, &ci->reader, NULL, 0,
-			  NULL);
+		fill_ends(fd, copy, g, base + SLOT_R, ESHM_READERS, now, &ci->reader, ci->readers,
+			  ESHM_MAX_READERS, &ci->nreaders);
+		if (fill_groups(fd, copy, g, ch, ci)) {
+			invalid(info, "corrupt: %s", "bad record in channel");
+			free(copy);
+			return 0;
+		}
 		int p = eshm_chan_pending(fd, copy, ch, g);
 		if (p < 0) {
 			invalid(info, "corrupt: %s", "bad record in channel");

@@ -1,4 +1,4 @@
-/* ring-read.c - the reading side of a channel's ring: one consumer group's reader. */
+/* ring-read.c - the reading side of a channel's ring: a reader of a consumer group. */
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
@@ -12,7 +12,16 @@
 /* Memory ordering: see ring-write.c. A record is read only after its tag
  * (acquire) says it is committed; releasing stores the group's release
  * point and kept (seq_cst, for the Dekker pair of wait.c) only after the
- * released bytes were read. */
+ * released bytes were read.
+ *
+ * A reader reads its batch (struct eshm_batch): committed records it took
+ * from its group's next with a CAS, [tail, bend). When it has read them
+ * all it takes more: a batch some reader of the group returned, first,
+ * else the records after next; while it holds records it did not release,
+ * only those right after them (next == bend), so that its batch stays one
+ * range. Alone in its group (no other batch counts in holders), it takes
+ * bigger batches, and its tail is the group's release point: one CAS per
+ * refill is all that sharing costs it. */
 
 static void save_undo(struct rside *r);
 static int peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms,
@@ -25,21 +34,43 @@ eshm_rside_init(struct eshm *h, int ch)
 	struct rside *r = &h->r;
 	r->c = &h->hdr->chan[ch];
 	r->grp = &h->hdr->group[ch][r->group];
+	r->b = &h->hdr->batch[ch][h->rend % SLOTS_PER_CHAN - SLOT_R];
 	r->ring = h->base + h->g.off[ch];
 	r->cap = h->g.cap[ch];
 	r->salt = h->hdr->salt;
-	uint64_t t = atomic_load_explicit(&r->grp->release, memory_order_acquire);
-	uint64_t hd = atomic_load_explicit(&r->c->claim, memory_order_acquire);
-	if (!span_ok(hd, t, r->cap))
-		return eshm_corrupt(h, ch, "claim/group release out of range", hd, t);
-	r->tail = t;
-	r->head = hd;
-	r->skip = r->skipmsgs = 0;
-	if (atomic_load_explicit(&r->grp->skip_pos, memory_order_acquire) == t) {
-		uint64_t sw = atomic_load_explicit(&r->grp->skip_word, memory_order_relaxed);
-		r->skip = (uint32_t)sw;
-		r->skipmsgs = (uint32_t)(sw >> 32);
+	uint64_t nx, hd;
+	for (int tries = 0;; tries++) {
+		/* (others may go a lap further between the two loads: look again) */
+		nx = atomic_load_explicit(&r->grp->next, memory_order_acquire);
+		hd = atomic_load_explicit(&r->c->claim, memory_order_acquire);
+		if (span_ok(hd, nx, r->cap))
+			break;
+		if (tries == 100)
+			return eshm_corrupt(h, ch, "claim/group next out of range", hd, nx);
 	}
+	/* our batch: empty, or the one of the stale reader we took over */
+	uint64_t st = atomic_load_explicit(&r->b->start, memory_order_relaxed);
+	uint64_t en = atomic_load_explicit(&r->b->end, memory_order_relaxed);
+	r->skip = r->skipmsgs = 0;
+	if (st < en && st < nx) {
+		if (en > nx)
+			en = nx;
+		if (!span_ok(hd, st, r->cap))
+			return eshm_corrupt(h, ch, "batch out of range", st, en);
+		if (atomic_load_explicit(&r->b->skip_pos, memory_order_acquire) == st) {
+			uint64_t sw = atomic_load_explicit(&r->b->skip_word, memory_order_relaxed);
+			r->skip = (uint32_t)sw;
+			r->skipmsgs = (uint32_t)(sw >> 32);
+		}
+		r->tail = st;
+		r->bend = en;
+	} else {
+		r->tail = r->bend = nx;
+	}
+	r->shared = true; /* until our first batch says otherwise */
+	r->head = hd;
+	r->eos_seen = atomic_load_explicit(&r->grp->eos_epoch, memory_order_relaxed);
+	r->swept_at = 0;
 	r->lost_since = 0;
 	memset(&r->n, 0, sizeof r->n);
 	eshm_rewind(h);
@@ -94,11 +125,31 @@ static int
 rrefresh(struct eshm *h)
 {
 	struct rside *r = &h->r;
-	uint64_t hd = atomic_load_explicit(&r->c->claim, memory_order_seq_cst);
-	if (hd < r->cur || !span_ok(hd, r->tail, r->cap))
-		return eshm_corrupt(h, slot_chan(h->rend), "claim moved out of range", hd, r->tail);
-	r->head = hd;
-	return 0;
+	for (int tries = 0;; tries++) {
+		bool held = r->tail != r->bend;
+		if (!held) {
+			/* Holding nothing, our place is the group's next, where our
+			 * next batch starts (others took what was before it).
+			 * Loaded before the claim: records are taken only once
+			 * claimed. */
+			uint64_t n = atomic_load_explicit(&r->grp->next, memory_order_acquire);
+			if (n > r->bend) {
+				r->tail = r->cur = r->bend = n;
+				r->skip = r->skipmsgs = r->curoff = r->curmsgs = 0;
+			}
+		}
+		uint64_t hd = atomic_load_explicit(&r->c->claim, memory_order_seq_cst);
+		if (hd >= r->bend && span_ok(hd, r->tail, r->cap)) {
+			r->head = hd;
+			return 0;
+		}
+		/* Holding nothing, we may have been preempted between the two
+		 * loads while the others went more than a lap further: look
+		 * again. Holding a batch, the ring cannot pass it. */
+		if (held || tries == 100)
+			return eshm_corrupt(h, slot_chan(h->rend), "claim moved out of range", hd,
+					    r->tail);
+	}
 }
 
 /* Read and check the committed record at pos (< head). */
@@ -118,25 +169,54 @@ rec_at(struct eshm *h, uint64_t pos, struct eshm_rec *out)
 	return why ? eshm_corrupt(h, slot_chan(h->rend), why, pos, out->len) : 0;
 }
 
-/* Whether the stream ended and our group has not been told. */
+/* Whether the stream ended and we have not delivered its end. */
 static bool
 end_pending(const struct rside *r)
 {
 	return atomic_load_explicit(&r->c->ended, memory_order_acquire) &&
-	       atomic_load_explicit(&r->grp->eos_epoch, memory_order_relaxed) !=
-		       atomic_load_explicit(&r->c->end_epoch, memory_order_relaxed);
+	       r->eos_seen != atomic_load_explicit(&r->c->end_epoch, memory_order_relaxed);
 }
 
-/* 1 when a record was claimed beyond the cursor, or the stream ended */
+/* Whether our group has nothing left for anyone: every record claimed was
+ * taken, none is to be delivered again, and no other reader of the group
+ * holds a batch (it could die and return it). */
+static bool
+group_drained(struct eshm *h)
+{
+	struct rside *r = &h->r;
+	if (atomic_load_explicit(&r->grp->next, memory_order_acquire) != r->head ||
+	    atomic_load_explicit(&r->grp->returned, memory_order_acquire))
+		return false;
+	if (atomic_load_explicit(&r->grp->holders, memory_order_acquire) <= 1)
+		return true;
+	int ch = slot_chan(h->rend);
+	for (int k = 0; k < ESHM_READERS; k++) {
+		struct eshm_batch *b = &h->hdr->batch[ch][k];
+		if (b == r->b ||
+		    atomic_load_explicit(&b->state, memory_order_acquire) == BATCH_NONE ||
+		    atomic_load_explicit(&b->group, memory_order_relaxed) != (uint32_t)r->group)
+			continue;
+		uint64_t st = atomic_load_explicit(&b->start, memory_order_acquire);
+		if (st < atomic_load_explicit(&b->end, memory_order_relaxed) && st < r->head)
+			return false;
+	}
+	return true;
+}
+
+/* 1 when the group has records beyond next, a returned batch, or the end
+ * of the stream for us */
 static int
 data_ready(struct eshm *h)
 {
 	int r = rrefresh(h);
 	if (r)
 		return r;
-	if (h->r.head == h->r.cur && !end_pending(&h->r))
+	struct rside *rs = &h->r;
+	if (rs->head == atomic_load_explicit(&rs->grp->next, memory_order_acquire) &&
+	    !atomic_load_explicit(&rs->grp->returned, memory_order_acquire) &&
+	    !(end_pending(rs) && group_drained(h)))
 		return 0;
-	h->r.lost_since = 0;
+	rs->lost_since = 0;
 	return 1;
 }
 
@@ -164,8 +244,27 @@ stream_lost(struct eshm *h)
 	return false;
 }
 
-/* After a whole slice with no data: is our name still ours, and is the
- * stream lost? (Asked only then: it costs system calls, lstat and
+/* With other readers in the group (or batches to deliver again), look for
+ * readers of the channel that died: what they held goes back to their
+ * groups. At most every 50 ms: it costs a system call per reader. */
+static int
+sweep(struct eshm *h, int64_t now)
+{
+	struct rside *r = &h->r;
+	if (atomic_load_explicit(&r->grp->holders, memory_order_relaxed) <= 1 ||
+	    now - r->swept_at < 50 * 1000000LL)
+		return 0;
+	r->swept_at = now;
+	int rc = eshm_lock(h, LOCK_EX);
+	if (rc)
+		return rc;
+	eshm_readers_sweep(h, slot_chan(h->rend));
+	flock(h->fd, LOCK_UN);
+	return 0;
+}
+
+/* After a whole slice with no data: is our name still ours, did a reader
+ * of the group die, and is the stream lost? (Asked only then: it costs system calls, lstat and
  * F_OFD_GETLK, which a sleeping handoff on a shared core would pay every
  * time.) Give up with ESHM_EWRITERLOST once it has been lost for
  * max_retries * retry_ms with no new writer. */
@@ -175,6 +274,8 @@ data_idle(struct eshm *h, int64_t now)
 	struct rside *r = &h->r;
 	int rc = eshm_still_named(h);
 	if (rc)
+		return rc;
+	if ((rc = sweep(h, now)))
 		return rc;
 	if (!stream_lost(h)) {
 		r->lost_since = 0;
@@ -269,9 +370,11 @@ wait_commit(struct eshm *h, int64_t *deadline, int timeout_ms)
 	}
 }
 
-/* The end of the stream, for our group, when the channel is drained and
- * nothing is peeked: decided under the flock, so that no writer attaches
- * meanwhile. ESHM_EOF once, or 0 if it was not the end after all. */
+/* The end of the stream, for us, when our group is drained and nothing is
+ * peeked: decided under the flock, so that no writer attaches meanwhile.
+ * Every reader of the group gets it (a pool ends together); the group
+ * records that it was delivered, so that a reader coming later does not.
+ * ESHM_EOF once, or 0 if it was not the end after all. */
 static int
 take_end(struct eshm *h)
 {
@@ -279,10 +382,11 @@ take_end(struct eshm *h)
 	int rc = eshm_lock(h, LOCK_SH);
 	if (rc)
 		return rc;
-	if (rrefresh(h) == 0 && r->cur == r->head && end_pending(r)) {
-		atomic_store_explicit(&r->grp->eos_epoch,
-				      atomic_load_explicit(&r->c->end_epoch, memory_order_relaxed),
-				      memory_order_relaxed);
+	if (rrefresh(h) == 0 && r->cur == r->tail && r->tail == r->bend && end_pending(r) &&
+	    group_drained(h)) {
+		uint32_t e = atomic_load_explicit(&r->c->end_epoch, memory_order_relaxed);
+		atomic_store_explicit(&r->grp->eos_epoch, e, memory_order_relaxed);
+		r->eos_seen = e;
 		rc = ESHM_EOF;
 	}
 	flock(h->fd, LOCK_UN);
@@ -294,26 +398,45 @@ static bool
 room_to_wake(const struct rside *r)
 {
 	uint64_t cl = atomic_load_explicit(&r->c->claim, memory_order_relaxed);
-	return cl <= r->tail || r->tail + r->cap - cl >= r->cap / 4;
+	uint64_t k = atomic_load_explicit(&r->c->kept, memory_order_relaxed);
+	return cl <= k || k + r->cap - cl >= r->cap / 4;
 }
 
-/* Store the release point (and the partial-record mark) and wake writers
- * that sleep for space. */
+/* Store what we released in our batch and, alone in the group, as the
+ * group's release point (with others, the least of all batches, once
+ * ours is done); wake writers that sleep for space. */
 static void
 rpublish(struct eshm *h)
 {
 	struct rside *r = &h->r;
+	int ch = slot_chan(h->rend);
 	if (r->skip) {
-		/* The skip applies only while skip_pos equals the release point.
-		 * Store the word before the position: a reader killed between the
-		 * two leaves a position that does not match, so the next reader
-		 * re-reads the whole record (duplicates, never loss). */
-		atomic_store_explicit(&r->grp->skip_word,
-				      (uint64_t)r->skip | (uint64_t)r->skipmsgs << 32,
-				      memory_order_release);
-		atomic_store_explicit(&r->grp->skip_pos, r->tail, memory_order_release);
+		/* The skip applies only while skip_pos equals the start. Store
+		 * the word before the position: a reader killed between the two
+		 * leaves a position that does not match, so the record is
+		 * delivered again whole (duplicates, never loss). */
+		uint64_t sw = (uint64_t)r->skip | (uint64_t)r->skipmsgs << 32;
+		atomic_store_explicit(&r->b->skip_word, sw, memory_order_release);
+		atomic_store_explicit(&r->b->skip_pos, r->tail, memory_order_release);
+		if (!r->shared) {
+			atomic_store_explicit(&r->grp->skip_word, sw, memory_order_release);
+			atomic_store_explicit(&r->grp->skip_pos, r->tail, memory_order_release);
+		}
 	}
-	eshm_group_released(h->hdr, slot_chan(h->rend), r->group, r->tail);
+	bool done = r->tail == r->bend && !r->skip;
+	if (!r->shared) {
+		atomic_store_explicit(&r->b->start, r->tail, memory_order_release);
+		eshm_group_released(h->hdr, ch, r->group, r->tail);
+	} else if (done) {
+		/* Our batch is empty now: seq_cst, as the rescans of two readers
+		 * finishing at once must not both miss the other's store (each
+		 * would hold the release point at the other's batch). */
+		atomic_store_explicit(&r->b->start, r->tail, memory_order_seq_cst);
+		eshm_group_rescan(h->hdr, ch, r->group);
+	} else {
+		atomic_store_explicit(&r->b->start, r->tail, memory_order_release);
+		return;
+	}
 	/* Writers asleep for room are woken once a quarter of the ring is
 	 * free, or everything is: not at every message, which would have
 	 * them take turns at each freed record, every one a system call (four
@@ -323,6 +446,132 @@ rpublish(struct eshm *h)
 		atomic_store_explicit(&r->c->space_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&r->c->space_wait);
 		eshm_count_add(&r->n.wakes, 1);
+	}
+	/* the last batch of an ended stream: readers of the group waiting
+	 * for the others to finish may end now */
+	if (r->shared && atomic_load_explicit(&r->c->ended, memory_order_relaxed) &&
+	    atomic_load_explicit(&r->c->data_wait, memory_order_relaxed)) {
+		atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
+		eshm_futex_wake(&r->c->data_wait);
+	}
+}
+
+/* Set our (empty) batch at pos: nothing held. */
+static void
+batch_empty(struct rside *r, uint64_t pos)
+{
+	atomic_store_explicit(&r->b->end, pos, memory_order_seq_cst);
+	atomic_store_explicit(&r->b->start, pos, memory_order_seq_cst);
+	r->tail = r->cur = r->bend = pos;
+	r->skip = r->skipmsgs = r->curoff = r->curmsgs = 0;
+}
+
+/* Take a batch a reader of the group returned; 1 if one was. */
+static int
+adopt(struct eshm *h)
+{
+	struct rside *r = &h->r;
+	uint64_t st, en, sw;
+	int rc = eshm_lock(h, LOCK_EX);
+	if (rc)
+		return rc;
+	int got = eshm_batch_adopt(h, &st, &en, &sw);
+	flock(h->fd, LOCK_UN);
+	if (got <= 0)
+		return got;
+	if (rrefresh(h) == 0 && (st >= en || en > r->head || !span_ok(r->head, st, r->cap)))
+		return eshm_corrupt(h, slot_chan(h->rend), "returned batch out of range", st, en);
+	r->tail = r->cur = st;
+	r->bend = en;
+	r->skip = r->curoff = (uint32_t)sw;
+	r->skipmsgs = r->curmsgs = (uint32_t)(sw >> 32);
+	r->shared = true;
+	return 1;
+}
+
+/* Bounds of a batch: while others share the group, small enough that the
+ * work spreads, big enough that the CAS on next is rare; alone, what the
+ * walk over its headers (read again right after) keeps in the cache. */
+#define BATCH_MSGS 64
+#define BATCH_MSGS_ALONE 512
+
+/*
+ * Our batch is read to its end (cur == bend): take more. 1 when we have
+ * more, 0 when there is none now (the caller waits, or returns), or an
+ * error. Waits (deadline, timeout_ms) only for a claimed record at next
+ * to be committed.
+ */
+static int
+take_batch(struct eshm *h, int64_t *deadline, int timeout_ms)
+{
+	struct rside *r = &h->r;
+	int ch = slot_chan(h->rend), rc;
+	bool held = r->tail != r->bend;
+	if (!held && atomic_load_explicit(&r->grp->returned, memory_order_acquire) &&
+	    (rc = adopt(h)) != 0)
+		return rc;
+	for (;;) {
+		/* (holding nothing, this moves us to the group's next) */
+		if ((rc = rrefresh(h)))
+			return rc;
+		uint64_t n = r->bend;
+		if (held && atomic_load_explicit(&r->grp->next, memory_order_acquire) != n)
+			return 0; /* what follows went to another reader */
+		if (n == r->head)
+			return 0;
+		if (!span_ok(r->head, n, r->cap))
+			return eshm_corrupt(h, ch, "group next out of range", n, r->head);
+		if (!rec_committed(r->ring, r->cap, n, r->salt)) {
+			if ((rc = wait_commit(h, deadline, timeout_ms)))
+				return rc;
+			continue;
+		}
+		/* the committed records at next, as many as a batch takes */
+		bool alone = atomic_load_explicit(&r->grp->holders, memory_order_acquire) <= 1;
+		uint64_t e = n, msgs = 0, maxb = alone ? r->cap / 4 : r->cap / 8;
+		while (e < r->head && rec_committed(r->ring, r->cap, e, r->salt)) {
+			struct eshm_rec rec;
+			if (rec_at_invalid(r->ring, ring_off(e, r->cap), r->cap, r->head - e,
+					   &rec)) {
+				/* taken, released and written over since we looked? */
+				if (atomic_load_explicit(&r->grp->next, memory_order_acquire) != n)
+					break;
+				if ((rc = rec_at(h, e, &rec)))
+					return rc;
+			}
+			e += rec_size(&rec);
+			msgs += rec_kind(&rec) == REC_MSG     ? 1
+				: rec_kind(&rec) == REC_DELIM ? rec_nmsgs(&rec)
+							      : 0;
+			if (msgs >= (alone ? BATCH_MSGS_ALONE : BATCH_MSGS) || e - n >= maxb)
+				break;
+		}
+		if (e == n)
+			continue;
+		/* announce, then take: see eshm_group_rescan */
+		if (held) {
+			atomic_store_explicit(&r->b->end, e, memory_order_seq_cst);
+		} else {
+			atomic_store_explicit(&r->b->skip_pos, UINT64_MAX, memory_order_relaxed);
+			atomic_store_explicit(&r->b->end, e, memory_order_seq_cst);
+			atomic_store_explicit(&r->b->start, n, memory_order_seq_cst);
+		}
+		if (atomic_compare_exchange_strong_explicit(
+			    &r->grp->next, &n, e, memory_order_seq_cst, memory_order_relaxed)) {
+			r->bend = e;
+			r->shared =
+				atomic_load_explicit(&r->grp->holders, memory_order_seq_cst) > 1;
+			return 1;
+		}
+		/* another reader took it first */
+		if (held) {
+			atomic_store_explicit(&r->b->end, r->bend, memory_order_seq_cst);
+			return 0;
+		}
+		/* withdrawn: a rescan meanwhile may have held the release point
+		 * at our announcement, so look again */
+		batch_empty(r, r->tail);
+		eshm_group_rescan(h->hdr, ch, r->group);
 	}
 }
 
@@ -348,33 +597,37 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 	int64_t deadline = -2;
 	int rc;
 	for (;;) {
-		if (r->cur == r->head) {
-			if ((rc = rrefresh(h)))
-				return rc;
-			if (r->cur == r->head) {
-				if (end_pending(r)) {
-					if (r->peeked || r->peekmsgs || !take_eos)
-						return ESHM_EOF;
-					if ((rc = take_end(h)))
-						return rc;
-					continue;
-				}
-				if (deadline == -2)
-					deadline = eshm_deadline(timeout_ms);
-				if (timeout_ms == 0)
-					return eshm_seterr(h, ESHM_ETIMEDOUT, "no data");
-				if ((rc = wait_data(h, deadline)))
-					return rc;
-				continue;
-			}
-		}
 		/* a new batch: a displaced reader hands nothing more on */
 		if (!r->peekmsgs && !eshm_owns(h, h->rend))
 			return eshm_not_owned(h, h->rend);
-		if (!rec_committed(r->ring, r->cap, r->cur, r->salt)) {
-			if (timeout_ms == 0 && r->peekmsgs)
+		if (r->cur == r->bend) {
+			/* (with messages peeked, only records committed already) */
+			int to = r->peekmsgs ? 0 : timeout_ms;
+			if ((rc = take_batch(h, &deadline, to)) < 0)
+				return rc;
+			if (rc)
+				continue;
+			if (r->tail != r->bend)
+				return eshm_seterr(
+					h, ESHM_ETIMEDOUT,
+					r->bend == atomic_load_explicit(&r->grp->next,
+									memory_order_relaxed)
+						? "no data"
+						: "no more data for this reader: what "
+						  "follows went to other readers of its "
+						  "group (release what was peeked)");
+			if (end_pending(r) && group_drained(h)) {
+				if (r->peeked || r->peekmsgs || !take_eos)
+					return ESHM_EOF;
+				if ((rc = take_end(h)))
+					return rc;
+				continue;
+			}
+			if (deadline == -2)
+				deadline = eshm_deadline(timeout_ms);
+			if (timeout_ms == 0)
 				return eshm_seterr(h, ESHM_ETIMEDOUT, "no data");
-			if ((rc = wait_commit(h, &deadline, timeout_ms)))
+			if ((rc = wait_data(h, deadline)))
 				return rc;
 			continue;
 		}
@@ -576,17 +829,11 @@ static ssize_t
 fast_read(struct eshm *h, void *buf, size_t cap)
 {
 	struct rside *r = &h->r;
-	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs)
+	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs || r->tail == r->bend)
 		return -1;
-	if (r->tail == r->head) {
-		rrefresh(h); /* an error is reported by the general path */
-		if (r->tail == r->head)
-			return -1;
-	}
 	uint64_t off = ring_off(r->tail, r->cap);
 	struct eshm_rec rec;
-	if (!rec_committed(r->ring, r->cap, r->tail, r->salt) ||
-	    rec_at_invalid(r->ring, off, r->cap, r->head - r->tail, &rec) ||
+	if (rec_at_invalid(r->ring, off, r->cap, r->bend - r->tail, &rec) ||
 	    rec_kind(&rec) != REC_MSG || rec.len > cap)
 		return -1;
 	if (!eshm_owns(h, h->rend))

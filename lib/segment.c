@@ -316,14 +316,27 @@ eshm_chan_backlog(int fd, const struct eshm_header *hdr, int ch, const struct es
 {
 	const struct eshm_chan *c = &hdr->chan[ch];
 	uint64_t kept = atomic_load_explicit(&c->kept, memory_order_acquire);
+	uint64_t skip, skipmsgs;
+	kept_skip(hdr, ch, kept, &skip, &skipmsgs);
+	int r = eshm_backlog_from(fd, hdr, ch, g, kept, skip, skipmsgs, b);
+	if (!r)
+		b->pending |= end_pending(hdr, ch);
+	return r;
+}
+
+/* The same, from position kept, of whose record skip bytes and skipmsgs
+ * messages are released (the backlog of one group, from its release
+ * point); pending says only whether a message is there. */
+int
+eshm_backlog_from(int fd, const struct eshm_header *hdr, int ch, const struct eshm_geom *g,
+		  uint64_t kept, uint64_t skip, uint64_t skipmsgs, struct eshm_backlog *b)
+{
+	const struct eshm_chan *c = &hdr->chan[ch];
 	uint64_t claim = atomic_load_explicit(&c->claim, memory_order_acquire);
 	uint64_t cap = g->cap[ch], salt = hdr->salt;
-	uint64_t skip, skipmsgs;
 	memset(b, 0, sizeof *b);
 	if (!span_ok(claim, kept, cap))
 		return ESHM_ECORRUPT;
-	b->pending = end_pending(hdr, ch);
-	kept_skip(hdr, ch, kept, &skip, &skipmsgs);
 	/* each step advances by at least 16 bytes, so at most cap/16 steps */
 	for (uint64_t pos = kept; pos < claim;) {
 		uint64_t off = pos % cap;

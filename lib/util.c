@@ -281,6 +281,7 @@ static const char *const msgs[] = {
 	[-ESHM_EPENDING - 1000] = "segment holds undelivered data",
 	[-ESHM_EREMOVED - 1000] = "segment was removed or replaced while in use",
 	[-ESHM_ETURN - 1000] = "another writer's raw stream has the channel to itself",
+	[-ESHM_ENOGROUP - 1000] = "no consumer group of that name",
 };
 
 const char *

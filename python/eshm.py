@@ -83,7 +83,7 @@ class _Config(_c.Structure):
         ("stale_threshold_ms", _c.c_int), ("max_retries", _c.c_int),
         ("retry_ms", _c.c_int), ("framing", _c.c_int), ("flags", _c.c_uint),
         ("spin_us", _c.c_int), ("interrupt", _c.c_void_p),
-        ("group", _c.c_long),
+        ("group", _c.c_long), ("consumer_group", _c.c_char_p),
     ]
 
 
@@ -96,12 +96,22 @@ class _EndInfo(_c.Structure):
         ("state", _c.c_int), ("pid", _c.c_int), ("start_time", _c.c_uint64),
         ("heartbeat_age_ms", _c.c_int64), ("generation", _c.c_uint64),
         ("stale_ms", _c.c_uint32), ("exclusive", _c.c_int), ("claimed", _c.c_uint32),
+        ("group", _c.c_int), ("held", _c.c_uint64),
     ]
 
 
 MAX_WRITERS = 64    # live writers a channel takes (ESHM_MAX_WRITERS)
-MAX_READERS = 64    # readers, one per consumer group (ESHM_MAX_READERS)
+MAX_READERS = 64    # live readers of a channel, all groups (ESHM_MAX_READERS)
 MAX_GROUPS = 16     # consumer groups of a channel (ESHM_MAX_GROUPS)
+GROUP_NAME_MAX = 63  # bytes of a consumer group's name (ESHM_GROUP_NAME_MAX)
+
+
+class _GroupInfo(_c.Structure):
+    _fields_ = [
+        ("name", _c.c_char * (GROUP_NAME_MAX + 1)), ("live", _c.c_int), ("dead", _c.c_int),
+        ("backlog_msgs", _c.c_uint64), ("backlog_bytes", _c.c_uint64),
+        ("held_bytes", _c.c_uint64), ("returned", _c.c_int), ("created_ns", _c.c_int64),
+    ]
 
 
 class _ChannelInfo(_c.Structure):
@@ -113,6 +123,8 @@ class _ChannelInfo(_c.Structure):
         ("wakes", _c.c_uint64), ("framing", _c.c_int), ("eos", _c.c_int),
         ("writer", _EndInfo), ("reader", _EndInfo),
         ("nwriters", _c.c_int), ("writers", _EndInfo * MAX_WRITERS),
+        ("nreaders", _c.c_int), ("readers", _EndInfo * MAX_READERS),
+        ("ngroups", _c.c_int), ("groups", _GroupInfo * MAX_GROUPS),
     ]
 
 
@@ -154,6 +166,9 @@ _list = _proto(_lib, "eshm_list", _ssz, _c.POINTER(_c.POINTER(_c.c_char_p)))
 _list_free = _proto(_lib, "eshm_list_free", None, _c.POINTER(_c.c_char_p), _sz)
 _segment_path = _proto(_lib, "eshm_segment_path", _int, _c.c_char_p, _c.c_char_p, _sz)
 _framing_name = _proto(_lib, "eshm_framing_name", _c.c_char_p, _int)
+_group_name_ok = _proto(_lib, "eshm_group_name_ok", _int, _c.c_char_p)
+_group_remove = _proto(_lib, "eshm_group_remove", _int, _c.c_char_p, _c.c_char_p, _c.c_uint,
+                       _c.POINTER(_Error))
 _peer_state_name = _proto(_lib, "eshm_peer_state_name", _c.c_char_p, _int)
 # blocking (GIL released) and non-blocking (GIL kept) versions
 _write = _proto(_lib, "eshm_write", _int, _vp, _c.c_char_p, _sz, _int)
@@ -186,6 +201,7 @@ EINVAL = -1014       # bad argument
 EPENDING = -1015     # the segment still holds undelivered data
 EREMOVED = -1016     # the segment's name was removed or replaced while in use
 ETURN = -1017        # another writer's raw stream has the channel to itself
+ENOGROUP = -1018     # no consumer group of that name
 _EINTR, _EPERM = -4, -1
 _DETACH_LOST = 1
 _ROLES = {"auto": 0, "master": 1, "slave": 2}
@@ -310,6 +326,21 @@ def _end_dict(e):
     }
 
 
+def _reader_dict(e, groups):
+    d = _end_dict(e)
+    d["group"] = groups[e.group] if 0 <= e.group < len(groups) else None
+    d["held"] = e.held
+    return d
+
+
+def _group_dict(g):
+    return {
+        "name": g.name.decode(), "live": g.live, "dead": g.dead,
+        "backlog_msgs": g.backlog_msgs, "backlog_bytes": g.backlog_bytes,
+        "held_bytes": g.held_bytes, "returned": g.returned, "created_ns": g.created_ns,
+    }
+
+
 def _info_dict(info):
     name = info.name.decode()
     d = {
@@ -336,6 +367,11 @@ def _info_dict(info):
             "writer": _end_dict(c.writer), "reader": _end_dict(c.reader),
             "writers": [_end_dict(c.writers[k]) for k in range(min(c.nwriters, MAX_WRITERS))],
         }
+        groups = [_group_dict(c.groups[k]) for k in range(min(c.ngroups, MAX_GROUPS))]
+        names = [g["name"] for g in groups]
+        d["channels"][ch]["readers"] = [
+            _reader_dict(c.readers[k], names) for k in range(min(c.nreaders, MAX_READERS))]
+        d["channels"][ch]["groups"] = groups
     return d
 
 
@@ -373,12 +409,20 @@ class ESHM:
     the channel to itself: refused with EBUSY while other writers are
     attached, and a writer meeting a raw stream gets ETURN (try again when
     it ends).
+
+    group names the consumer group this handle reads in (None: "-", the
+    unnamed group). Readers of one group share the messages, each taking
+    batches of whole records (a worker pool); every group gets every
+    message. A message a reader took and did not release (read() releases
+    at once) goes back to its group when the reader closes or dies, to be
+    delivered again first. Several readers of a group need role "slave"
+    (or "master") and ends="read": role "auto" is exclusive.
     """
 
     def __init__(self, name, role="auto", ends="both", capacity=None, mode=None,
                  keep=False, create=True, wait=5.0, framing="message", takeover=False,
                  heartbeat_ms=None, stale_ms=None, spin_us=None, eos_on_close=True,
-                 shm_group=None, exclusive=False):
+                 shm_group=None, exclusive=False, group=None):
         self._h = None
         cfg = _Config()
         _config_init(_c.byref(cfg))
@@ -412,6 +456,13 @@ class ESHM:
             cfg.flags |= _EXCLUSIVE
         if not eos_on_close:
             cfg.flags |= _NO_EOS
+        if group is not None:
+            gname = group.encode() if isinstance(group, str) else bytes(group)
+            if not _group_name_ok(gname):
+                raise ValueError("eshm: invalid consumer group %r: '-' or 1 to %d letters, "
+                                 "digits, '.', '_', '-', '@', ':' not starting with '-' or "
+                                 "'.'" % (group, GROUP_NAME_MAX))
+            cfg.consumer_group = gname  # (kept alive by gname until open returns)
         err = _Error()
         h = _vp()
         r = _open(name.encode() if isinstance(name, str) else name, _c.byref(cfg),
@@ -656,6 +707,20 @@ def unlink(name, pending=False, invalid=False, kept=True, min_idle=0.0, dry_run=
     r = _unlink(name.encode(), flags, int(min_idle * 1000), None, _c.byref(err))
     if r:
         raise ESHMError(r, err.what.decode() or None)
+
+
+def remove_group(name, group, dry_run=False):
+    """Remove consumer group `group` from segment `name`, as
+    `eshm-clean --group GROUP NAME` does: its place and what it did not
+    release are forgotten. Returns how many channels had it (1 or 2).
+    ESHMError: ENOGROUP (no such group), EBUSY (a reader of it lives), or
+    as inspect()."""
+    err = _Error()
+    r = _group_remove(name.encode(), group.encode(), _UNLINK_DRY_RUN if dry_run else 0,
+                      _c.byref(err))
+    if r < 0:
+        raise ESHMError(r, err.what.decode() or None)
+    return r
 
 
 def segments():

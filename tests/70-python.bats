@@ -19,11 +19,16 @@ $1" "${@:2}"
 #include "eshm.h"
 #define P(t, f) printf(#t "." #f " %zu\n", offsetof(struct t, f))
 int main(void) {
-    printf("eshm_config %zu\neshm_error %zu\neshm_info %zu\neshm_channel_info %zu\neshm_end_info %zu\n",
+    printf("eshm_config %zu\neshm_error %zu\neshm_info %zu\neshm_channel_info %zu\neshm_end_info %zu\n"
+           "eshm_group_info %zu\n",
            sizeof(struct eshm_config), sizeof(struct eshm_error), sizeof(struct eshm_info),
-           sizeof(struct eshm_channel_info), sizeof(struct eshm_end_info));
+           sizeof(struct eshm_channel_info), sizeof(struct eshm_end_info),
+           sizeof(struct eshm_group_info));
     P(eshm_config, flags); P(eshm_config, spin_us); P(eshm_config, interrupt);
-    P(eshm_config, group);
+    P(eshm_config, group); P(eshm_config, consumer_group);
+    P(eshm_channel_info, nreaders); P(eshm_channel_info, readers); P(eshm_channel_info, groups);
+    P(eshm_end_info, group); P(eshm_end_info, held);
+    P(eshm_group_info, backlog_msgs); P(eshm_group_info, returned); P(eshm_group_info, created_ns);
     P(eshm_info, size); P(eshm_info, created_ns); P(eshm_info, idle_ms); P(eshm_info, chan);
     P(eshm_channel_info, framing); P(eshm_channel_info, writer); P(eshm_channel_info, reader);
     P(eshm_end_info, heartbeat_age_ms); P(eshm_end_info, stale_ms);
@@ -35,7 +40,8 @@ EOF
     py '
 import ctypes as c
 S = {"eshm_config": eshm._Config, "eshm_error": eshm._Error, "eshm_info": eshm._Info,
-     "eshm_channel_info": eshm._ChannelInfo, "eshm_end_info": eshm._EndInfo}
+     "eshm_channel_info": eshm._ChannelInfo, "eshm_end_info": eshm._EndInfo,
+     "eshm_group_info": eshm._GroupInfo}
 for line in open(sys.argv[1]):
     what, n = line.split()
     if "." in what:
@@ -278,7 +284,7 @@ for args in (("bad/name",), (sys.argv[1],), ):
     wait_until 5 grep -q reading "$TMP/err"
     run -0 py '
 try:
-    eshm.ESHM(sys.argv[1], role="slave")
+    eshm.ESHM(sys.argv[1], role="slave", exclusive=True)
 except eshm.ESHMError as e:
     print(e)' "$SEG"
     [[ "$output" == "channel m2s of $SEG already has a live reader (pid "* ]]
@@ -305,6 +311,44 @@ for bad in ("no-such-group-" + sys.argv[1], -2, 2**31):
     [ "${lines[3]}" = "eshm: shm_group must be a gid from 0 to 2**31 - 1, not -2" ]
     [[ "${lines[4]}" == *"not 2147483648" ]]
     seg_gone
+}
+
+@test "Python readers share a consumer group, every group gets every message, remove_group" {
+    seq 1 200 | eshm-send --keep "$SEG"
+    py '
+name = sys.argv[1]
+a = eshm.ESHM(name, role="slave", ends="read", group="workers")
+b = eshm.ESHM(name, role="slave", ends="read", group="workers")
+got = []
+# each takes its own batches: together they get every message once
+while True:
+    moved = False
+    for r in (a, b):
+        m = r.read(timeout=0)
+        if m is not None:
+            got.append(int(m))
+            moved = True
+    if not moved:
+        break
+assert sorted(got) == list(range(1, 201)), got[:10]
+d = eshm.inspect(name)["channels"]["m2s"]
+assert [g["name"] for g in d["groups"]] == ["workers"], d["groups"]
+assert sorted(r["pid"] for r in d["readers"]) == [os.getpid()] * 2, d["readers"]
+a.close(); b.close()
+with eshm.ESHM(name, role="slave", ends="read", group="audit") as c:
+    pass
+try:
+    eshm.ESHM(name, role="slave", ends="read", group="no good")
+    raise SystemExit("a bad group name was taken")
+except ValueError as e:
+    assert "invalid consumer group" in str(e), e
+assert eshm.remove_group(name, "audit") == 1
+try:
+    eshm.remove_group(name, "audit")
+    raise SystemExit("removed twice")
+except eshm.ESHMError as e:
+    assert e.code == eshm.ENOGROUP, e
+' "$SEG"
 }
 
 @test "without the library, importing eshm says where it looked" {

@@ -60,6 +60,9 @@ save(const struct seed *s, const char *what)
 	(HDR(group) + ((ch)*ESHM_GROUPS + (g)) * sizeof(struct eshm_group) +                       \
 	 offsetof(struct eshm_group, f))
 #define SLOT(s, f) (HDR(slot) + (s) * sizeof(struct eshm_slot) + offsetof(struct eshm_slot, f))
+#define BATCH(ch, k, f)                                                                            \
+	(HDR(batch) + ((ch)*ESHM_READERS + (k)) * sizeof(struct eshm_batch) +                      \
+	 offsetof(struct eshm_batch, f))
 
 int
 main(int argc, char **argv)
@@ -114,6 +117,25 @@ main(int argc, char **argv)
 	patch64(&s, SLOT(0, heartbeat_ns), UINT64_MAX);
 	patch64(&s, SLOT(SLOT_R, heartbeat_ns), (uint64_t)INT64_MAX + 1);
 	save(&s, "time-overflow");
+	/* a dead reader's batch, and one returned, out of range; a group's
+	 * next past the claim; counts that say more than there is */
+	start(&s, 4);
+	patch64(&s, BATCH(0, 0, start), 5);
+	patch64(&s, BATCH(0, 0, end), UINT64_MAX);
+	patch64(&s, BATCH(0, 0, skip_pos), 5);
+	patch64(&s, BATCH(0, 0, skip_word), UINT64_MAX);
+	save(&s, "dead-reader-batch");
+	start(&s, 3);
+	uint32_t ret[2] = {BATCH_RETURNED, 0};
+	patch(&s, BATCH(0, 3, state), ret, sizeof ret);
+	patch64(&s, BATCH(0, 3, start), 0);
+	patch64(&s, BATCH(0, 3, end), UINT64_MAX - 15);
+	uint32_t counts[2] = {7, 1};
+	patch(&s, GROUP(0, 0, holders), counts, sizeof counts);
+	save(&s, "returned-batch-out-of-range");
+	start(&s, 1);
+	patch64(&s, GROUP(0, 0, next), 1ull << 40);
+	save(&s, "group-next-past-claim");
 	/* whole files: a header's identity alone, and not a segment at all */
 	s.b[0] = 0x80;
 	struct eshm_header h = {.magic = ESHM_MAGIC, .format = 1, .header_size = 4096};

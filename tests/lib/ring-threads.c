@@ -1,7 +1,9 @@
 /* ring-threads.c - writer and reader threads over one ring, for ThreadSanitizer:
  * sequence-numbered messages of varying size, each with a checksum; one
- * writer, then four sharing the channel. */
+ * writer, then four sharing the channel, then four writers and a pool of
+ * three readers. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "t.h"
@@ -146,12 +148,114 @@ four_writers_pass_every_message_intact(void)
 	count = all;
 }
 
+/* A reader of a pool: until the end of stream, each writer's messages in
+ * its order (not all of them: the others take some), intact; what it got
+ * marked in seen, none twice. */
+#define NR 3
+static unsigned char *seen[NW];
+static _Atomic long pool_got;
+
+static void *
+pool_reader(void *arg)
+{
+	eshm_t *r = arg;
+	int64_t last[NW];
+	for (int i = 0; i < NW; i++)
+		last[i] = -1;
+	for (;;) {
+		const void *p;
+		size_t len;
+		int rc = eshm_peek(r, &p, &len, -1);
+		if (rc == ESHM_EOF)
+			return NULL;
+		if (rc || len < sizeof(struct msg)) {
+			fprintf(stderr, "pool: %s (%d, %zu bytes)\n", eshm_errmsg(r), rc, len);
+			return (void *)1;
+		}
+		struct msg m;
+		memcpy(&m, p, sizeof m);
+		const unsigned char *fill = (const unsigned char *)p + sizeof m;
+		uint64_t id = m.seq >> 56, k = m.seq & ((1ull << 56) - 1);
+		if (id >= NW || (int64_t)k <= last[id] || k >= (uint64_t)count ||
+		    m.sum != checksum(m.seq, fill, len - sizeof m)) {
+			fprintf(stderr, "pool: bad message (seq %llu)\n",
+				(unsigned long long)m.seq);
+			return (void *)1;
+		}
+		last[id] = (int64_t)k;
+		/* each message to one reader: a byte each, written by one thread */
+		if (seen[id][k]++) {
+			fprintf(stderr, "pool: message %llu twice\n", (unsigned long long)m.seq);
+			return (void *)1;
+		}
+		atomic_fetch_add(&pool_got, 1);
+		if ((rc = eshm_release(r))) {
+			fprintf(stderr, "pool: release: %s (%d)\n", eshm_errmsg(r), rc);
+			return (void *)1;
+		}
+	}
+}
+
+/* Four writers and three readers of one consumer group: batches taken
+ * with a CAS race, the group's release point moves under them. */
+static void
+four_writers_and_a_pool_of_three_readers(void)
+{
+	const char *n = t_name();
+	long all = count;
+	count = all / NW;
+	struct eshm_config c;
+	eshm_config_init(&c);
+	c.capacity = 64 * 1024;
+	c.role = ESHM_ROLE_MASTER;
+	c.ends = ESHM_END_WRITE;
+	struct writer_arg wa[NW];
+	for (int i = 0; i < NW; i++) {
+		OPEN(wa[i].h, n, &c);
+		wa[i].id = i;
+		wa[i].count = count;
+		seen[i] = calloc((size_t)count, 1);
+		CHECK(seen[i] != NULL);
+	}
+	eshm_t *r[NR];
+	c.role = ESHM_ROLE_SLAVE;
+	c.ends = ESHM_END_READ;
+	c.consumer_group = "pool";
+	for (int i = 0; i < NR; i++)
+		OPEN(r[i], n, &c);
+	pthread_t tw[NW], tr[NR];
+	void *res;
+	for (int i = 0; i < NR; i++)
+		pthread_create(&tr[i], NULL, pool_reader, r[i]);
+	for (int i = 0; i < NW; i++)
+		pthread_create(&tw[i], NULL, writer, &wa[i]);
+	for (int i = 0; i < NW; i++) {
+		pthread_join(tw[i], &res);
+		CHECK(res == NULL);
+	}
+	/* the last writer to leave ends the stream: every reader ends */
+	for (int i = 0; i < NW; i++)
+		eshm_close(wa[i].h);
+	for (int i = 0; i < NR; i++) {
+		pthread_join(tr[i], &res);
+		CHECK(res == NULL);
+	}
+	CHECK_EQ(atomic_load(&pool_got), count * NW);
+	for (int i = 0; i < NR; i++)
+		eshm_close(r[i]);
+	for (int i = 0; i < NW; i++)
+		free(seen[i]);
+	count = all;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		{"two_threads_pass_every_message_intact", two_threads_pass_every_message_intact},
 		{"four_writers_pass_every_message_intact", four_writers_pass_every_message_intact},
+		{"four_writers_and_a_pool_of_three_readers",
+		 four_writers_and_a_pool_of_three_readers},
 		{NULL, NULL},
 	};
 	if (argc > 1)
