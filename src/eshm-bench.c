@@ -27,6 +27,7 @@ enum {
 	OPT_CAPACITY,
 	OPT_WRITERS,
 	OPT_READERS,
+	OPT_GROUPS,
 };
 
 #define MAX_REPEAT 64 /* runs kept per transport for the median */
@@ -42,6 +43,7 @@ static const struct option longopts[] = {
 	{"capacity", required_argument, NULL, OPT_CAPACITY},
 	{"writers", required_argument, NULL, OPT_WRITERS},
 	{"readers", required_argument, NULL, OPT_READERS},
+	{"groups", required_argument, NULL, OPT_GROUPS},
 	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -75,7 +77,14 @@ usage(void)
 	       "                         reader (fan-in, 1 to 64; default 1): eshm, a\n"
 	       "                         pipe (writes up to PIPE_BUF are atomic) and a\n"
 	       "                         POSIX message queue take several writers\n"
-	       "      --readers N        readers (1: several come with consumer groups)\n"
+	       "      --readers N        throughput from one writer to N reader\n"
+	       "                         processes (fan-out, 1 to 64; default 1): each\n"
+	       "                         message to one of them (eshm, a pipe, a POSIX\n"
+	       "                         message queue), or, with --groups, to one\n"
+	       "                         reader of each group (eshm only)\n"
+	       "      --groups G         put the readers in G consumer groups (1 to 16,\n"
+	       "                         at most N; default 1): every group gets every\n"
+	       "                         message\n"
 	       "  -j, --json             one JSON document (keys in eshm-bench(1))\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
@@ -103,7 +112,7 @@ struct opts {
 	int cpu[2]; /* -1: not pinned */
 	int spin_us;
 	size_t capacity;
-	int writers, readers; /* throughput's topology */
+	int writers, readers, groups; /* throughput's topology */
 };
 
 static void
@@ -145,7 +154,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->cpu[0] = o->cpu[1] = -1;
 	o->spin_us = -1;
 	o->capacity = 1u << 20;
-	o->writers = o->readers = 1;
+	o->writers = o->readers = o->groups = 1;
 	while ((c = getopt_long(argc, argv, "s:d:r:c:jhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -212,9 +221,13 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_READERS:
 			o->readers = (int)cli_count_arg("--readers", optarg, ESHM_MAX_READERS);
-			if (o->readers != 1)
-				cli_usage_error("--readers takes 1: several readers of one channel "
-						"come with consumer groups");
+			if (o->readers < 1)
+				cli_usage_error("--readers must be at least 1");
+			break;
+		case OPT_GROUPS:
+			o->groups = (int)cli_count_arg("--groups", optarg, ESHM_MAX_GROUPS);
+			if (o->groups < 1)
+				cli_usage_error("--groups must be at least 1");
 			break;
 		case 'j':
 			o->json = true;
@@ -225,6 +238,10 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->groups > o->readers)
+		cli_usage_error("--groups %d needs at least as many --readers", o->groups);
+	if (o->readers > 1 && o->writers > 1)
+		cli_usage_error("--writers and --readers: one of them is 1 (fan-in or fan-out)");
 	if (o->cases[C_IDLE])
 		o->idle_ms = duration_set ? o->duration_ms : 10000;
 	/* a CPU we may not use would fail in one process after the fork */
@@ -316,6 +333,8 @@ struct link {
 	uint32_t fx_sent, fx_got; /* futex: counts this side stored, and saw */
 	eshm_t *h;
 	bool fan_in;      /* several writers, one reader (run_fan_in) */
+	bool fan_out;     /* one writer, several readers (run_fan_out) */
+	char group[16];   /* eshm: a fan-out reader's consumer group */
 	char segment[64]; /* eshm: removed by the parent whatever happens */
 	char why[160];    /* why prepare skipped this size */
 };
@@ -379,8 +398,10 @@ eshm_open_side(struct link *l)
 	struct eshm_error err;
 	eshm_config_init(&c);
 	c.role = l->is_a ? ESHM_ROLE_MASTER : ESHM_ROLE_SLAVE;
-	if (l->fan_in) /* writers write, the reader reads */
+	if (l->fan_in || l->fan_out) /* writers write, readers read */
 		c.ends = l->is_a ? ESHM_END_WRITE : ESHM_END_READ;
+	if (l->fan_out && l->group[0])
+		c.consumer_group = l->group;
 	else /* one each way, as role auto (and format 1) hold them */
 		c.flags |= ESHM_EXCLUSIVE;
 	c.capacity = l->o->capacity;
@@ -562,7 +583,8 @@ static const char *
 unix_fan_in(const struct link *l)
 {
 	(void)l;
-	return "skipped: a stream socket does not keep several writers' messages apart";
+	return "skipped: a stream socket does not keep messages apart for several writers or "
+	       "readers";
 }
 
 static const struct transport unix_transport = {
@@ -976,6 +998,116 @@ run_fan_in(const struct opts *o, struct link *l, struct result *res)
 	return 0;
 }
 
+/* Fan-out throughput: the parent (the A side) sends as many messages as
+ * it can for the duration, then ends; o->readers processes (B sides), in
+ * o->groups consumer groups, read until the end. Each reader reports what
+ * it got through a pipe; each group must have got exactly what was sent.
+ * Rate: the messages sent over the time from the start to the last
+ * reader's end; with several groups, each group's rate. */
+static int
+run_fan_out(const struct opts *o, struct link *l, struct result *res)
+{
+	const struct transport *tr = l->tr;
+	int nr = o->readers, rp[2];
+	l->fan_out = true;
+	pid_t pids[ESHM_MAX_READERS];
+	struct report {
+		uint64_t msgs;
+		int64_t last_ns;
+		int group;
+		bool ok;
+	};
+	if (pipe(rp))
+		return -1;
+	unsigned char *buf = malloc(l->size);
+	if (!buf)
+		return -1;
+	memset(buf, 0x5a, l->size);
+	/* the readers attach first, so that each group gets everything */
+	int ready[2];
+	if (pipe(ready)) {
+		free(buf);
+		return -1;
+	}
+	int started = 0;
+	for (; started < nr; started++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			break;
+		if (pid == 0) {
+			close(rp[0]);
+			close(ready[0]);
+			pin(o->cpu[1]);
+			struct report rep = {.group = started % o->groups};
+			snprintf(l->group, sizeof l->group, "g%d", rep.group);
+			int rc = link_open(l, false);
+			char one = 1;
+			if (write(ready[1], &one, 1) != 1)
+				_exit(1);
+			close(ready[1]);
+			int r = -1;
+			while (!rc && !cli_signal && (r = tr->recv(l, buf)) == 1)
+				rep.msgs++;
+			rep.last_ns = now_ns();
+			rep.ok = !rc && r == 0;
+			tr->close(l);
+			if (write(rp[1], &rep, sizeof rep) != sizeof rep)
+				_exit(1);
+			_exit(rep.ok ? 0 : 1);
+		}
+		pids[started] = pid;
+	}
+	close(rp[1]);
+	close(ready[1]);
+	for (int i = 0; i < started; i++) {
+		char one;
+		if (read(ready[0], &one, 1) != 1)
+			break;
+	}
+	close(ready[0]);
+	pin(o->cpu[0]);
+	int rc = started == nr ? link_open(l, true) : -1;
+	int64_t start = now_ns(), end = start + o->duration_ms * 1000000;
+	uint64_t sent = 0;
+	while (!rc && !cli_signal && now_ns() < end)
+		for (int i = 0; i < 64 && !rc; i++, sent++)
+			rc = tr->send(l, buf);
+	/* one end for all, or one each where a reader takes it away */
+	for (int i = 0; i < (tr->end_per_writer ? nr : 1) && !rc; i++)
+		tr->end(l);
+	uint64_t calls;
+	bool ok = !rc && !cli_signal;
+	if (ok && tr->futex_calls && sent && tr->futex_calls(l, &calls) == 0)
+		res->futex_per_msg = (double)calls / (double)sent;
+	tr->close(l);
+	uint64_t got[ESHM_MAX_GROUPS] = {0};
+	int64_t last = start;
+	for (int i = 0; i < started; i++) {
+		struct report rep = {0};
+		if (read_full(rp[0], &rep, sizeof rep) != 1 || !rep.ok || rep.group < 0 ||
+		    rep.group >= o->groups) {
+			ok = false;
+			continue;
+		}
+		got[rep.group] += rep.msgs;
+		if (rep.last_ns > last)
+			last = rep.last_ns;
+	}
+	close(rp[0]);
+	for (int i = 0; i < started; i++)
+		if (reap(pids[i], !ok, l->segment))
+			ok = false;
+	free(buf);
+	for (int g = 0; g < o->groups; g++)
+		if (got[g] != sent)
+			ok = false;
+	if (!ok)
+		return -1;
+	res->msgs_per_s = (double)sent / ((double)(last - start) / 1e9);
+	res->bytes_per_s = res->msgs_per_s * (double)l->size;
+	return 0;
+}
+
 /* Latency: A sends, B echoes; A times each round trip. */
 static int
 run_latency(const struct opts *o, struct link *l, struct result *res, int64_t **rtts, size_t *nrtt)
@@ -1220,8 +1352,9 @@ print_json(const struct opts *o, const struct result *v, int n)
 		printf("%s{\"transport\": \"%s\", \"case\": \"%s\", \"size\": %zu", i ? ", " : "",
 		       r->tr->name, cnames[r->c], r->size);
 		/* the topology: throughput's as asked, latency's one each way */
-		printf(", \"writers\": %d, \"readers\": %d", r->c == C_THROUGHPUT ? o->writers : 1,
-		       r->c == C_THROUGHPUT ? o->readers : 1);
+		printf(", \"writers\": %d, \"readers\": %d, \"groups\": %d",
+		       r->c == C_THROUGHPUT ? o->writers : 1, r->c == C_THROUGHPUT ? o->readers : 1,
+		       r->c == C_THROUGHPUT ? o->groups : 1);
 		if (r->skipped[0]) {
 			printf(", \"skipped\": \"%s\"}", r->skipped);
 			continue;
@@ -1302,9 +1435,23 @@ run_one(struct bench *b, enum ckind c, const struct transport *tr, size_t size, 
 		tr->close(&l);
 		return;
 	}
+	/* several readers: those that keep several writers' messages apart
+	 * keep them apart for several readers too */
+	if (c == C_THROUGHPUT && b->o.readers > 1 && !tr->fan_in)
+		why = "skipped: takes one reader";
+	else if (c == C_THROUGHPUT && b->o.readers > 1)
+		why = tr->fan_in(&l);
+	if (!why && c == C_THROUGHPUT && b->o.groups > 1 && tr != &eshm_transport)
+		why = "skipped: gives each message to one reader: no consumer groups";
+	if (why) {
+		snprintf(rs->skipped, sizeof rs->skipped, "%s", why);
+		tr->close(&l);
+		return;
+	}
 	struct result r = {0};
-	int rc = c == C_THROUGHPUT ? (b->o.writers > 1 ? run_fan_in(&b->o, &l, &r)
-						       : run_throughput(&b->o, &l, &r))
+	int rc = c == C_THROUGHPUT ? (b->o.writers > 1   ? run_fan_in(&b->o, &l, &r)
+				      : b->o.readers > 1 ? run_fan_out(&b->o, &l, &r)
+							 : run_throughput(&b->o, &l, &r))
 				   : run_latency(&b->o, &l, &r, &b->rtts, &b->nrtt);
 	/* what the run left open, as when the fork failed */
 	tr->close(&l);

@@ -58,6 +58,17 @@ no_bench_segments() {
     no_bench_segments "$pid"
 }
 
+@test "eshm-bench --readers shares one writer's messages among readers, --groups gives each group all" {
+    run -0 eshm-bench --json --compare -c throughput -d 50ms -r 1 -s 64 --readers 3
+    [ "$(json '{r["transport"]: ("skipped" in r, r["readers"], r["groups"]) for r in d["results"]}' <<<"$output")" = \
+        "{'eshm': (False, 3, 1), 'pipe': (False, 3, 1), 'unix': (True, 3, 1), 'mq': (False, 3, 1)}" ]
+    run -0 eshm-bench --json --compare -c throughput -d 50ms -r 1 -s 64 --readers 4 --groups 2
+    [ "$(json '[r["transport"] for r in d["results"] if "skipped" not in r]' <<<"$output")" = "['eshm']" ]
+    run -2 eshm-bench --readers 2 --groups 3
+    run -2 eshm-bench --readers 2 --writers 2
+    run -2 eshm-bench --readers 0
+}
+
 @test "eshm-bench measures an idle holder's CPU use" {
     run -0 eshm-bench --case idle -d 200ms --json
     [ "$(json 'd["results"][0]["case"]' <<<"$output")" = idle ]
