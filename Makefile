@@ -60,6 +60,9 @@ $(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ -lm
 
+# the work runner of eshm-recv --exec
+$(B)/bin/eshm-recv: $(B)/src/runner.o
+
 # rebuilt whenever the install directories change, so that
 # `make install PREFIX=/usr` never installs a file naming /usr/local
 $(B)/eshm.pc: FORCE
@@ -88,6 +91,7 @@ ASAN_TOOL_BIN := $(TOOLS:%=$(B)/asan/bin/%)
 $(B)/asan/bin/%: $(B)/asan/src/%.o $(B)/asan/src/cli.o $(B)/asan/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ -lm
+$(B)/asan/bin/eshm-recv: $(B)/asan/src/runner.o
 
 $(B)/tests/soak-writer: tests/stress/soak-writer.c $(B)/libeshm.a
 	@mkdir -p $(@D)
@@ -147,6 +151,7 @@ STRESS_SECONDS ?= 600
 STRESS_TOOLS := $(B)/tests/soak-writer $(B)/tests/liveness
 stress: all $(STRESS_TOOLS)
 	bash tests/stress/soak.sh $(STRESS_SECONDS) $(CURDIR)/$(B)
+	bash tests/stress/soak-groups.sh $(STRESS_SECONDS) $(CURDIR)/$(B)
 	$(B)/tests/liveness 1000 30
 
 test-lib: $(TEST_BIN)

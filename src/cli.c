@@ -17,6 +17,7 @@
 const char *cli_prog = "eshm";
 const char *cli_segment;
 volatile sig_atomic_t cli_signal;
+volatile sig_atomic_t cli_wake;
 
 static unsigned closed_std; /* bit n: descriptor n was closed at start */
 static bool mode_given;     /* --mode was given (see cli_one_name) */
@@ -278,6 +279,25 @@ static void
 on_signal(int sig)
 {
 	cli_signal = sig;
+	cli_wake = 1;
+}
+
+static void
+on_child(int sig)
+{
+	(void)sig;
+	cli_wake = 1;
+}
+
+void
+cli_catch_children(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_child;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NOCLDSTOP; /* no SA_RESTART: a wait returns when a child ends */
+	sigaction(SIGCHLD, &sa, NULL);
 }
 
 void
@@ -369,8 +389,9 @@ progress_print(struct cli_progress *p, bool final)
 	char b[32], r[32];
 	cli_human(p->bytes, b, sizeof b);
 	cli_human(secs > 0 ? (uint64_t)((double)p->bytes / secs) : 0, r, sizeof r);
-	fprintf(stderr, "%s%s: %s, %llu messages, %s/s, %.1f s%s", p->tty ? "\r\033[K" : "",
-		cli_prog, b, (unsigned long long)p->msgs, r, secs, p->tty && !final ? "" : "\n");
+	fprintf(stderr, "%s%s: %s, %llu messages, %s/s, %.1f s%s%s%s", p->tty ? "\r\033[K" : "",
+		cli_prog, b, (unsigned long long)p->msgs, r, secs, p->note[0] ? ", " : "", p->note,
+		p->tty && !final ? "" : "\n");
 	p->last = now;
 }
 
@@ -505,7 +526,8 @@ cli_open(const char *name, struct eshm_config *cfg, int timeout_ms)
 {
 	struct eshm_error err;
 	eshm_t *h;
-	cfg->interrupt = &cli_signal;
+	if (!cfg->interrupt)
+		cfg->interrupt = &cli_signal;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	long nap_us = 1000;

@@ -16,6 +16,10 @@ enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_TIMEOUT = 124 };
 extern const char *cli_prog;             /* tool name, for messages */
 extern const char *cli_segment;          /* segment name, for messages, or NULL */
 extern volatile sig_atomic_t cli_signal; /* INT/TERM/HUP received, or 0 */
+/* Set by every signal cli_signals catches, and by SIGCHLD after
+ * cli_catch_children: a tool clears it before a wait that such a signal
+ * must end (as eshm_config.interrupt) */
+extern volatile sig_atomic_t cli_wake;
 
 /* Sets the tool name; holds standard descriptors that are closed (see cli.c). */
 void cli_init(const char *prog);
@@ -45,6 +49,8 @@ uint64_t cli_count_arg(const char *opt, const char *s, uint64_t max);
 /* SIGINT/SIGTERM/SIGHUP set cli_signal and interrupt blocking calls (no
  * SA_RESTART); SIGPIPE is ignored so that writes fail with EPIPE. */
 void cli_signals(void);
+/* SIGCHLD sets cli_wake and interrupts blocking calls. */
+void cli_catch_children(void);
 /* If a signal (or EPIPE) ended us: die of it, so the shell sees 128+N. */
 void cli_reraise(int sig);
 
@@ -61,6 +67,7 @@ struct cli_progress {
 	bool on, tty;
 	int64_t start, last;
 	uint64_t bytes, msgs;
+	char note[96]; /* said after the figures, if set */
 };
 void cli_progress_init(struct cli_progress *p, bool on);
 void cli_progress_add(struct cli_progress *p, uint64_t bytes, uint64_t msgs);
@@ -116,6 +123,7 @@ void cli_check_names(int argc, char **argv);
  * (ESHM_ETURN) waits for its turn, up to timeout_ms (-1: for ever; then
  * exit 124). */
 eshm_t *cli_open(const char *name, struct eshm_config *cfg, int timeout_ms);
+/* (cfg->interrupt, if NULL, becomes &cli_signal.) */
 /* Why the last call on h failed, in words: its message, or the code's. */
 const char *cli_lib_text(eshm_t *h, int code);
 /* Flush and close stdout at the end: status, or 1 after saying why a

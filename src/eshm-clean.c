@@ -12,11 +12,13 @@
 enum {
 	OPT_OLDER = CHAR_MAX + 1,
 	OPT_FORCE,
+	OPT_GROUP,
 };
 
 static const struct option longopts[] = {
 	{"older-than", required_argument, NULL, OPT_OLDER},
 	{"force", no_argument, NULL, OPT_FORCE},
+	{"group", required_argument, NULL, OPT_GROUP},
 	{"dry-run", no_argument, NULL, 'n'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -28,6 +30,7 @@ static void
 usage(void)
 {
 	printf("Usage: %s [options] [NAME...]\n"
+	       "       %s --group GROUP NAME...\n"
 	       "Remove eshm segments (all in /dev/shm, or the named ones) that no live\n"
 	       "process holds: by default only those with nothing undelivered, and in a\n"
 	       "sweep of all of them not those created with --keep. A sweep also removes\n"
@@ -39,6 +42,10 @@ usage(void)
 	       "      --force                remove the named segments whatever they hold,\n"
 	       "                             and named files that are not valid segments;\n"
 	       "                             never one with a live holder\n"
+	       "      --group GROUP          remove consumer group GROUP (its place and\n"
+	       "                             what it did not release) from the named\n"
+	       "                             segments instead; refused while it has a\n"
+	       "                             live reader\n"
 	       "  -n, --dry-run              say what would be removed, remove nothing\n"
 	       "  -v, --verbose              also say what is kept, and why\n"
 	       "  -h, --help                 show this help and exit\n"
@@ -47,13 +54,14 @@ usage(void)
 	       "A segment being attached while we look is never removed. Durations take\n"
 	       "ms, s, m, h (bare: seconds).\n"
 	       "Exit status: 0 success; 1 something could not be removed (a named\n"
-	       "segment kept, a permission problem); 2 usage error.\n",
-	       cli_prog);
+	       "segment kept, a permission problem, no such group); 2 usage error.\n",
+	       cli_prog, cli_prog);
 }
 
 struct opts {
 	unsigned flags;
-	int64_t older_ms; /* -1: not given */
+	int64_t older_ms;  /* -1: not given */
+	const char *group; /* --group */
 	bool dry, verbose, force;
 };
 
@@ -76,6 +84,14 @@ parse(int argc, char **argv, struct opts *o)
 		case OPT_FORCE:
 			o->force = true;
 			break;
+		case OPT_GROUP:
+			if (!eshm_group_name_ok(optarg))
+				cli_usage_error(
+					"invalid --group '%s': - or 1 to %d letters, digits, "
+					"'.', '_', '-', '@', ':' not starting with '-' or '.'",
+					optarg, ESHM_GROUP_NAME_MAX);
+			o->group = optarg;
+			break;
 		case 'n':
 			o->dry = true;
 			break;
@@ -88,6 +104,10 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->force && optind == argc)
 		cli_usage_error("--force needs the NAMEs of the segments to remove");
+	if (o->group && optind == argc)
+		cli_usage_error("--group needs the NAMEs of the segments to remove it from");
+	if (o->group && (o->force || o->older_ms >= 0))
+		cli_usage_error("--group goes with neither --force nor --older-than");
 	cli_check_names(argc, argv);
 	/* a sweep leaves segments created with --keep alone, unless idle for
 	 * --older-than; naming one is asking for it */
@@ -181,6 +201,20 @@ clean_one(const struct opts *o, const char *name, bool named)
 	}
 }
 
+/* --group: remove the group from segment name; true unless it failed. */
+static bool
+remove_group(const struct opts *o, const char *name)
+{
+	struct eshm_error err;
+	int r = eshm_group_remove(name, o->group, o->dry ? ESHM_UNLINK_DRY_RUN : 0, &err);
+	if (r > 0) {
+		printf("%s group %s of %s\n", o->dry ? "would remove" : "removed", o->group, name);
+		return true;
+	}
+	cli_warn("%s: %s", name, cli_err_text(&err, r));
+	return false;
+}
+
 /* What a process killed while creating a segment left, in a sweep: gone
  * only if its creator died. Returns true unless it failed in a way that
  * counts. */
@@ -229,7 +263,10 @@ main(int argc, char **argv)
 	cli_need_std(STDOUT_FILENO);
 
 	bool ok = true;
-	if (optind < argc) {
+	if (o.group) {
+		for (int i = optind; i < argc; i++)
+			ok &= remove_group(&o, argv[i]);
+	} else if (optind < argc) {
 		for (int i = optind; i < argc; i++)
 			ok &= clean_one(&o, argv[i], true);
 	} else {

@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "runner.h"
 
 enum {
 	OPT_LINES = CLI_OPT_NEXT,
 	OPT_RAW,
+	OPT_GROUP,
+	OPT_EXEC,
+	OPT_ATTEMPTS,
 };
 
 static const struct option longopts[] = {
@@ -22,6 +26,10 @@ static const struct option longopts[] = {
 	{"timeout", required_argument, NULL, 't'},
 	{"follow", no_argument, NULL, 'f'},
 	{"unbuffered", no_argument, NULL, 'u'},
+	{"group", required_argument, NULL, OPT_GROUP},
+	{"exec", required_argument, NULL, OPT_EXEC},
+	{"jobs", required_argument, NULL, 'j'},
+	{"attempts", required_argument, NULL, OPT_ATTEMPTS},
 	CLI_SEGMENT_LONGOPTS,
 	{"progress", no_argument, NULL, 'p'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -51,6 +59,16 @@ usage(void)
 	       "  -t, --timeout DURATION exit 124 when nothing arrives for that long\n"
 	       "  -f, --follow           go on across end-of-stream marks and writers\n"
 	       "  -u, --unbuffered       write and release one message at a time\n"
+	       "      --group NAME       read in consumer group NAME (default: -, the\n"
+	       "                         unnamed group): readers of a group share the\n"
+	       "                         messages, every group gets all of them\n"
+	       "\n"
+	       "Work runner:\n"
+	       "      --exec CMD         run sh -c CMD for each message, the message on\n"
+	       "                         its stdin; release it when CMD exits 0\n"
+	       "  -j, --jobs N           run up to N commands at once (default 1)\n"
+	       "      --attempts K       tries of a failing message (default 3); then\n"
+	       "                         it goes to segment NAME.failed\n"
 	       "\n"
 	       "Segment:\n"
 	       "  -c, --capacity SIZE    bytes per channel when creating (default 1M)\n"
@@ -77,7 +95,8 @@ usage(void)
 	       "\n"
 	       "Sizes take K, M, G (powers of 1024); durations take ms, s, m, h (bare: s).\n"
 	       "Exit status: 0 end of stream or --count reached, 1 failure (e.g. writer\n"
-	       "lost), 2 usage error, 124 --timeout expired, 128+N ended by signal N.\n",
+	       "lost, or with --exec a message moved to NAME.failed), 2 usage error,\n"
+	       "124 --timeout expired, 128+N ended by signal N.\n",
 	       cli_prog);
 }
 
@@ -88,7 +107,8 @@ struct opts {
 	enum outmode out;
 	uint64_t count;
 	int timeout_ms;
-	bool follow, unbuffered, progress, verbose;
+	bool follow, unbuffered, progress, verbose, out_given;
+	struct runner_opts run; /* run.cmd set: --exec */
 };
 
 static void
@@ -99,16 +119,37 @@ parse(int argc, char **argv, struct opts *o)
 	o->cfg.role = ESHM_ROLE_SLAVE;
 	o->cfg.ends = ESHM_END_READ;
 	o->timeout_ms = -1;
-	while ((c = getopt_long(argc, argv, "0n:t:fuc:pvhV", longopts, NULL)) != -1) {
+	o->run.jobs = 1;
+	o->run.attempts = 3;
+	while ((c = getopt_long(argc, argv, "0n:t:fuj:c:pvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LINES:
 			o->out = OUT_LINES;
+			o->out_given = true;
 			break;
 		case '0':
 			o->out = OUT_NULL;
+			o->out_given = true;
 			break;
 		case OPT_RAW:
 			o->out = OUT_RAW;
+			o->out_given = true;
+			break;
+		case OPT_GROUP:
+			o->cfg.consumer_group = optarg;
+			break;
+		case OPT_EXEC:
+			o->run.cmd = optarg;
+			break;
+		case 'j':
+			o->run.jobs = (unsigned)cli_count_arg("--jobs", optarg, 1024);
+			if (!o->run.jobs)
+				cli_usage_error("--jobs must be at least 1");
+			break;
+		case OPT_ATTEMPTS:
+			o->run.attempts = (unsigned)cli_count_arg("--attempts", optarg, 1000);
+			if (!o->run.attempts)
+				cli_usage_error("--attempts must be at least 1");
 			break;
 		case 'n':
 			o->count = cli_count_arg("--count", optarg, UINT64_MAX);
@@ -135,7 +176,28 @@ parse(int argc, char **argv, struct opts *o)
 				cli_other_option(c, usage);
 		}
 	}
+	if (o->cfg.consumer_group && !eshm_group_name_ok(o->cfg.consumer_group))
+		cli_usage_error("invalid --group '%s': - or 1 to %d letters, digits, '.', '_', "
+				"'-', '@', ':' not starting with '-' or '.'",
+				o->cfg.consumer_group, ESHM_GROUP_NAME_MAX);
 	cli_one_name(argc, argv, &o->cfg);
+	if (o->run.cmd) {
+		if (o->out_given || o->unbuffered)
+			cli_usage_error("--exec hands each message to its command: no --lines, "
+					"--null, --raw or --unbuffered");
+		if (strlen(argv[optind]) + strlen(".failed") > ESHM_NAME_MAX)
+			cli_usage_error("with --exec, NAME has at most %d characters (NAME.failed "
+					"must be a segment name)",
+					ESHM_NAME_MAX - (int)strlen(".failed"));
+		o->run.count = o->count;
+		o->run.timeout_ms = o->timeout_ms;
+		o->run.mode = o->cfg.mode;
+		o->run.follow = o->follow;
+		o->run.progress = o->progress;
+		o->run.verbose = o->verbose;
+	} else if (o->run.jobs != 1 || o->run.attempts != 3) {
+		cli_usage_error("--jobs and --attempts go with --exec");
+	}
 	/* waiting for a new writer forever is what --follow means */
 	if (o->follow)
 		o->cfg.max_retries = -1;
@@ -451,6 +513,11 @@ main(int argc, char **argv)
 	cli_segment = argv[optind];
 	cli_need_std(STDOUT_FILENO);
 	cli_signals();
+	if (o.run.cmd) {
+		/* a job that ends interrupts a wait for messages */
+		cli_catch_children();
+		o.cfg.interrupt = &cli_wake;
+	}
 	rn.h = cli_open(cli_segment, &o.cfg, -1);
 	if (o.verbose)
 		cli_warn("%s segment, reading channel %s; writer %s",
@@ -458,6 +525,13 @@ main(int argc, char **argv)
 			 eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
 			 eshm_peer_state_name(eshm_peer_state(rn.h)));
 	rn.o = &o;
+	if (o.run.cmd) {
+		bool eos;
+		int st = runner_run(rn.h, &o.run, &eos);
+		cli_progress_init(&rn.pg, false);
+		o.verbose = false; /* (the runner said what it did) */
+		finish(&rn, st, st == EX_FAIL && cli_signal ? cli_signal : 0);
+	}
 	rn.b = calloc(1, sizeof *rn.b);
 	if (rn.b)
 		rn.b->stage = malloc(rn.b->stage_cap = STAGE_BYTES);

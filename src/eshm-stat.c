@@ -342,6 +342,8 @@ enum fid {
 	F_WRITER,
 	F_READER,
 	F_WRITERS,
+	F_READERS,
+	F_GROUPS,
 	/* its rates since the previous refresh */
 	F_MSGS_IN_PER_S,
 	F_BYTES_IN_PER_S,
@@ -355,6 +357,17 @@ enum fid {
 	F_STALE_MS,
 	F_EXCLUSIVE,
 	F_CLAIMED,
+	F_END_GROUP,
+	F_HELD,
+	/* a consumer group of a channel */
+	F_G_NAME,
+	F_G_LIVE,
+	F_G_DEAD,
+	F_G_BACKLOG_MSGS,
+	F_G_BACKLOG_BYTES,
+	F_G_HELD_BYTES,
+	F_G_RETURNED,
+	F_G_CREATED_NS,
 	/* an unfinished segment */
 	F_LO_PATH,
 	F_LO_CREATOR_PID,
@@ -369,7 +382,7 @@ enum fid {
 };
 
 /* The object a field belongs to (0: none). */
-enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_LO };
+enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_GRP, L_LO };
 
 /* When a field is present: the JSON document leaves it out otherwise, the
  * table shows '-'. */
@@ -378,6 +391,7 @@ enum when {
 	READABLE, /* the segment's file could be read */
 	VALID,    /* it is a usable segment */
 	WATCHED,  /* with --watch, after a refresh where the segment was valid */
+	IN_LIST,  /* an end in the list of readers */
 };
 
 /* How the table shows a field (0: it does not). */
@@ -436,6 +450,10 @@ static const struct field {
 	[F_READER] = {L_CHAN, "reader", ALWAYS, .sub = L_END, .unit = U_HOLDER},
 	/* every writer slot held, live or dead, in slot order: a list */
 	[F_WRITERS] = {L_CHAN, "writers", ALWAYS, .sub = L_END},
+	/* every reader slot held, live or dead, with its group: a list */
+	[F_READERS] = {L_CHAN, "readers", ALWAYS, .sub = L_END},
+	/* the consumer groups, in slot order: a list */
+	[F_GROUPS] = {L_CHAN, "groups", ALWAYS, .sub = L_GRP},
 
 	[F_MSGS_IN_PER_S] = {L_RATES, "msgs_in_per_s", ALWAYS, .unit = U_COUNT,
 			     .also = F_BYTES_IN_PER_S},
@@ -451,6 +469,17 @@ static const struct field {
 	[F_STALE_MS] = {L_END, "stale_ms", ALWAYS},
 	[F_EXCLUSIVE] = {L_END, "exclusive", ALWAYS},
 	[F_CLAIMED] = {L_END, "claimed", ALWAYS},
+	[F_END_GROUP] = {L_END, "group", IN_LIST},
+	[F_HELD] = {L_END, "held", IN_LIST},
+
+	[F_G_NAME] = {L_GRP, "name", ALWAYS},
+	[F_G_LIVE] = {L_GRP, "live", ALWAYS},
+	[F_G_DEAD] = {L_GRP, "dead", ALWAYS},
+	[F_G_BACKLOG_MSGS] = {L_GRP, "backlog_msgs", ALWAYS},
+	[F_G_BACKLOG_BYTES] = {L_GRP, "backlog_bytes", ALWAYS},
+	[F_G_HELD_BYTES] = {L_GRP, "held_bytes", ALWAYS},
+	[F_G_RETURNED] = {L_GRP, "returned", ALWAYS},
+	[F_G_CREATED_NS] = {L_GRP, "created_ns", ALWAYS},
 
 	[F_LO_PATH] = {L_LO, "path", ALWAYS, .unit = U_FILE},
 	[F_LO_CREATOR_PID] = {L_LO, "creator_pid", ALWAYS},
@@ -518,6 +547,8 @@ struct at {
 	const struct seg *pg; /* the segment at the previous refresh, if valid then */
 	double secs;          /* since the previous refresh */
 	const struct eshm_end_info *end;
+	bool listed; /* end is one of the readers' list */
+	const struct eshm_group_info *grp;
 	const struct eshm_leftover *lo;
 };
 
@@ -660,6 +691,27 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vbool(e->exclusive);
 	case F_CLAIMED:
 		return vuint(e->claimed);
+	case F_END_GROUP:
+		return vstr(e->group >= 0 && e->group < c->ngroups ? c->groups[e->group].name
+								   : NULL);
+	case F_HELD:
+		return vuint(e->held);
+	case F_G_NAME:
+		return vstr(a->grp->name);
+	case F_G_LIVE:
+		return vint(a->grp->live);
+	case F_G_DEAD:
+		return vint(a->grp->dead);
+	case F_G_BACKLOG_MSGS:
+		return vuint(a->grp->backlog_msgs);
+	case F_G_BACKLOG_BYTES:
+		return vuint(a->grp->backlog_bytes);
+	case F_G_HELD_BYTES:
+		return vuint(a->grp->held_bytes);
+	case F_G_RETURNED:
+		return vint(a->grp->returned);
+	case F_G_CREATED_NS:
+		return vint(a->grp->created_ns);
 	case F_LO_PATH:
 		return vstr(lo->path);
 	case F_LO_CREATOR_PID:
@@ -684,6 +736,8 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 	case F_WRITER:
 	case F_READER:
 	case F_WRITERS:
+	case F_READERS:
+	case F_GROUPS:
 	case NFIELDS:
 		break;
 	}
@@ -709,6 +763,10 @@ present(enum fid f, const struct at *a)
 		if (!a->end)
 			return false;
 		break;
+	case L_GRP:
+		if (!a->grp)
+			return false;
+		break;
 	case L_LO:
 		if (!a->lo)
 			return false;
@@ -725,6 +783,8 @@ present(enum fid f, const struct at *a)
 		return !a->g->err && a->g->info.valid;
 	case WATCHED:
 		return a->pg != NULL;
+	case IN_LIST:
+		return a->listed;
 	}
 	return false;
 }
@@ -814,25 +874,64 @@ row(const struct opts *o, const struct at *a, int name_width, int n, const char 
 	putchar('\n');
 }
 
-/* A channel's other writers, one per row under its own, in the WRITER
- * column; the row shows the first live one, or the first dead one. */
+/* Blank cells up to column col, for a row under a channel's */
 static void
-more_writers(const struct at *a, int name_width)
+indent(int col, int name_width)
+{
+	for (int i = 0; i < col; i++)
+		printf("%s%*s", i ? " " : "", columns[i].width ? columns[i].width : -name_width,
+		       "");
+}
+
+/* A channel's other holders of one end (n in list), one per row under its
+ * own, in column col; the row shows one of them (the first live one, or
+ * the first dead one). Readers of a named group say which. */
+static void
+more_ends(const struct at *a, int name_width, int col, const struct eshm_end_info *one,
+	  const struct eshm_end_info *list, int n)
 {
 	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
 	int shown = -1;
-	for (int k = 0; k < c->nwriters && shown < 0; k++)
-		if (c->writers[k].pid == c->writer.pid && c->writers[k].state == c->writer.state)
+	for (int k = 0; k < n && shown < 0; k++)
+		if (list[k].pid == one->pid && list[k].state == one->state)
 			shown = k;
-	for (int k = 0; k < c->nwriters; k++) {
+	for (int k = 0; k < n; k++) {
 		if (k == shown)
 			continue;
 		char buf[64];
-		holder_str(&c->writers[k], buf, sizeof buf);
-		for (int i = 0; i < C_WRITER; i++)
-			printf("%s%*s", i ? " " : "",
-			       columns[i].width ? columns[i].width : -name_width, "");
-		printf(" %s\n", buf);
+		holder_str(&list[k], buf, sizeof buf);
+		indent(col, name_width);
+		printf(" %s", buf);
+		if (col == C_READER && list[k].group >= 0 && list[k].group < c->ngroups &&
+		    strcmp(c->groups[list[k].group].name, "-") != 0)
+			printf(" (%s)", c->groups[list[k].group].name);
+		putchar('\n');
+	}
+}
+
+/* A channel's consumer groups, a row each, when it has named ones or
+ * several: readers, backlog, what readers hold and what came back. */
+static void
+group_rows(const struct opts *o, const struct at *a, int name_width)
+{
+	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+	if (c->ngroups == 1 && strcmp(c->groups[0].name, "-") == 0)
+		return;
+	for (int k = 0; k < c->ngroups; k++) {
+		const struct eshm_group_info *gi = &c->groups[k];
+		char msgs[32], bytes[32], held[32];
+		count_str(o, gi->backlog_msgs, msgs, sizeof msgs);
+		size_str(o, gi->backlog_bytes, bytes, sizeof bytes);
+		size_str(o, gi->held_bytes, held, sizeof held);
+		indent(C_WRITER, name_width);
+		printf(" group %s: %d reader%s", gi->name, gi->live, gi->live == 1 ? "" : "s");
+		if (gi->dead)
+			printf(" (+%d dead)", gi->dead);
+		printf(", backlog %s messages/%s, held %s", msgs, bytes, held);
+		if (gi->returned)
+			printf(", %d batch%s to deliver again", gi->returned,
+			       gi->returned == 1 ? "" : "es");
+		putchar('\n');
 	}
 }
 
@@ -873,8 +972,11 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 		const struct seg *pg = rates ? find(prev, g->info.name) : NULL;
 		a.pg = pg && pg->info.valid ? pg : NULL;
 		for (a.ch = 0; a.ch < 2; a.ch++) {
+			const struct eshm_channel_info *c = &g->info.chan[a.ch];
 			row(o, &a, nw, ncols, NULL);
-			more_writers(&a, nw);
+			more_ends(&a, nw, C_WRITER, &c->writer, c->writers, c->nwriters);
+			more_ends(&a, nw, C_READER, &c->reader, c->readers, c->nreaders);
+			group_rows(o, &a, nw);
 		}
 	}
 	/* what killed creators left, and creations under way */
@@ -963,14 +1065,26 @@ json_object(enum level l, const struct at *a)
 				json_object(L_CHAN, &in);
 			}
 			putchar('}');
-		} else if (f == F_WRITERS) {
+		} else if (f == F_WRITERS || f == F_READERS) {
+			const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+			struct at in = *a;
+			int n = f == F_WRITERS ? c->nwriters : c->nreaders;
+			in.listed = f == F_READERS;
+			putchar('[');
+			for (int k = 0; k < n; k++) {
+				in.end = f == F_WRITERS ? &c->writers[k] : &c->readers[k];
+				fputs(k ? ", " : "", stdout);
+				json_object(L_END, &in);
+			}
+			putchar(']');
+		} else if (f == F_GROUPS) {
 			const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
 			struct at in = *a;
 			putchar('[');
-			for (int k = 0; k < c->nwriters; k++) {
-				in.end = &c->writers[k];
+			for (int k = 0; k < c->ngroups; k++) {
+				in.grp = &c->groups[k];
 				fputs(k ? ", " : "", stdout);
-				json_object(L_END, &in);
+				json_object(L_GRP, &in);
 			}
 			putchar(']');
 		} else if (d->sub) {
@@ -1023,8 +1137,13 @@ check_end(const struct eshm_info *in, int ch, const struct eshm_end_info *e, boo
 		printf("%s: a writer of channel %s (pid %d) is lost: it died, failed or was "
 		       "interrupted without ending its stream\n",
 		       name, chn, (int)e->pid);
+	} else if (e->state == ESHM_PEER_DEAD && e->held) {
+		printf("%s: a reader of channel %s (pid %d) died holding %llu bytes of messages it "
+		       "took and did not release; they go back to its group when a reader of the "
+		       "group sees the death\n",
+		       name, chn, (int)e->pid, (unsigned long long)e->held);
 	} else if (e->state == ESHM_PEER_DEAD) {
-		printf("%s: the reader of channel %s (pid %d) died without detaching\n", name, chn,
+		printf("%s: a reader of channel %s (pid %d) died without detaching\n", name, chn,
 		       (int)e->pid);
 	} else if (e->state == ESHM_PEER_STALE) {
 		printf("%s: the %s of channel %s (pid %d) is stale: no heartbeat for %lld ms "
@@ -1037,7 +1156,7 @@ check_end(const struct eshm_info *in, int ch, const struct eshm_end_info *e, boo
 	return 1;
 }
 
-/* The problems of a channel's ends: every writer, and the reader. */
+/* The problems of a channel's ends: every writer, every reader. */
 static int
 check_ends(const struct eshm_info *in, int ch)
 {
@@ -1047,7 +1166,9 @@ check_ends(const struct eshm_info *in, int ch)
 		problems += check_end(in, ch, &c->writers[k], true);
 	if (!c->nwriters)
 		problems += check_end(in, ch, &c->writer, true);
-	return problems + check_end(in, ch, &c->reader, false);
+	for (int k = 0; k < c->nreaders; k++)
+		problems += check_end(in, ch, &c->readers[k], false);
+	return problems;
 }
 
 /* --check: one line per problem on stdout; the count of problems. In a

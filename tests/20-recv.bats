@@ -130,12 +130,19 @@ load helpers
     [ "$(cat "$TMP/out")" = "$(seq 1 4)" ]
 }
 
-@test "a second eshm-recv is refused with the first one's pid" {
+@test "eshm-recv --exclusive is refused beside another reader, and refuses others" {
     bg_sh "exec eshm-recv -v $SEG >$TMP/out 2>$TMP/err"
     first=$BG_PID
     wait_until 5 grep -q "reading channel" "$TMP/err"
-    run -1 --separate-stderr eshm-recv "$SEG"
+    run -1 --separate-stderr eshm-recv --exclusive "$SEG"
     [ "$stderr" = "eshm-recv: $SEG: channel m2s of $SEG already has a live reader (pid $first)" ]
+    kill "$first"
+    wait_exit "$first"
+    bg_sh "exec eshm-recv -v --exclusive $SEG >$TMP/out 2>$TMP/err2"
+    only=$BG_PID
+    wait_until 5 grep -q "reading channel" "$TMP/err2"
+    run -1 --separate-stderr eshm-recv "$SEG"
+    [ "$stderr" = "eshm-recv: $SEG: channel m2s of $SEG already has a live reader (pid $only)" ]
 }
 
 @test "eshm-recv --takeover takes the end of a stopped reader, which then fails" {
@@ -143,11 +150,10 @@ load helpers
     first=$BG_PID
     wait_until 5 grep -q "reading channel" "$TMP/err1"
     kill -STOP "$first"
-    # stopped but alive: refused, named stale, with the way out
-    run -1 --separate-stderr eshm-recv "$SEG"
-    [[ "$stderr" == *"already has a"*"reader (pid $first)"* ]]
-    wait_until 5 bash -c "! eshm-recv -t 1ms $SEG 2>&1 | grep -q live"
-    run -1 --separate-stderr eshm-recv "$SEG"
+    # stopped but alive: an exclusive reader is refused, named stale,
+    # with the way out
+    wait_until 5 bash -c "! eshm-recv --exclusive -t 1ms $SEG 2>&1 | grep -q live"
+    run -1 --separate-stderr eshm-recv --exclusive "$SEG"
     [[ "$stderr" == *"stale reader (pid $first); --takeover takes it"* ]]
     echo taken | eshm-send "$SEG"
     run -0 eshm-recv --takeover "$SEG"
@@ -167,9 +173,9 @@ load helpers
 @test "eshm-recv creates the segment with its own --capacity, --mode and --keep" {
     run -124 eshm-recv -c 64K --mode 0660 --keep -t 50ms "$SEG"
     [ "$(stat -c %a "$(seg_path "$SEG")")" = 660 ]
-    # a format-2 header (48 KiB: the slots of 2 x 144 holders, 2 x 16
-    # groups) and two rings
-    [ "$(stat -c %s "$(seg_path "$SEG")")" = $((49152 + 2 * 65536)) ]
+    # a format-2 header (56 KiB: the slots of 2 x 144 holders, 2 x 16
+    # groups, 2 x 64 readers' batches) and two rings
+    [ "$(stat -c %s "$(seg_path "$SEG")")" = $((57344 + 2 * 65536)) ]
 }
 
 @test "eshm-recv --progress and --verbose report on stderr, data alone on stdout" {

@@ -21,7 +21,7 @@ teardown() {
     for p in "${PIDS[@]}"; do
         wait "$p" 2>/dev/null || true
     done
-    rm -f /dev/shm/eshm_"${SEG}" /dev/shm/eshm_"${SEG}"-*
+    rm -f /dev/shm/eshm_"${SEG}" /dev/shm/eshm_"${SEG}"-* /dev/shm/eshm_"${SEG}".*
     rm -rf "$TMP"
 }
 
