@@ -93,9 +93,10 @@ reader_leave(struct eshm *h, int s)
 		return;
 	}
 	struct eshm_group *g = &h->hdr->group[ch][gi];
-	uint64_t st = atomic_load_explicit(&b->start, memory_order_relaxed);
+	uint64_t st = eshm_batch_start(b, g);
 	uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
 	uint64_t nx = atomic_load_explicit(&g->next, memory_order_relaxed);
+	atomic_store_explicit(&b->start, st, memory_order_relaxed);
 	if (en > nx)
 		en = nx; /* it died announcing more than it took */
 	if (st < en) {

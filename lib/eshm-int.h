@@ -175,6 +175,20 @@ struct eshm_batch {
 };
 enum { BATCH_NONE = 0, BATCH_HELD = 1, BATCH_RETURNED = 2 };
 
+/* Where batch b of group g starts: a reader alone in its group stores
+ * its batch's start only when the batch is done, and the group's release
+ * point (its tail) says how far it got; otherwise the start is exact,
+ * and never below the release point. From shared memory: a release
+ * point outside the batch is ignored. */
+static inline uint64_t
+eshm_batch_start(const struct eshm_batch *b, const struct eshm_group *g)
+{
+	uint64_t st = atomic_load_explicit(&b->start, memory_order_acquire);
+	uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
+	uint64_t rel = atomic_load_explicit(&g->release, memory_order_acquire);
+	return rel > st && rel <= en ? rel : st;
+}
+
 /* What a tap has seen and missed. */
 struct eshm_tap {
 	_Atomic uint64_t pos;
@@ -489,7 +503,8 @@ void eshm_claim_settle(int fd, struct eshm_header *hdr, const struct eshm_geom *
 /* group.c: consumer groups */
 int eshm_group_find(struct eshm_header *hdr, int ch, const char *name);
 int eshm_group_create(struct eshm_header *hdr, int ch, const char *name);
-void eshm_group_released(struct eshm_header *hdr, int ch, int gi, uint64_t pos);
+bool eshm_group_released(struct eshm_header *hdr, int ch, int gi, uint64_t pos, bool done);
+void eshm_kept_refresh(struct eshm_header *hdr, int ch);
 void eshm_group_rescan(struct eshm_header *hdr, int ch, int gi);
 
 /* endpoint.c: claiming and releasing slots, ending streams (under the flock) */

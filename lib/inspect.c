@@ -106,7 +106,10 @@ fill_end(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int e
 	if (!slot_is_writer(end)) {
 		const struct eshm_batch *b =
 			&hdr->batch[slot_chan(end)][end % SLOTS_PER_CHAN - SLOT_R];
-		uint64_t st = atomic_load_explicit(&b->start, memory_order_relaxed);
+		uint32_t gi = atomic_load_explicit(&b->group, memory_order_relaxed);
+		uint64_t st = gi < ESHM_GROUPS
+				      ? eshm_batch_start(b, &hdr->group[slot_chan(end)][gi])
+				      : atomic_load_explicit(&b->start, memory_order_relaxed);
 		uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
 		if (atomic_load_explicit(&b->state, memory_order_relaxed) == BATCH_HELD &&
 		    st < en && en - st <= g->cap[slot_chan(end)])
@@ -149,7 +152,7 @@ fill_groups(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, in
 		for (int k = 0; k < ESHM_READERS; k++) {
 			const struct eshm_batch *b = &hdr->batch[ch][k];
 			uint32_t bs = atomic_load_explicit(&b->state, memory_order_relaxed);
-			uint64_t st = atomic_load_explicit(&b->start, memory_order_relaxed);
+			uint64_t st = eshm_batch_start(b, gr);
 			uint64_t en = atomic_load_explicit(&b->end, memory_order_relaxed);
 			if (bs != BATCH_NONE &&
 			    atomic_load_explicit(&b->group, memory_order_relaxed) == (uint32_t)gi &&

@@ -49,7 +49,7 @@ eshm_rside_init(struct eshm *h, int ch)
 			return eshm_corrupt(h, ch, "claim/group next out of range", hd, nx);
 	}
 	/* our batch: empty, or the one of the stale reader we took over */
-	uint64_t st = atomic_load_explicit(&r->b->start, memory_order_relaxed);
+	uint64_t st = eshm_batch_start(r->b, r->grp);
 	uint64_t en = atomic_load_explicit(&r->b->end, memory_order_relaxed);
 	r->skip = r->skipmsgs = 0;
 	if (st < en && st < nx) {
@@ -196,7 +196,7 @@ group_drained(struct eshm *h)
 		    atomic_load_explicit(&b->state, memory_order_acquire) == BATCH_NONE ||
 		    atomic_load_explicit(&b->group, memory_order_relaxed) != (uint32_t)r->group)
 			continue;
-		uint64_t st = atomic_load_explicit(&b->start, memory_order_acquire);
+		uint64_t st = eshm_batch_start(b, r->grp);
 		if (st < atomic_load_explicit(&b->end, memory_order_relaxed) && st < r->head)
 			return false;
 	}
@@ -425,8 +425,16 @@ rpublish(struct eshm *h)
 	}
 	bool done = r->tail == r->bend && !r->skip;
 	if (!r->shared) {
-		atomic_store_explicit(&r->b->start, r->tail, memory_order_release);
-		eshm_group_released(h->hdr, ch, r->group, r->tail);
+		/* Alone, the group's release point is our tail, exact: our
+		 * batch's start is stored when it is done (one store fewer per
+		 * message: 64-byte throughput 1.07x), and who reads it takes the
+		 * greater of the two (eshm_batch_start). */
+		if (done)
+			atomic_store_explicit(&r->b->start, r->tail, memory_order_release);
+		/* with other groups, kept moves (and writers wake) at the end
+		 * of our batch, and a writer that waits computes kept itself */
+		if (!eshm_group_released(h->hdr, ch, r->group, r->tail, done) && !done)
+			return;
 	} else if (done) {
 		/* Our batch is empty now: seq_cst, as the rescans of two readers
 		 * finishing at once must not both miss the other's store (each
@@ -548,19 +556,25 @@ take_batch(struct eshm *h, int64_t *deadline, int timeout_ms)
 		}
 		if (e == n)
 			continue;
-		/* announce, then take: see eshm_group_rescan */
+		/* Announce, then take (see eshm_group_rescan): the CAS releases
+		 * the announcement to whoever loads next, and a rescan that
+		 * loads an older next holds the release point below n anyway;
+		 * so plain stores, whatever order a rescan sees them in. */
 		if (held) {
-			atomic_store_explicit(&r->b->end, e, memory_order_seq_cst);
+			atomic_store_explicit(&r->b->end, e, memory_order_relaxed);
 		} else {
 			atomic_store_explicit(&r->b->skip_pos, UINT64_MAX, memory_order_relaxed);
-			atomic_store_explicit(&r->b->end, e, memory_order_seq_cst);
-			atomic_store_explicit(&r->b->start, n, memory_order_seq_cst);
+			atomic_store_explicit(&r->b->end, e, memory_order_relaxed);
+			atomic_store_explicit(&r->b->start, n, memory_order_relaxed);
 		}
 		if (atomic_compare_exchange_strong_explicit(
-			    &r->grp->next, &n, e, memory_order_seq_cst, memory_order_relaxed)) {
+			    &r->grp->next, &n, e, memory_order_acq_rel, memory_order_relaxed)) {
 			r->bend = e;
+			/* a reader that joined took its first batch after adding
+			 * itself to holders: if that was before ours, the CAS
+			 * chain makes its count visible here */
 			r->shared =
-				atomic_load_explicit(&r->grp->holders, memory_order_seq_cst) > 1;
+				atomic_load_explicit(&r->grp->holders, memory_order_acquire) > 1;
 			return 1;
 		}
 		/* another reader took it first */
@@ -821,6 +835,58 @@ eshm_release(eshm_t *h)
 	return eshm_consume(h, SIZE_MAX);
 }
 
+/* Alone in the group, our batch read and released: take the records
+ * committed after it, as take_batch does, without its detours (a reader
+ * that keeps up with its writer refills at nearly every message). false
+ * when this does not apply: the general path then decides. */
+static bool
+fast_refill(struct eshm *h)
+{
+	struct rside *r = &h->r;
+	uint64_t n = r->bend;
+	uint64_t hd = r->head;
+	if (hd <= n)
+		hd = atomic_load_explicit(&r->c->claim, memory_order_seq_cst);
+	if (hd <= n || !span_ok(hd, n, r->cap) ||
+	    atomic_load_explicit(&r->grp->returned, memory_order_relaxed))
+		return false;
+	uint64_t e = n;
+	for (unsigned msgs = 0; e < hd && msgs < BATCH_MSGS_ALONE && e - n < r->cap / 4;) {
+		struct eshm_rec rec;
+		/* The headers are a chain of loads, each from a line the
+		 * writer's core wrote: fetch the lines 2 KiB ahead meanwhile,
+		 * so that their misses overlap (a prefetch never faults, and
+		 * the offset stays in the ring). 64-byte throughput against
+		 * the reader before batches (eshm-bench, interleaved, medians
+		 * of 7): 0.69x without, 0.70x prefetching only below the
+		 * claim, 0.85x past it too (lines writers are about to fill
+		 * come early as well); the same in a helper function measured
+		 * 0.68x: the code's layout matters as much here. */
+		__builtin_prefetch(r->ring + ring_off(e + 2048, r->cap));
+		__builtin_prefetch(r->ring + ring_off(e + 2048 + 64, r->cap));
+		if (!rec_committed(r->ring, r->cap, e, r->salt) ||
+		    rec_at_invalid(r->ring, ring_off(e, r->cap), r->cap, hd - e, &rec))
+			break;
+		e += rec_size(&rec);
+		msgs += rec_kind(&rec) == REC_DELIM ? rec_nmsgs(&rec) : 1;
+	}
+	if (e == n)
+		return false;
+	atomic_store_explicit(&r->b->end, e, memory_order_relaxed);
+	atomic_store_explicit(&r->b->start, n, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&r->grp->next, &n, e, memory_order_acq_rel,
+						     memory_order_relaxed)) {
+		/* not alone any more */
+		atomic_store_explicit(&r->b->end, r->bend, memory_order_relaxed);
+		r->shared = true;
+		return false;
+	}
+	r->bend = e;
+	r->head = hd;
+	r->shared = atomic_load_explicit(&r->grp->holders, memory_order_acquire) > 1;
+	return true;
+}
+
 /* A whole MSG record waiting at the tail, with nothing peeked: copy it out
  * and release it, checked as every record is. Its length, or -1 when this
  * short path does not apply (the general path then decides, and says why
@@ -829,7 +895,9 @@ static ssize_t
 fast_read(struct eshm *h, void *buf, size_t cap)
 {
 	struct rside *r = &h->r;
-	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs || r->tail == r->bend)
+	if (h->rend < 0 || r->cur != r->tail || r->skip || r->peekmsgs)
+		return -1;
+	if (r->tail == r->bend && (r->shared || !fast_refill(h)))
 		return -1;
 	uint64_t off = ring_off(r->tail, r->cap);
 	struct eshm_rec rec;

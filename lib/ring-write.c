@@ -82,6 +82,8 @@ eshm_wside_init(struct eshm *h, int ch)
 static int
 space_ready(struct eshm *h)
 {
+	/* with several groups, readers move kept only now and then */
+	eshm_kept_refresh(h->hdr, slot_chan(h->wend));
 	int r = wrefresh(h);
 	if (r)
 		return r;
