@@ -200,6 +200,10 @@ bench: all
 	@echo
 	$(B)/bin/eshm-bench --compare --case throughput --sizes 64 --writers 4
 	@echo
+	$(B)/bin/eshm-bench --compare --case throughput --sizes 64 --readers 4
+	@echo
+	$(B)/bin/eshm-bench --case throughput --sizes 64 --readers 4 --groups 4
+	@echo
 	sh bench/format1.sh $(B)/bin/eshm-bench $(B)
 	@echo
 	$(B)/bin/eshm-bench --case idle

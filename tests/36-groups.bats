@@ -235,7 +235,8 @@ print(json.load(sys.stdin)["segments"][0]["channels"]["m2s"]["readers"][0]["pid"
 
 @test "eshm-recv --exec with -n stops after N messages and leaves the rest" {
     seq 1 10 | eshm-send --keep "$SEG"
-    run -0 eshm-recv -n 3 -j 2 --exec 'cat; echo' "$SEG"
+    # (one write per line: two jobs may run at once)
+    run -0 eshm-recv -n 3 -j 2 --exec 'read -r x; echo "$x"' "$SEG"
     [ "$(sort -n <<<"$output")" = "$(seq 1 3)" ]
     run -0 eshm-recv "$SEG"
     [ "$output" = "$(seq 4 10)" ]

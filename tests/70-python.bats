@@ -320,16 +320,20 @@ name = sys.argv[1]
 a = eshm.ESHM(name, role="slave", ends="read", group="workers")
 b = eshm.ESHM(name, role="slave", ends="read", group="workers")
 got = []
-# each takes its own batches: together they get every message once
-while True:
-    moved = False
+# each takes its own batches: together they get every message once, then
+# each gets the end of the stream (eshm-send finished it)
+ended = set()
+while len(ended) < 2:
     for r in (a, b):
-        m = r.read(timeout=0)
+        if r in ended:
+            continue
+        try:
+            m = r.read(timeout=0)
+        except eshm.EndOfStream:
+            ended.add(r)
+            continue
         if m is not None:
             got.append(int(m))
-            moved = True
-    if not moved:
-        break
 assert sorted(got) == list(range(1, 201)), got[:10]
 d = eshm.inspect(name)["channels"]["m2s"]
 assert [g["name"] for g in d["groups"]] == ["workers"], d["groups"]
