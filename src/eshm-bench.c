@@ -398,12 +398,13 @@ eshm_open_side(struct link *l)
 	struct eshm_error err;
 	eshm_config_init(&c);
 	c.role = l->is_a ? ESHM_ROLE_MASTER : ESHM_ROLE_SLAVE;
-	if (l->fan_in || l->fan_out) /* writers write, readers read */
+	if (l->fan_in || l->fan_out) { /* writers write, readers read */
 		c.ends = l->is_a ? ESHM_END_WRITE : ESHM_END_READ;
-	if (l->fan_out && l->group[0])
-		c.consumer_group = l->group;
-	else /* one each way, as role auto (and format 1) hold them */
+		if (l->fan_out && l->group[0])
+			c.consumer_group = l->group;
+	} else { /* one each way, as role auto (and format 1) hold them */
 		c.flags |= ESHM_EXCLUSIVE;
+	}
 	c.capacity = l->o->capacity;
 	c.spin_us = l->o->spin_us;
 	c.interrupt = &cli_signal;

@@ -58,6 +58,12 @@ no_bench_segments() {
     no_bench_segments "$pid"
 }
 
+@test "eshm-bench --writers measures several writers into one reader" {
+    run -0 eshm-bench --json --compare -c throughput -d 50ms -r 1 -s 64 --writers 3
+    [ "$(json '{r["transport"]: ("skipped" in r, r["writers"], r["readers"]) for r in d["results"]}' <<<"$output")" = \
+        "{'eshm': (False, 3, 1), 'pipe': (False, 3, 1), 'unix': (True, 3, 1), 'mq': (False, 3, 1)}" ]
+}
+
 @test "eshm-bench --readers shares one writer's messages among readers, --groups gives each group all" {
     run -0 eshm-bench --json --compare -c throughput -d 50ms -r 1 -s 64 --readers 3
     [ "$(json '{r["transport"]: ("skipped" in r, r["readers"], r["groups"]) for r in d["results"]}' <<<"$output")" = \
