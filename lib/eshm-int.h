@@ -544,6 +544,8 @@ struct eshm_waiter {
 	int end;                 /* ours: still ours after a sleep? */
 	int peers, npeers;       /* the slots of those we wait for */
 	_Atomic uint64_t *waits; /* counted once per wait that sleeps */
+	bool shared_flag;        /* others that must each be woken sleep on
+				  * flag too: leave it up when done */
 };
 int eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline);
 

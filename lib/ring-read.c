@@ -308,6 +308,7 @@ wait_data(struct eshm *h, int64_t deadline)
 		.peers = slot_chan(h->rend) * SLOTS_PER_CHAN + SLOT_W,
 		.npeers = ESHM_WRITERS,
 		.waits = &h->r.n.waits,
+		.shared_flag = atomic_load_explicit(&h->r.c->ngroups, memory_order_relaxed) > 1,
 	};
 	return eshm_wait(h, &wt, deadline);
 }

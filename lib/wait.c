@@ -244,6 +244,16 @@ eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline)
 		if ((r = eshm_end_check(h, w->end)))
 			break;
 	}
-	atomic_store_explicit(w->flag, 0, memory_order_relaxed);
+	/* Done waiting: lower the flag, so that the other side makes no
+	 * needless wake, unless the waiter shares it with others that must
+	 * each be woken (readers of other consumer groups): lowered by one
+	 * that is done, it would keep them asleep a whole slice with data
+	 * there for them (four readers of four groups used 0.33 of 4
+	 * CPU-seconds and got 1 M messages/s each). Readers of one group, or
+	 * writers, need no such care: any one of them that runs does the
+	 * work the others would; and keeping the flag up for them cost a
+	 * pool of four readers 0.6x, four writers 0.55x, in needless wakes. */
+	if (!w->shared_flag)
+		atomic_store_explicit(w->flag, 0, memory_order_relaxed);
 	return r;
 }
