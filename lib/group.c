@@ -42,6 +42,24 @@ eshm_group_find(struct eshm_header *hdr, int ch, const char *name)
 	return -1;
 }
 
+/* The least release point of the groups of channel ch, UINT64_MAX if it
+ * has none. Loads seq_cst: a writer about to wait pairs them with its wait
+ * flag (eshm_kept_refresh). */
+static uint64_t
+least_release(struct eshm_header *hdr, int ch)
+{
+	uint64_t low = UINT64_MAX;
+	for (int i = 0; i < ESHM_GROUPS; i++) {
+		struct eshm_group *g = &hdr->group[ch][i];
+		if (atomic_load_explicit(&g->state, memory_order_acquire) != GROUP_USED)
+			continue;
+		uint64_t r = atomic_load_explicit(&g->release, memory_order_seq_cst);
+		if (r < low)
+			low = r;
+	}
+	return low;
+}
+
 /* Create group name of channel ch, starting at the release point; its
  * index, or -1 when all ESHM_GROUPS are in use. Under the segment's flock. */
 int
@@ -55,15 +73,8 @@ eshm_group_create(struct eshm_header *hdr, int ch, const char *name)
 		/* the oldest message some group still holds: the least of
 		 * their release points (kept may lag it, as readers of
 		 * several groups move it only now and then), or kept */
-		uint64_t at = atomic_load_explicit(&c->kept, memory_order_acquire),
-			 low = UINT64_MAX;
-		for (int j = 0; j < ESHM_GROUPS; j++) {
-			struct eshm_group *o = &hdr->group[ch][j];
-			uint64_t r = atomic_load_explicit(&o->release, memory_order_acquire);
-			if (atomic_load_explicit(&o->state, memory_order_acquire) == GROUP_USED &&
-			    r < low)
-				low = r;
-		}
+		uint64_t at = atomic_load_explicit(&c->kept, memory_order_acquire);
+		uint64_t low = least_release(hdr, ch);
 		if (low != UINT64_MAX && low > at &&
 		    low <= atomic_load_explicit(&c->claim, memory_order_acquire))
 			at = low;
@@ -103,14 +114,10 @@ kept_update(struct eshm_header *hdr, int ch, uint64_t pos)
 	struct eshm_chan *c = &hdr->chan[ch];
 	uint64_t low = pos;
 	/* with one group, its release point (read by the caller) */
-	bool several = atomic_load_explicit(&c->ngroups, memory_order_relaxed) > 1;
-	for (int i = 0; several && i < ESHM_GROUPS; i++) {
-		struct eshm_group *g = &hdr->group[ch][i];
-		if (atomic_load_explicit(&g->state, memory_order_acquire) != GROUP_USED)
-			continue;
-		uint64_t r = atomic_load_explicit(&g->release, memory_order_acquire);
-		if (r < low)
-			low = r;
+	if (atomic_load_explicit(&c->ngroups, memory_order_relaxed) > 1) {
+		uint64_t all = least_release(hdr, ch);
+		if (all < low)
+			low = all;
 	}
 	/* kept only grows: a lower value another releaser computed loses (a
 	 * store could undo a later one, and writers would wait for room that
@@ -163,15 +170,7 @@ eshm_kept_refresh(struct eshm_header *hdr, int ch)
 	struct eshm_chan *c = &hdr->chan[ch];
 	if (atomic_load_explicit(&c->ngroups, memory_order_relaxed) <= 1)
 		return;
-	uint64_t low = UINT64_MAX;
-	for (int i = 0; i < ESHM_GROUPS; i++) {
-		struct eshm_group *g = &hdr->group[ch][i];
-		if (atomic_load_explicit(&g->state, memory_order_acquire) != GROUP_USED)
-			continue;
-		uint64_t r = atomic_load_explicit(&g->release, memory_order_seq_cst);
-		if (r < low)
-			low = r;
-	}
+	uint64_t low = least_release(hdr, ch);
 	if (low != UINT64_MAX)
 		kept_update(hdr, ch, low);
 }
@@ -250,15 +249,7 @@ group_drop(struct eshm_header *hdr, int ch, int gi)
 	uint32_t n = atomic_load_explicit(&c->ngroups, memory_order_relaxed);
 	atomic_store_explicit(&c->ngroups, n ? n - 1 : 0, memory_order_relaxed);
 	/* with no group left, everything from kept stays kept */
-	uint64_t low = UINT64_MAX;
-	for (int i = 0; i < ESHM_GROUPS; i++) {
-		struct eshm_group *o = &hdr->group[ch][i];
-		if (atomic_load_explicit(&o->state, memory_order_acquire) != GROUP_USED)
-			continue;
-		uint64_t r = atomic_load_explicit(&o->release, memory_order_acquire);
-		if (r < low)
-			low = r;
-	}
+	uint64_t low = least_release(hdr, ch);
 	uint64_t k = atomic_load_explicit(&c->kept, memory_order_relaxed);
 	uint64_t cl = atomic_load_explicit(&c->claim, memory_order_relaxed);
 	if (low != UINT64_MAX && low > k && low <= cl) {

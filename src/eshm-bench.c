@@ -821,6 +821,7 @@ struct report {
 	int ok;
 	uint64_t msgs;
 	int64_t first_ns, last_ns;
+	int group; /* a fan-out reader's consumer group */
 };
 
 /* Ends the run: the child's status, and the segment (if any) removed in
@@ -1012,21 +1013,20 @@ run_fan_out(const struct opts *o, struct link *l, struct result *res)
 	int nr = o->readers, rp[2];
 	l->fan_out = true;
 	pid_t pids[ESHM_MAX_READERS];
-	struct report {
-		uint64_t msgs;
-		int64_t last_ns;
-		int group;
-		bool ok;
-	};
 	if (pipe(rp))
 		return -1;
 	unsigned char *buf = malloc(l->size);
-	if (!buf)
+	if (!buf) {
+		close(rp[0]);
+		close(rp[1]);
 		return -1;
+	}
 	memset(buf, 0x5a, l->size);
 	/* the readers attach first, so that each group gets everything */
 	int ready[2];
 	if (pipe(ready)) {
+		close(rp[0]);
+		close(rp[1]);
 		free(buf);
 		return -1;
 	}
