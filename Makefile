@@ -136,7 +136,7 @@ $(B)/fuzz/seeds/.made: $(B)/fuzz/mkseeds
 test-fuzz: $(B)/fuzz/fuzz-segment $(B)/fuzz/seeds/.made
 	@mkdir -p $(B)/fuzz/corpus
 	@echo "fuzzing for $(FUZZ_SECONDS) s (log: $(B)/fuzz/log)"
-	@$< -max_len=16384 -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	@$< -max_len=16384 -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	  -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus $(B)/fuzz/seeds tests/fuzz/regressions \
 	  >$(B)/fuzz/log 2>&1 || \
 	  { tail -n 60 $(B)/fuzz/log; exit 1; }

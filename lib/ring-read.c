@@ -136,6 +136,11 @@ rrefresh(struct eshm *h)
 			if (n > r->bend) {
 				r->tail = r->cur = r->bend = n;
 				r->skip = r->skipmsgs = r->curoff = r->curmsgs = 0;
+			} else if (n < r->bend) {
+				/* we took up to bend from next, or adopted a batch
+				 * below it, and next only grows */
+				return eshm_corrupt(h, slot_chan(h->rend), "group next went back",
+						    n, r->bend);
 			}
 		}
 		uint64_t hd = atomic_load_explicit(&r->c->claim, memory_order_seq_cst);
