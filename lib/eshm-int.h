@@ -279,6 +279,7 @@ struct spin {
 	/* those this side waits for, looked up now and then (wait.c) */
 	uint64_t peer_cpus;
 	int crowd;
+	bool crowded; /* more of us than CPUs (wait.c yield_until) */
 	int64_t peers_at;
 };
 

@@ -119,7 +119,35 @@ spin_worth(struct eshm *h, const struct eshm_waiter *w)
 		sp->peers_at = now;
 	}
 	int ncpu = __builtin_popcountll(h->cpus | sp->peer_cpus);
+	sp->crowded = ncpu > 1 && sp->crowd > ncpu;
 	return ncpu > 1 && sp->crowd <= ncpu;
+}
+
+/*
+ * More of us than CPUs (five processes on two cores: a writer and four
+ * readers of four groups): spinning only keeps the one we wait for from
+ * running, but sleeping at once is worse still. A reader that caught up
+ * sleeps, the writer's next commit wakes it (a system call each side, and
+ * the woken reader preempts the writer), it reads that one message and
+ * sleeps again: measured, 160,000 wakes a second and each group at 0.21x
+ * the rate of a lone reader. Giving up the CPU a few times first lets
+ * the others run, the writer among them, and we come back to a batch.
+ * 1 if ready, 0 if not, or an error from ready.
+ */
+#define CROWD_YIELDS 8
+
+static int
+yield_until(struct eshm *h, const struct eshm_waiter *w)
+{
+	if (!w->spin->crowded)
+		return 0;
+	for (int i = 0; i < CROWD_YIELDS; i++) {
+		sched_yield();
+		int r = w->ready(h);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static int
@@ -209,7 +237,7 @@ eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline)
 		return r < 0 ? r : 0;
 	if (deadline == 0)
 		return w->expired(h, true);
-	if ((r = spin_until(h, w)))
+	if ((r = spin_until(h, w)) || (r = yield_until(h, w)))
 		return r < 0 ? r : 0;
 
 	for (bool counted = false, idle = false;; counted = true) {
