@@ -551,9 +551,12 @@ eshm_ends_release(struct eshm *h, bool lost)
 		struct eshm_slot *sl = &h->hdr->slot[s];
 		struct eshm_chan *c = &h->hdr->chan[slot_chan(s)];
 		if (eshm_owns(h, s)) {
+			int64_t now = eshm_now_mono();
 			atomic_store_explicit(&sl->intent_pos, UINT64_MAX, memory_order_relaxed);
-			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)eshm_now_mono(),
+			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)now,
 					      memory_order_relaxed);
+			/* what we wrote was claimed before now */
+			eshm_stamp(h->hdr, slot_chan(s), now, true);
 			if (atomic_load_explicit(&c->excl, memory_order_relaxed) == (uint32_t)s + 1)
 				atomic_store_explicit(&c->excl, 0, memory_order_relaxed);
 			if (!lost) {

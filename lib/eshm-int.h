@@ -196,6 +196,21 @@ struct eshm_tap {
 	char pad[ESHM_CL - 24];
 };
 
+/* Samples of a channel's claim position over time (stamp.c). */
+#define STAMP_LEVELS 10
+#define STAMP_SLOTS 16
+#define STAMP_NS (100 * 1000000LL)
+struct eshm_stamp {
+	_Atomic uint64_t pos; /* the claim was at most here at ns; UINT64_MAX while written */
+	_Atomic int64_t ns;   /* CLOCK_MONOTONIC */
+};
+struct eshm_stamps {
+	_Atomic int64_t last_ns; /* the newest sample's */
+	_Atomic uint64_t seq;    /* samples taken */
+	char pad[ESHM_CL - 16];
+	struct eshm_stamp s[STAMP_LEVELS][STAMP_SLOTS];
+};
+
 /* One channel's shared state. The lines writers write on every message
  * and those readers write are 128 bytes apart (a pair of lines the CPU
  * fetches together). */
@@ -247,6 +262,7 @@ struct eshm_header {
 	struct eshm_slot_counts counts[NSLOTS];
 	struct eshm_tap tap[2][ESHM_TAPS];
 	struct eshm_batch batch[2][ESHM_READERS]; /* of reader slot SLOT_R + k */
+	struct eshm_stamps stamps[2];
 };
 
 #define HDR_KEEP 1u
@@ -517,6 +533,10 @@ void eshm_stream_end(struct eshm *h);
 void eshm_stream_reopen(struct eshm *h);
 int eshm_readers_sweep(struct eshm *h, int ch);
 int eshm_batch_adopt(struct eshm *h, uint64_t *start, uint64_t *end, uint64_t *skip_word);
+
+/* stamp.c: the age of the oldest message */
+void eshm_stamp(struct eshm_header *hdr, int ch, int64_t now, bool force);
+int64_t eshm_stamp_age_ms(const struct eshm_header *hdr, int ch, uint64_t pos, int64_t now);
 
 /* heartbeat.c */
 int eshm_heartbeat_start(struct eshm *h);

@@ -351,6 +351,10 @@ struct eshm_group_info {
 	int returned;                       /* batches returned by readers that left
 					     * or died, to be delivered again */
 	int64_t created_ns;                 /* CLOCK_REALTIME */
+	int64_t oldest_age_ms;              /* age of the oldest message not released
+					     * by the group (ms, at most: within
+					     * 100 ms or a quarter of the age); -1
+					     * when nothing waits or unknown */
 };
 
 struct eshm_channel_info {
@@ -361,6 +365,9 @@ struct eshm_channel_info {
 	uint64_t waits_full;          /* times a writer slept for space */
 	uint64_t waits_empty;         /* times a reader slept for data */
 	uint64_t wakes;               /* futex wake calls made by either side */
+	int64_t oldest_age_ms;        /* age of the oldest message some group (or,
+				       * with none, the first) has not released:
+				       * as eshm_group_info's; -1 if none */
 	int framing;                  /* enum eshm_framing of the last writer */
 	int eos;                      /* 1 if the stream is marked ended */
 	/* the writer: the first live one, else the first dead one; the reader

@@ -61,6 +61,9 @@ heartbeat_main(void *arg)
 			if (held[i] >= 0 && eshm_owns(h, held[i]))
 				atomic_store_explicit(&h->hdr->slot[held[i]].heartbeat_ns,
 						      (uint64_t)now, memory_order_relaxed);
+		/* a writer samples its channel's claim, busy or idle */
+		if (held[0] >= 0 && eshm_owns(h, held[0]))
+			eshm_stamp(h->hdr, slot_chan(held[0]), now, false);
 		uint64_t a = activity(h);
 		if (a != seen || !last_active) {
 			seen = a;

@@ -118,10 +118,11 @@ fill_end(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int e
 	}
 }
 
-/* The consumer groups of channel ch, in slot order, with their backlogs;
- * readers' group fields become indexes in that list. */
+/* The consumer groups of channel ch, in slot order, with their backlogs
+ * and the age of their oldest message (now: CLOCK_MONOTONIC); readers'
+ * group fields become indexes in that list. */
 static int
-fill_groups(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int ch,
+fill_groups(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int ch, int64_t now,
 	    struct eshm_channel_info *ci)
 {
 	int index[ESHM_GROUPS], n = 0;
@@ -149,6 +150,9 @@ fill_groups(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, in
 			return r;
 		gis->backlog_msgs = bl.msgs;
 		gis->backlog_bytes = bl.bytes;
+		gis->oldest_age_ms = bl.msgs ? eshm_stamp_age_ms(hdr, ch, rel, now) : -1;
+		if (gis->oldest_age_ms > ci->oldest_age_ms)
+			ci->oldest_age_ms = gis->oldest_age_ms;
 		for (int k = 0; k < ESHM_READERS; k++) {
 			const struct eshm_batch *b = &hdr->batch[ch][k];
 			uint32_t bs = atomic_load_explicit(&b->state, memory_order_relaxed);
@@ -222,6 +226,21 @@ invalid(struct eshm_info *info, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(info->problem, sizeof info->problem, fmt, ap);
 	va_end(ap);
+}
+
+/* With no group, the age of the oldest message kept for the first one. */
+static int
+oldest_kept(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int ch, int64_t now,
+	    struct eshm_channel_info *ci)
+{
+	if (ci->ngroups)
+		return 0;
+	uint64_t kept = atomic_load_explicit(&hdr->chan[ch].kept, memory_order_relaxed);
+	struct eshm_backlog bl;
+	int r = eshm_backlog_from(fd, hdr, ch, g, kept, 0, 0, &bl);
+	if (!r && bl.msgs)
+		ci->oldest_age_ms = eshm_stamp_age_ms(hdr, ch, kept, now);
+	return r;
 }
 
 /* Copy the header into copy, its geometry into g: 0, or an ESHM_ code with
@@ -322,7 +341,9 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 			  ESHM_MAX_WRITERS, &ci->nwriters);
 		fill_ends(fd, copy, g, base + SLOT_R, ESHM_READERS, now, &ci->reader, ci->readers,
 			  ESHM_MAX_READERS, &ci->nreaders);
-		if (fill_groups(fd, copy, g, ch, ci)) {
+		ci->oldest_age_ms = -1;
+		if (fill_groups(fd, copy, g, ch, now, ci) ||
+		    oldest_kept(fd, copy, g, ch, now, ci)) {
 			invalid(info, "corrupt: %s", "bad record in channel");
 			free(copy);
 			return 0;

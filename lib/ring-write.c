@@ -75,6 +75,9 @@ eshm_wside_init(struct eshm *h, int ch)
 	memset(&w->n, 0, sizeof w->n);
 	const char *k = getenv("ESHM_TEST_KILL_AT");
 	w->kill_at = k ? strtoull(k, NULL, 10) : 0;
+	/* what we write is claimed after now (a writer may end before its
+	 * heartbeat beats once) */
+	eshm_stamp(h->hdr, ch, eshm_now_mono(), true);
 	return wrefresh(h);
 }
 

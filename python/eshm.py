@@ -111,6 +111,7 @@ class _GroupInfo(_c.Structure):
         ("name", _c.c_char * (GROUP_NAME_MAX + 1)), ("live", _c.c_int), ("dead", _c.c_int),
         ("backlog_msgs", _c.c_uint64), ("backlog_bytes", _c.c_uint64),
         ("held_bytes", _c.c_uint64), ("returned", _c.c_int), ("created_ns", _c.c_int64),
+        ("oldest_age_ms", _c.c_int64),
     ]
 
 
@@ -120,7 +121,8 @@ class _ChannelInfo(_c.Structure):
         ("msgs_in", _c.c_uint64), ("bytes_in", _c.c_uint64),
         ("msgs_out", _c.c_uint64), ("bytes_out", _c.c_uint64),
         ("waits_full", _c.c_uint64), ("waits_empty", _c.c_uint64),
-        ("wakes", _c.c_uint64), ("framing", _c.c_int), ("eos", _c.c_int),
+        ("wakes", _c.c_uint64), ("oldest_age_ms", _c.c_int64),
+        ("framing", _c.c_int), ("eos", _c.c_int),
         ("writer", _EndInfo), ("reader", _EndInfo),
         ("nwriters", _c.c_int), ("writers", _EndInfo * MAX_WRITERS),
         ("nreaders", _c.c_int), ("readers", _EndInfo * MAX_READERS),
@@ -338,6 +340,7 @@ def _group_dict(g):
         "name": g.name.decode(), "live": g.live, "dead": g.dead,
         "backlog_msgs": g.backlog_msgs, "backlog_bytes": g.backlog_bytes,
         "held_bytes": g.held_bytes, "returned": g.returned, "created_ns": g.created_ns,
+        "oldest_age_ms": g.oldest_age_ms,
     }
 
 
@@ -363,6 +366,7 @@ def _info_dict(info):
             "capacity": c.capacity, "used": c.used, "msgs_in": c.msgs_in,
             "bytes_in": c.bytes_in, "msgs_out": c.msgs_out, "bytes_out": c.bytes_out,
             "waits_full": c.waits_full, "waits_empty": c.waits_empty, "wakes": c.wakes,
+            "oldest_age_ms": c.oldest_age_ms,
             "framing": framing.decode() if framing else "unknown", "eos": bool(c.eos),
             "writer": _end_dict(c.writer), "reader": _end_dict(c.reader),
             "writers": [_end_dict(c.writers[k]) for k in range(min(c.nwriters, MAX_WRITERS))],

@@ -336,6 +336,7 @@ enum fid {
 	F_WAITS_FULL,
 	F_WAITS_EMPTY,
 	F_WAKES,
+	F_OLDEST_AGE_MS,
 	F_FRAMING,
 	F_EOS,
 	F_RATES,
@@ -368,6 +369,7 @@ enum fid {
 	F_G_HELD_BYTES,
 	F_G_RETURNED,
 	F_G_CREATED_NS,
+	F_G_OLDEST_AGE_MS,
 	/* an unfinished segment */
 	F_LO_PATH,
 	F_LO_CREATOR_PID,
@@ -443,6 +445,7 @@ static const struct field {
 	[F_WAITS_FULL] = {L_CHAN, "waits_full", ALWAYS, .unit = U_COUNT},
 	[F_WAITS_EMPTY] = {L_CHAN, "waits_empty", ALWAYS},
 	[F_WAKES] = {L_CHAN, "wakes", ALWAYS},
+	[F_OLDEST_AGE_MS] = {L_CHAN, "oldest_age_ms", ALWAYS},
 	[F_FRAMING] = {L_CHAN, "framing", ALWAYS},
 	[F_EOS] = {L_CHAN, "eos", ALWAYS, .unit = U_YES},
 	[F_RATES] = {L_CHAN, "rates", WATCHED, .sub = L_RATES},
@@ -480,6 +483,7 @@ static const struct field {
 	[F_G_HELD_BYTES] = {L_GRP, "held_bytes", ALWAYS},
 	[F_G_RETURNED] = {L_GRP, "returned", ALWAYS},
 	[F_G_CREATED_NS] = {L_GRP, "created_ns", ALWAYS},
+	[F_G_OLDEST_AGE_MS] = {L_GRP, "oldest_age_ms", ALWAYS},
 
 	[F_LO_PATH] = {L_LO, "path", ALWAYS, .unit = U_FILE},
 	[F_LO_CREATOR_PID] = {L_LO, "creator_pid", ALWAYS},
@@ -663,6 +667,8 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vuint(c->waits_empty);
 	case F_WAKES:
 		return vuint(c->wakes);
+	case F_OLDEST_AGE_MS:
+		return vint(c->oldest_age_ms);
 	case F_FRAMING: {
 		const char *name = eshm_framing_name(c->framing);
 		return vstr(name ? name : "unknown");
@@ -712,6 +718,8 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vint(a->grp->returned);
 	case F_G_CREATED_NS:
 		return vint(a->grp->created_ns);
+	case F_G_OLDEST_AGE_MS:
+		return vint(a->grp->oldest_age_ms);
 	case F_LO_PATH:
 		return vstr(lo->path);
 	case F_LO_CREATOR_PID:
@@ -927,7 +935,13 @@ group_rows(const struct opts *o, const struct at *a, int name_width)
 		printf(" group %s: %d reader%s", gi->name, gi->live, gi->live == 1 ? "" : "s");
 		if (gi->dead)
 			printf(" (+%d dead)", gi->dead);
-		printf(", backlog %s messages/%s, held %s", msgs, bytes, held);
+		printf(", backlog %s messages/%s", msgs, bytes);
+		if (gi->oldest_age_ms >= 0) {
+			char age[32];
+			age_str(gi->oldest_age_ms, age, sizeof age);
+			printf(" (oldest %s)", age);
+		}
+		printf(", held %s", held);
 		if (gi->returned)
 			printf(", %d batch%s to deliver again", gi->returned,
 			       gi->returned == 1 ? "" : "es");

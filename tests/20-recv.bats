@@ -173,9 +173,10 @@ load helpers
 @test "eshm-recv creates the segment with its own --capacity, --mode and --keep" {
     run -124 eshm-recv -c 64K --mode 0660 --keep -t 50ms "$SEG"
     [ "$(stat -c %a "$(seg_path "$SEG")")" = 660 ]
-    # a format-2 header (56 KiB: the slots of 2 x 144 holders, 2 x 16
-    # groups, 2 x 64 readers' batches) and two rings
-    [ "$(stat -c %s "$(seg_path "$SEG")")" = $((57344 + 2 * 65536)) ]
+    # a format-2 header (60 KiB: the slots of 2 x 144 holders, 2 x 16
+    # groups, 2 x 64 readers' batches, samples of the claim over time) and
+    # two rings
+    [ "$(stat -c %s "$(seg_path "$SEG")")" = $((61440 + 2 * 65536)) ]
 }
 
 @test "eshm-recv --progress and --verbose report on stderr, data alone on stdout" {

@@ -193,6 +193,45 @@ assert pids == sorted(map(int, sys.argv[2:])), d["readers"]
 PY
 }
 
+# oldest SEG [GROUP]: the age in ms of the oldest message channel m2s of
+# SEG (or GROUP of it) has not released, as eshm-stat --json says
+oldest() {
+    eshm-stat --json "$1" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["segments"][0]["channels"]["m2s"]
+if len(sys.argv) > 1:
+    c = {g["name"]: g for g in c["groups"]}[sys.argv[1]]
+print(c["oldest_age_ms"])' "${@:2}"
+}
+
+# older_than MS SEG [GROUP]: that age is at least MS
+older_than() {
+    [ "$(oldest "${@:2}")" -ge "$1" ]
+}
+
+@test "eshm-stat gives the age of the oldest message not released, per channel and group" {
+    echo old | eshm-send --keep "$SEG"
+    wait_until 10 older_than 1500 "$SEG"
+    # a second writer's message is young, however long the channel was idle
+    echo new | eshm-send "$SEG"
+    older_than 1500 "$SEG"
+    [ "$(eshm-recv -n 1 "$SEG")" = old ]
+    [ "$(oldest "$SEG")" -lt 1500 ]
+    [ "$(oldest "$SEG" -)" -lt 1500 ]
+    [ "$(oldest "$SEG" -)" -ge 0 ]
+    [ "$(eshm-recv -n 1 "$SEG")" = new ]
+    [ "$(oldest "$SEG")" -eq -1 ]
+    [ "$(oldest "$SEG" -)" -eq -1 ]
+}
+
+@test "eshm-stat's group rows show the age of the oldest message" {
+    eshm-recv --keep --group audit -t 10ms "$SEG" || [ $? -eq 124 ]
+    echo job | eshm-send "$SEG"
+    wait_until 10 older_than 1000 "$SEG" audit
+    run -0 eshm-stat "$SEG"
+    [[ "$output" =~ "group audit: 0 readers, backlog 1 messages/4B (oldest "[0-9]+s"), held 0B" ]]
+}
+
 @test "eshm-stat --check flags a dead reader that holds messages it took" {
     # lines of 4000 bytes: the reader blocks on a full pipe holding its batch
     python3 -c 'for i in range(1, 101): print(str(i) * (4000 // len(str(i))))' |

@@ -29,6 +29,7 @@ int main(void) {
     P(eshm_channel_info, nreaders); P(eshm_channel_info, readers); P(eshm_channel_info, groups);
     P(eshm_end_info, group); P(eshm_end_info, held);
     P(eshm_group_info, backlog_msgs); P(eshm_group_info, returned); P(eshm_group_info, created_ns);
+    P(eshm_group_info, oldest_age_ms); P(eshm_channel_info, oldest_age_ms);
     P(eshm_info, size); P(eshm_info, created_ns); P(eshm_info, idle_ms); P(eshm_info, chan);
     P(eshm_channel_info, framing); P(eshm_channel_info, writer); P(eshm_channel_info, reader);
     P(eshm_end_info, heartbeat_age_ms); P(eshm_end_info, stale_ms);
@@ -106,7 +107,7 @@ print("\n".join(lines))' | LC_ALL=C sort >"$TMP/py.txt"
     run -0 py '
 import json, subprocess
 # these change between two looks; the rest must be equal
-TIMES = ("age_ms", "idle_ms", "heartbeat_age_ms")
+TIMES = ("age_ms", "idle_ms", "heartbeat_age_ms", "oldest_age_ms")
 
 def same(c, p, at):
     assert type(c) is type(p), (at, c, p)

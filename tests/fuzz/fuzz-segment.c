@@ -1,7 +1,7 @@
 /* fuzz-segment.c - libFuzzer harness: a segment file damaged at will, then
  * everything a process does with one: inspect, attach, read, write, close.
  *
- * A format-2 header is 56 KiB, more than a fuzzer mutates well; so an input
+ * A format-2 header is 60 KiB, more than a fuzzer mutates well; so an input
  * is a list of patches over one of a few real segments made at start-up
  * (templates: many writers' messages, a full ring, a wrapped one, lines
  * partly read, an ended stream, a dead writer's open claim):

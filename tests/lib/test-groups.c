@@ -1,4 +1,6 @@
-/* test-groups.c - readers sharing a consumer group, groups as subscriptions, redelivery. */
+/* test-groups.c - readers sharing a consumer group, groups as subscriptions, redelivery,
+ * the age of a group's oldest message. */
+#include "eshm-int.h" /* white-box: the samples of the claim over time */
 #include "t.h"
 
 /* A writer (master, write end) and its config, KEEP so that the segment
@@ -265,6 +267,47 @@ an_exclusive_reader_is_the_only_one(void)
 	eshm_unlink(n, ESHM_UNLINK_KEPT, 0, NULL, NULL);
 }
 
+/* Five days of a writer at 10 messages of 64 bytes a second, sampled as
+ * its heartbeat does (every STAMP_NS): the age of a message of any age
+ * is never under-stated, and over-stated by at most a quarter plus a
+ * sample period; beyond what the samples span, at least the oldest's. */
+static void
+an_age_is_known_to_a_quarter_over_days(void)
+{
+	struct eshm_header *hdr = calloc(1, sizeof *hdr);
+	CHECK(hdr);
+	const int64_t step = STAMP_NS, n = 5LL * 24 * 3600 * 1000000000 / STAMP_NS;
+	int64_t t0 = 1000000000, now = t0;
+	CHECK_EQ(eshm_stamp_age_ms(hdr, 0, 0, now), -1);
+	for (int64_t i = 0; i < n; i++, now += step) {
+		atomic_store(&hdr->chan[0].claim, (uint64_t)i * 64);
+		eshm_stamp(hdr, 0, now, false);
+	}
+	/* the message claimed at sample i is at 64 * i, made at t0 + i * step */
+	static const int64_t ages_s[] = {0, 1, 60, 3600, 6 * 3600, 24 * 3600, 4 * 24 * 3600};
+	for (size_t k = 0; k < sizeof ages_s / sizeof *ages_s; k++) {
+		int64_t i = n - 1 - ages_s[k] * 1000000000 / step;
+		int64_t truth = (now - (t0 + i * step)) / 1000000;
+		int64_t got = eshm_stamp_age_ms(hdr, 0, (uint64_t)i * 64, now);
+		if (got < truth || got > truth + truth / 4 + step / 1000000 + 1) {
+			fprintf(stderr, "age %lld s: got %lld ms, truth %lld ms\n",
+				(long long)ages_s[k], (long long)got, (long long)truth);
+			CHECK(0);
+		}
+	}
+	/* older than every sample kept: at least the oldest's age */
+	int64_t span = eshm_stamp_age_ms(hdr, 0, UINT64_MAX, now);
+	CHECK(eshm_stamp_age_ms(hdr, 0, 0, now) > 0);
+	CHECK(eshm_stamp_age_ms(hdr, 0, 0, now) >= span);
+	/* not a sample more often than every STAMP_NS, unless forced */
+	uint64_t seq = atomic_load(&hdr->stamps[0].seq);
+	eshm_stamp(hdr, 0, now - step + 1, false);
+	CHECK_EQ(atomic_load(&hdr->stamps[0].seq), seq);
+	eshm_stamp(hdr, 0, now - step + 1, true);
+	CHECK_EQ(atomic_load(&hdr->stamps[0].seq), seq + 1);
+	free(hdr);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -283,6 +326,7 @@ main(int argc, char **argv)
 		 a_removed_group_frees_the_space_it_held},
 		{"group_names_are_checked", group_names_are_checked},
 		{"an_exclusive_reader_is_the_only_one", an_exclusive_reader_is_the_only_one},
+		{"an_age_is_known_to_a_quarter_over_days", an_age_is_known_to_a_quarter_over_days},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
