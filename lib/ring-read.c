@@ -856,9 +856,16 @@ fast_refill(struct eshm *h)
 	if (hd <= n || !span_ok(hd, n, r->cap) ||
 	    atomic_load_explicit(&r->grp->returned, memory_order_relaxed))
 		return false;
+	/* The records' tags and lengths only: what each holds is checked
+	 * as it is read (fast_read, or the general path, which says why a
+	 * record is bad). A batch ends before a record that is not
+	 * committed or runs past the claim or the ring. */
+	const unsigned char *ring = r->ring;
+	const uint64_t cap = r->cap, salt = r->salt, lim = n + cap / 4 < hd ? n + cap / 4 : hd;
 	uint64_t e = n;
-	for (unsigned msgs = 0; e < hd && msgs < BATCH_MSGS_ALONE && e - n < r->cap / 4;) {
-		struct eshm_rec rec;
+	if (n % REC_ALIGN)
+		return false;
+	for (unsigned recs = 0; e < lim && recs < BATCH_MSGS_ALONE; recs++) {
 		/* The headers are a chain of loads, each from a line the
 		 * writer's core wrote: fetch the lines 2 KiB ahead meanwhile,
 		 * so that their misses overlap (a prefetch never faults, and
@@ -868,13 +875,16 @@ fast_refill(struct eshm *h)
 		 * claim, 0.85x past it too (lines writers are about to fill
 		 * come early as well); the same in a helper function measured
 		 * 0.68x: the code's layout matters as much here. */
-		__builtin_prefetch(r->ring + ring_off(e + 2048, r->cap));
-		__builtin_prefetch(r->ring + ring_off(e + 2048 + 64, r->cap));
-		if (!rec_committed(r->ring, r->cap, e, r->salt) ||
-		    rec_at_invalid(r->ring, ring_off(e, r->cap), r->cap, hd - e, &rec))
+		__builtin_prefetch(ring + ring_off(e + 2048, cap));
+		__builtin_prefetch(ring + ring_off(e + 2048 + 64, cap));
+		uint64_t off = ring_off(e, cap);
+		const struct eshm_rec *p = (const struct eshm_rec *)(ring + off);
+		if (atomic_load_explicit(&p->tag, memory_order_acquire) != (e ^ salt))
 			break;
-		e += rec_size(&rec);
-		msgs += rec_kind(&rec) == REC_DELIM ? rec_nmsgs(&rec) : 1;
+		uint64_t len = p->len;
+		if (off > cap - REC_HDR || len > cap - off - REC_HDR || rec_bytes(len) > hd - e)
+			break;
+		e += rec_bytes(len);
 	}
 	if (e == n)
 		return false;
