@@ -119,8 +119,14 @@ static void
 clear_slot(struct eshm *h, int s)
 {
 	struct eshm_slot *sl = &h->hdr->slot[s];
-	if (!slot_is_writer(s))
+	if (slot_is_tap(s)) {
+		struct eshm_chan *c = &h->hdr->chan[slot_chan(s)];
+		uint32_t n = atomic_load_explicit(&c->ntaps, memory_order_relaxed);
+		if (atomic_load_explicit(&sl->pid, memory_order_relaxed))
+			atomic_store_explicit(&c->ntaps, n ? n - 1 : 0, memory_order_relaxed);
+	} else if (!slot_is_writer(s)) {
 		reader_leave(h, s);
+	}
 	if (slot_is_writer(s)) {
 		eshm_claim_settle(h->fd, h->hdr, &h->g, h->base, s);
 		if (atomic_load_explicit(&sl->pid, memory_order_relaxed)) {
@@ -365,6 +371,24 @@ claim_reader(struct eshm *h, int ch, bool excl, int64_t now, struct eshm_error *
 	return 0;
 }
 
+/* Taps: up to ESHM_TAPS a channel, beside any readers, exclusive ones too. */
+static int
+claim_tap(struct eshm *h, int ch, struct eshm_error *err)
+{
+	int s = free_slot(h, ch * SLOTS_PER_CHAN + SLOT_T, ESHM_TAPS);
+	if (s < 0)
+		return eshm_fill_error(err, ESHM_EBUSY, 0,
+				       "channel %s of %s has %d taps, the most it takes",
+				       eshm_chan_name(ch), h->name, ESHM_TAPS);
+	int r = take_slot(h, s, 0, &h->tgen, err);
+	if (r)
+		return r;
+	/* readers done waiting now leave data_wait up for us (wait_data) */
+	atomic_fetch_add_explicit(&h->hdr->chan[ch].ntaps, 1, memory_order_seq_cst);
+	h->tend = s;
+	return 0;
+}
+
 /*
  * Take a batch that a reader of our group returned (it left, or died,
  * before releasing it): it becomes ours, whole. 1 when one was taken, 0
@@ -437,7 +461,9 @@ eshm_ends_claim(struct eshm *h, struct eshm_error *err)
 	h->wend = h->rend = -1;
 	if (w && (r = claim_writer(h, wch, excl, now, err)))
 		return r;
-	if (rd && (r = claim_reader(h, rch, excl, now, err))) {
+	if (rd && (h->cfg.flags & ESHM_TAP) && (r = claim_tap(h, rch, err)))
+		return r;
+	if (rd && !(h->cfg.flags & ESHM_TAP) && (r = claim_reader(h, rch, excl, now, err))) {
 		eshm_ends_release(h, false);
 		return r;
 	}
@@ -589,5 +615,15 @@ eshm_ends_release(struct eshm *h, bool lost)
 		}
 		eshm_slot_lock(h->fd, s, F_UNLCK);
 		h->rend = -1;
+	}
+	if (h->tend >= 0) {
+		int s = h->tend;
+		if (eshm_owns(h, s)) {
+			atomic_store_explicit(&h->hdr->slot[s].heartbeat_ns,
+					      (uint64_t)eshm_now_mono(), memory_order_relaxed);
+			clear_slot(h, s);
+		}
+		eshm_slot_lock(h->fd, s, F_UNLCK);
+		h->tend = -1;
 	}
 }

@@ -88,6 +88,12 @@ slot_is_writer(int s)
 	return s % SLOTS_PER_CHAN < SLOT_R;
 }
 
+static inline bool
+slot_is_tap(int s)
+{
+	return s % SLOTS_PER_CHAN >= SLOT_T;
+}
+
 /* Flags of a slot. */
 enum {
 	SLOTF_EXCLUSIVE = 1, /* a writer or reader that admits no other */
@@ -222,7 +228,8 @@ struct eshm_chan {
 	 * its release is read instead) */
 	_Atomic uint64_t kept;
 	_Atomic uint32_t ngroups;
-	uint32_t pad1;
+	_Atomic uint32_t ntaps; /* taps attached (a hint: dead ones count until
+				 * their slot is taken again) */
 	char pad2[ESHM_CL - 16];
 	/* futex words: 1 while a reader (data) or a writer (space) sleeps */
 	_Atomic uint32_t data_wait;
@@ -368,6 +375,31 @@ struct rside {
 	int64_t lost_since; /* CLOCK_MONOTONIC ns the stream was seen lost, or 0 */
 };
 
+/* A tap's or a peek's reading (tap.c): the record copied out last. */
+struct tapper {
+	int ch;
+	uint64_t cap, salt;
+	uint64_t pos;     /* the next record */
+	uint64_t stop;    /* a peek ends here; UINT64_MAX for a tap */
+	uint64_t skip_at; /* the first record's position when part of it was
+			   * released already, else UINT64_MAX */
+	uint32_t skip;    /* and its payload bytes released */
+	unsigned char *buf;
+	size_t bufcap;
+	bool have; /* buf holds the record at at */
+	uint64_t at;
+	uint32_t len, info; /* of that record */
+	uint32_t off;       /* payload bytes consumed */
+	uint32_t cur;       /* payload bytes peeked */
+	uint32_t undo;      /* cur before the last peek */
+	uint32_t eos_seen;  /* the end of stream delivered last */
+	bool skipped;       /* it fell behind since this was last cleared */
+	uint64_t msgs_at_open, seen_msgs;
+	uint64_t missed_msgs, missed_bytes;
+	_Atomic uint64_t waits;
+	struct eshm_tap *line; /* ours in the header, for a tap */
+};
+
 struct eshm {
 	char name[ESHM_NAME_MAX + 1];
 	char path[ESHM_PATH_MAX];
@@ -379,8 +411,12 @@ struct eshm {
 	struct eshm_config cfg;
 	int role;
 	bool created;
-	int wend, rend;             /* slots held for writing/reading, or -1 */
-	uint64_t wgen, rgen;        /* their generations when we claimed them */
+	int wend, rend;      /* slots held for writing/reading, or -1 */
+	uint64_t wgen, rgen; /* their generations when we claimed them */
+	int tend;            /* tap slot held, or -1 */
+	uint64_t tgen;
+	bool peeking; /* ESHM_PEEK: read-only, no slot */
+	struct tapper t;
 	struct spin spin_w, spin_r; /* the space and data waits (wait.c) */
 	uint64_t cpus;              /* our CPU affinity, as in struct eshm_slot */
 	struct wside w;
@@ -401,7 +437,7 @@ struct eshm {
 static inline uint64_t
 eshm_gen_of(const struct eshm *h, int end)
 {
-	return end == h->wend ? h->wgen : h->rgen;
+	return end == h->wend ? h->wgen : end == h->tend ? h->tgen : h->rgen;
 }
 
 /* Nanoseconds from then (a time read from shared memory, so anything) to
@@ -533,6 +569,14 @@ void eshm_stream_end(struct eshm *h);
 void eshm_stream_reopen(struct eshm *h);
 int eshm_readers_sweep(struct eshm *h, int ch);
 int eshm_batch_adopt(struct eshm *h, uint64_t *start, uint64_t *end, uint64_t *skip_word);
+
+/* tap.c: taps and peeks */
+int eshm_tap_peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms);
+int eshm_tap_consume(struct eshm *h, size_t nbytes);
+void eshm_tap_rewind(struct eshm *h);
+int eshm_tap_unpeek(struct eshm *h);
+void eshm_tap_init(struct eshm *h, int ch, uint64_t start, uint64_t stop, uint64_t skip_at,
+		   uint32_t skip);
 
 /* stamp.c: the age of the oldest message */
 void eshm_stamp(struct eshm_header *hdr, int ch, int64_t now, bool force);

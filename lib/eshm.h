@@ -92,6 +92,21 @@ enum {
 	ESHM_WAIT_TURN = 64,       /* a raw writer meeting other writers gets
 				    * ESHM_ETURN (wait and try again) instead of
 				    * ESHM_EBUSY */
+	ESHM_TAP = 128,            /* read as a tap (ends ESHM_END_READ only): see
+				    * messages as they pass, from those committed
+				    * after eshm_open, in no consumer group: hold
+				    * no space, never make a writer wait; falling
+				    * behind, skip to the release point and count
+				    * what was missed (eshm_tap_missed). Each record
+				    * is copied out once and checked whole; chunks
+				    * point into that copy. At most 16 a channel. */
+	ESHM_PEEK = 256,           /* read what is pending without taking it (ends
+				    * ESHM_END_READ only): the file opened and
+				    * mapped read-only, no end held; from the
+				    * release point of consumer_group (NULL: the
+				    * oldest message held for any group) to the
+				    * claim position at eshm_open, then ESHM_EOF.
+				    * ESHM_ENOGROUP for a group the channel lacks */
 };
 
 /* Limits of a channel: live writers, live readers (of all consumer groups
@@ -100,6 +115,7 @@ enum {
 #define ESHM_MAX_READERS 64
 #define ESHM_MAX_GROUPS 16
 #define ESHM_GROUP_NAME_MAX 63
+#define ESHM_MAX_TAPS 16 /* taps of a channel */
 
 struct eshm_config {
 	int role;               /* enum eshm_role; default ESHM_ROLE_AUTO */
@@ -357,6 +373,14 @@ struct eshm_group_info {
 					     * when nothing waits or unknown */
 };
 
+/* A tap of a channel (ESHM_TAP) as seen from outside. */
+struct eshm_tap_info {
+	struct eshm_end_info end; /* its holder (group -1, held 0) */
+	uint64_t missed_msgs;     /* messages it skipped, falling behind (about) */
+	uint64_t missed_bytes;    /* record bytes it skipped (exact) */
+	uint64_t behind_bytes;    /* from its position to the claim position */
+};
+
 struct eshm_channel_info {
 	uint64_t capacity;            /* ring bytes */
 	uint64_t used;                /* bytes of undelivered records */
@@ -379,6 +403,8 @@ struct eshm_channel_info {
 	struct eshm_end_info readers[ESHM_MAX_READERS];
 	int ngroups; /* consumer groups: groups[0, ngroups) */
 	struct eshm_group_info groups[ESHM_MAX_GROUPS];
+	int ntaps; /* tap slots held, live or dead: taps[0, ntaps) */
+	struct eshm_tap_info taps[ESHM_MAX_TAPS];
 };
 
 struct eshm_info {
@@ -497,6 +523,13 @@ int eshm_group_name_ok(const char *name);
  *                  not write the segment).
  * err (may be NULL) says why in words. */
 int eshm_group_remove(const char *name, const char *group, unsigned flags, struct eshm_error *err);
+
+/* What a tap (ESHM_TAP) or a peek (ESHM_PEEK) skipped because it fell
+ * behind, since eshm_open: record bytes in *bytes (exact, headers
+ * included) and messages in *msgs (counted from the writers' counts,
+ * which lag by up to a heartbeat: about); either may be NULL. 0, or
+ * ESHM_EINVAL (h NULL), ESHM_ENOEND (h is neither). */
+int eshm_tap_missed(eshm_t *h, uint64_t *msgs, uint64_t *bytes);
 
 /* Words for an error code. */
 const char *eshm_strerror(int code);

@@ -200,6 +200,63 @@ open_locked(struct eshm *h, const char *path, struct eshm_error *err)
 	}
 }
 
+/*
+ * ESHM_PEEK: the file read-only, mapped read-only, no slot, no heartbeat:
+ * reading starts at the release point of the consumer group asked for
+ * (any: the channel's, the oldest message held for some group) and ends
+ * at the claim position seen now. any_group: none was named.
+ */
+static int
+open_peek(struct eshm *h, bool any_group, struct eshm_error *err)
+{
+	int fd = eshm_open_fd(h->path, O_RDONLY | O_NOFOLLOW, 0);
+	if (fd < 0 && errno == ENOENT)
+		return eshm_fill_error(err, ESHM_ENOSEG, 0, "no segment %s", h->name);
+	if (fd < 0)
+		return open_error(h->name, h->path, errno, -1, err);
+	h->fd = fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return eshm_fill_error(err, -errno, 0, "cannot stat segment %s", h->name);
+	if (!S_ISREG(st.st_mode))
+		return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a regular file", h->path);
+	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return eshm_fill_error(err, -errno, 0, "cannot map segment %s: %s", h->name,
+				       eshm_strerror(-errno));
+	h->base = base;
+	h->hdr = base;
+	h->g.size = (uint64_t)st.st_size;
+	h->guard = eshm_guard_add(base, (size_t)st.st_size, !(h->cfg.flags & ESHM_NO_SIGBUS_GUARD));
+	char why[160];
+	int r = eshm_geom_check(h->hdr, (uint64_t)st.st_size, &h->g, why, sizeof why);
+	if (r)
+		return eshm_fill_error(err, r, 0, "segment %s: %s", h->name, why);
+	int role = h->cfg.role == ESHM_ROLE_MASTER ? ESHM_ROLE_MASTER : ESHM_ROLE_SLAVE;
+	int ch = role == ESHM_ROLE_MASTER ? CH_S2M : CH_M2S;
+	struct eshm_chan *c = &h->hdr->chan[ch];
+	uint64_t start = atomic_load_explicit(&c->kept, memory_order_acquire), skip_at = UINT64_MAX;
+	uint32_t skip = 0;
+	if (!any_group) {
+		int gi = eshm_group_find(h->hdr, ch, h->cgroup);
+		if (gi < 0)
+			return eshm_fill_error(err, ESHM_ENOGROUP, 0,
+					       "channel %s of %s has no consumer group %s",
+					       eshm_chan_name(ch), h->name, h->cgroup);
+		struct eshm_group *g = &h->hdr->group[ch][gi];
+		start = atomic_load_explicit(&g->release, memory_order_acquire);
+		if (atomic_load_explicit(&g->skip_pos, memory_order_acquire) == start) {
+			skip_at = start;
+			skip = (uint32_t)atomic_load_explicit(&g->skip_word, memory_order_relaxed);
+		}
+	}
+	h->peeking = true;
+	h->role = role;
+	eshm_tap_init(h, ch, start, atomic_load_explicit(&c->claim, memory_order_acquire), skip_at,
+		      skip);
+	return 0;
+}
+
 int
 eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct eshm_error *err)
 {
@@ -240,7 +297,23 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct 
 	};
 	h->spin_w = h->spin_r = sp;
 	h->cpus = eshm_cpu_mask();
-	h->wend = h->rend = -1;
+	h->wend = h->rend = h->tend = -1;
+	if (h->cfg.flags & (ESHM_TAP | ESHM_PEEK)) {
+		if (h->cfg.ends != ESHM_END_READ || (~h->cfg.flags & (ESHM_TAP | ESHM_PEEK)) == 0) {
+			free(h);
+			return eshm_fill_error(err, ESHM_EINVAL, 0,
+					       "a tap or a peek reads only (ends ESHM_END_READ), "
+					       "and is one or the other");
+		}
+		if (h->cfg.role == ESHM_ROLE_AUTO)
+			h->cfg.role = ESHM_ROLE_SLAVE;
+	}
+	if (h->cfg.flags & ESHM_PEEK) {
+		if ((r = open_peek(h, !cfg || !cfg->consumer_group, err)))
+			goto fail;
+		*out = h;
+		return 0;
+	}
 
 	if ((r = open_locked(h, path, err)))
 		goto fail;
@@ -279,6 +352,11 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct 
 		goto fail;
 	if ((r = eshm_ends_claim(h, err)))
 		goto fail;
+	if (h->tend >= 0) {
+		int ch = slot_chan(h->tend);
+		uint64_t at = atomic_load_explicit(&h->hdr->chan[ch].claim, memory_order_acquire);
+		eshm_tap_init(h, ch, at, UINT64_MAX, UINT64_MAX, 0);
+	}
 	if ((h->wend >= 0 && (r = eshm_wside_init(h, slot_chan(h->wend)))) ||
 	    (h->rend >= 0 && (r = eshm_rside_init(h, slot_chan(h->rend))))) {
 		r = eshm_fill_error(err, r, 0, "%s", h->err);
@@ -323,6 +401,14 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 	if (!h)
 		return 0;
 	int rc = 0;
+	if (h->peeking) {
+		eshm_guard_remove(h->guard);
+		munmap(h->base, h->g.size);
+		close(h->fd);
+		free(h->t.buf);
+		free(h);
+		return 0;
+	}
 	bool lost = flags & ESHM_DETACH_LOST;
 	bool owned = h->wend >= 0 && eshm_owns(h, h->wend);
 	if (owned)
@@ -369,6 +455,7 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 	munmap(h->base, h->g.size);
 	close(h->fd);
 	free(h->w.side);
+	free(h->t.buf);
 	free(h);
 	return rc;
 }
@@ -384,6 +471,8 @@ eshm_check(eshm_t *h)
 	if (h->wend >= 0 && (r = eshm_end_check(h, h->wend)))
 		return r;
 	if (h->rend >= 0 && (r = eshm_end_check(h, h->rend)))
+		return r;
+	if (h->tend >= 0 && (r = eshm_end_check(h, h->tend)))
 		return r;
 	return eshm_still_named(h);
 }
@@ -420,8 +509,9 @@ eshm_peer_state(eshm_t *h)
 	/* the other side of the channel we read (or write): the best state
 	 * any of its holders has, else the worst (dead before none) */
 	int first, n;
-	if (h->rend >= 0) {
-		first = slot_chan(h->rend) * SLOTS_PER_CHAN + SLOT_W;
+	if (h->rend >= 0 || h->tend >= 0 || h->peeking) {
+		int ch = h->rend >= 0 ? slot_chan(h->rend) : h->t.ch;
+		first = ch * SLOTS_PER_CHAN + SLOT_W;
 		n = ESHM_WRITERS;
 	} else {
 		first = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R;

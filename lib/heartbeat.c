@@ -13,7 +13,7 @@ activity(struct eshm *h)
 	if (h->wend >= 0)
 		a += atomic_load_explicit(&h->w.n.msgs, memory_order_relaxed) +
 		     atomic_load_explicit(&h->w.n.waits, memory_order_relaxed);
-	if (h->rend >= 0)
+	if (h->rend >= 0 || h->tend >= 0)
 		a += atomic_load_explicit(&h->r.n.msgs, memory_order_relaxed) +
 		     atomic_load_explicit(&h->r.n.waits, memory_order_relaxed);
 	return a;
@@ -56,8 +56,8 @@ heartbeat_main(void *arg)
 			continue;
 		/* never beat for an end taken over from us: the slot is the
 		 * new holder's now */
-		int held[2] = {h->wend, h->rend};
-		for (int i = 0; i < 2; i++)
+		int held[3] = {h->wend, h->rend, h->tend};
+		for (int i = 0; i < 3; i++)
 			if (held[i] >= 0 && eshm_owns(h, held[i]))
 				atomic_store_explicit(&h->hdr->slot[held[i]].heartbeat_ns,
 						      (uint64_t)now, memory_order_relaxed);

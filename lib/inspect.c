@@ -103,7 +103,7 @@ fill_end(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int e
 	ei->claimed = slot_is_writer(end) ? open_claim(fd, hdr, g, end) : 0;
 	ei->group = -1;
 	ei->held = 0;
-	if (!slot_is_writer(end)) {
+	if (!slot_is_writer(end) && !slot_is_tap(end)) {
 		const struct eshm_batch *b =
 			&hdr->batch[slot_chan(end)][end % SLOTS_PER_CHAN - SLOT_R];
 		uint32_t gi = atomic_load_explicit(&b->group, memory_order_relaxed);
@@ -228,6 +228,32 @@ invalid(struct eshm_info *info, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The taps of channel ch: their holders and what they missed. */
+static void
+fill_taps(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int ch, int64_t now,
+	  struct eshm_channel_info *ci)
+{
+	int base = ch * SLOTS_PER_CHAN + SLOT_T;
+	uint64_t cl = atomic_load_explicit(&hdr->chan[ch].claim, memory_order_relaxed);
+	ci->ntaps = 0;
+	for (int k = 0; k < ESHM_TAPS; k++) {
+		if (!atomic_load_explicit(&hdr->slot[base + k].pid, memory_order_relaxed))
+			continue;
+		struct eshm_tap_info *ti = &ci->taps[ci->ntaps];
+		fill_end(fd, hdr, g, base + k, now, &ti->end);
+		if (ti->end.state == ESHM_PEER_NONE)
+			continue;
+		ci->ntaps++;
+		ti->end.group = -1;
+		ti->end.held = 0;
+		const struct eshm_tap *t = &hdr->tap[ch][k];
+		ti->missed_msgs = atomic_load_explicit(&t->missed_msgs, memory_order_relaxed);
+		ti->missed_bytes = atomic_load_explicit(&t->missed_bytes, memory_order_relaxed);
+		uint64_t p = atomic_load_explicit(&t->pos, memory_order_relaxed);
+		ti->behind_bytes = p <= cl && cl - p <= g->cap[ch] ? cl - p : 0;
+	}
+}
+
 /* With no group, the age of the oldest message kept for the first one. */
 static int
 oldest_kept(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int ch, int64_t now,
@@ -341,6 +367,7 @@ inspect_fd(int fd, struct eshm_info *info, struct eshm_geom *g)
 			  ESHM_MAX_WRITERS, &ci->nwriters);
 		fill_ends(fd, copy, g, base + SLOT_R, ESHM_READERS, now, &ci->reader, ci->readers,
 			  ESHM_MAX_READERS, &ci->nreaders);
+		fill_taps(fd, copy, g, ch, now, ci);
 		ci->oldest_age_ms = -1;
 		if (fill_groups(fd, copy, g, ch, now, ci) ||
 		    oldest_kept(fd, copy, g, ch, now, ci)) {

@@ -80,6 +80,10 @@ eshm_rside_init(struct eshm *h, int ch)
 void
 eshm_rewind(eshm_t *h)
 {
+	if (h->tend >= 0 || h->peeking) {
+		eshm_tap_rewind(h);
+		return;
+	}
 	struct rside *r = &h->r;
 	r->cur = r->tail;
 	r->curoff = r->skip;
@@ -94,6 +98,8 @@ eshm_unpeek(eshm_t *h)
 {
 	if (!h)
 		return ESHM_EINVAL;
+	if (h->tend >= 0 || h->peeking)
+		return eshm_tap_unpeek(h);
 	struct rside *r = &h->r;
 	if (!r->undo.valid)
 		return eshm_seterr(h, ESHM_EINVAL, "nothing to take back");
@@ -313,7 +319,8 @@ wait_data(struct eshm *h, int64_t deadline)
 		.peers = slot_chan(h->rend) * SLOTS_PER_CHAN + SLOT_W,
 		.npeers = ESHM_WRITERS,
 		.waits = &h->r.n.waits,
-		.shared_flag = atomic_load_explicit(&h->r.c->ngroups, memory_order_relaxed) > 1,
+		.shared_flag = atomic_load_explicit(&h->r.c->ngroups, memory_order_relaxed) > 1 ||
+			       atomic_load_explicit(&h->r.c->ntaps, memory_order_relaxed) > 0,
 	};
 	return eshm_wait(h, &wt, deadline);
 }
@@ -610,6 +617,8 @@ peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 		return ESHM_EINVAL;
 	if (!ck)
 		return eshm_seterr(h, ESHM_EINVAL, "no chunk to fill");
+	if (h->tend >= 0 || h->peeking)
+		return eshm_tap_peek_chunk(h, ck, max_msgs, timeout_ms);
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
 	struct rside *r = &h->r;
@@ -729,6 +738,8 @@ eshm_consume(eshm_t *h, size_t nbytes)
 {
 	if (!h)
 		return ESHM_EINVAL;
+	if (h->tend >= 0 || h->peeking)
+		return eshm_tap_consume(h, nbytes);
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
 	if (!eshm_owns(h, h->rend))
@@ -834,6 +845,11 @@ eshm_release(eshm_t *h)
 {
 	if (!h)
 		return ESHM_EINVAL;
+	if (h->tend >= 0 || h->peeking) {
+		if (h->t.cur == h->t.off)
+			return eshm_seterr(h, ESHM_EINVAL, "nothing peeked");
+		return eshm_tap_consume(h, SIZE_MAX);
+	}
 	if (h->rend < 0)
 		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read");
 	if (h->r.peekmsgs == 0)

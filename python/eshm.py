@@ -103,6 +103,7 @@ class _EndInfo(_c.Structure):
 MAX_WRITERS = 64    # live writers a channel takes (ESHM_MAX_WRITERS)
 MAX_READERS = 64    # live readers of a channel, all groups (ESHM_MAX_READERS)
 MAX_GROUPS = 16     # consumer groups of a channel (ESHM_MAX_GROUPS)
+MAX_TAPS = 16       # taps of a channel (ESHM_MAX_TAPS)
 GROUP_NAME_MAX = 63  # bytes of a consumer group's name (ESHM_GROUP_NAME_MAX)
 
 
@@ -112,6 +113,13 @@ class _GroupInfo(_c.Structure):
         ("backlog_msgs", _c.c_uint64), ("backlog_bytes", _c.c_uint64),
         ("held_bytes", _c.c_uint64), ("returned", _c.c_int), ("created_ns", _c.c_int64),
         ("oldest_age_ms", _c.c_int64),
+    ]
+
+
+class _TapInfo(_c.Structure):
+    _fields_ = [
+        ("end", _EndInfo), ("missed_msgs", _c.c_uint64), ("missed_bytes", _c.c_uint64),
+        ("behind_bytes", _c.c_uint64),
     ]
 
 
@@ -127,6 +135,7 @@ class _ChannelInfo(_c.Structure):
         ("nwriters", _c.c_int), ("writers", _EndInfo * MAX_WRITERS),
         ("nreaders", _c.c_int), ("readers", _EndInfo * MAX_READERS),
         ("ngroups", _c.c_int), ("groups", _GroupInfo * MAX_GROUPS),
+        ("ntaps", _c.c_int), ("taps", _TapInfo * MAX_TAPS),
     ]
 
 
@@ -172,6 +181,8 @@ _group_name_ok = _proto(_lib, "eshm_group_name_ok", _int, _c.c_char_p)
 _group_remove = _proto(_lib, "eshm_group_remove", _int, _c.c_char_p, _c.c_char_p, _c.c_uint,
                        _c.POINTER(_Error))
 _peer_state_name = _proto(_lib, "eshm_peer_state_name", _c.c_char_p, _int)
+_tap_missed = _proto(_lib, "eshm_tap_missed", _int, _vp, _c.POINTER(_c.c_uint64),
+                     _c.POINTER(_c.c_uint64))
 # blocking (GIL released) and non-blocking (GIL kept) versions
 _write = _proto(_lib, "eshm_write", _int, _vp, _c.c_char_p, _sz, _int)
 _write_nb = _proto(_plib, "eshm_write", _int, _vp, _c.c_char_p, _sz, _int)
@@ -226,7 +237,7 @@ def _library_names(name_of, last):
 _FRAMING_NAMES = _library_names(_framing_name, None)        # eshm_framing_name
 _FRAMINGS = {k: v for v, k in _FRAMING_NAMES.items()}
 _STATES = _library_names(_peer_state_name, b"?")            # eshm_peer_state_name
-_NO_CREATE, _KEEP, _TAKEOVER, _NO_EOS, _EXCLUSIVE = 1, 2, 4, 8, 32
+_NO_CREATE, _KEEP, _TAKEOVER, _NO_EOS, _EXCLUSIVE, _TAP, _PEEK = 1, 2, 4, 8, 32, 128, 256
 _UNLINK_PENDING, _UNLINK_INVALID, _UNLINK_DRY_RUN, _UNLINK_KEPT = 1, 2, 4, 8
 
 # Blocking waits happen in slices of this many ms, so that Python runs its
@@ -335,6 +346,14 @@ def _reader_dict(e, groups):
     return d
 
 
+def _tap_dict(t):
+    return {
+        "pid": t.end.pid, "state": _peer_state_name(t.end.state).decode(),
+        "heartbeat_age_ms": t.end.heartbeat_age_ms, "missed_msgs": t.missed_msgs,
+        "missed_bytes": t.missed_bytes, "behind_bytes": t.behind_bytes,
+    }
+
+
 def _group_dict(g):
     return {
         "name": g.name.decode(), "live": g.live, "dead": g.dead,
@@ -376,6 +395,7 @@ def _info_dict(info):
         d["channels"][ch]["readers"] = [
             _reader_dict(c.readers[k], names) for k in range(min(c.nreaders, MAX_READERS))]
         d["channels"][ch]["groups"] = groups
+        d["channels"][ch]["taps"] = [_tap_dict(c.taps[k]) for k in range(min(c.ntaps, MAX_TAPS))]
     return d
 
 
@@ -421,12 +441,21 @@ class ESHM:
     at once) goes back to its group when the reader closes or dies, to be
     delivered again first. Several readers of a group need role "slave"
     (or "master") and ends="read": role "auto" is exclusive.
+
+    tap=True (with ends="read") reads as a tap: the messages committed
+    after the open, as they pass, in no consumer group; it holds no space
+    and never makes a writer wait, and when it falls behind it skips to
+    the release point (tap_missed() says how much). peek=True (ends="read",
+    create=False implied) reads what is pending without taking it: the
+    file opened read-only, from the release point of `group` (None: the
+    oldest message held for any group) to the claim position at the open,
+    then EndOfStream. Both copy each record out once, checked whole.
     """
 
     def __init__(self, name, role="auto", ends="both", capacity=None, mode=None,
                  keep=False, create=True, wait=5.0, framing="message", takeover=False,
                  heartbeat_ms=None, stale_ms=None, spin_us=None, eos_on_close=True,
-                 shm_group=None, exclusive=False, group=None):
+                 shm_group=None, exclusive=False, group=None, tap=False, peek=False):
         self._h = None
         cfg = _Config()
         _config_init(_c.byref(cfg))
@@ -458,6 +487,10 @@ class ESHM:
             cfg.flags |= _TAKEOVER
         if exclusive:
             cfg.flags |= _EXCLUSIVE
+        if tap:
+            cfg.flags |= _TAP
+        if peek:
+            cfg.flags |= _PEEK | _NO_CREATE
         if not eos_on_close:
             cfg.flags |= _NO_EOS
         if group is not None:
@@ -603,6 +636,17 @@ class ESHM:
             yield from batch
 
     # ---------------------------------------------------------- the rest
+
+    def tap_missed(self):
+        """(messages, bytes) a tap or a peek skipped since it was opened,
+        because it fell behind and what it had not read was written over:
+        bytes exact (record bytes, headers included), messages about (from
+        the writers' counts). ESHMError(ENOEND) for any other handle."""
+        msgs, nbytes = _c.c_uint64(), _c.c_uint64()
+        r = _tap_missed(self._handle(), _c.byref(msgs), _c.byref(nbytes))
+        if r:
+            self._fail(r)
+        return msgs.value, nbytes.value
 
     def peer_state(self):
         """"none", "alive", "stale" or "dead": the other side of the channel

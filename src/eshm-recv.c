@@ -16,6 +16,8 @@ enum {
 	OPT_GROUP,
 	OPT_EXEC,
 	OPT_ATTEMPTS,
+	OPT_TAP,
+	OPT_PEEK,
 };
 
 static const struct option longopts[] = {
@@ -27,6 +29,8 @@ static const struct option longopts[] = {
 	{"follow", no_argument, NULL, 'f'},
 	{"unbuffered", no_argument, NULL, 'u'},
 	{"group", required_argument, NULL, OPT_GROUP},
+	{"tap", no_argument, NULL, OPT_TAP},
+	{"peek", no_argument, NULL, OPT_PEEK},
 	{"exec", required_argument, NULL, OPT_EXEC},
 	{"jobs", required_argument, NULL, 'j'},
 	{"attempts", required_argument, NULL, OPT_ATTEMPTS},
@@ -62,6 +66,14 @@ usage(void)
 	       "      --group NAME       read in consumer group NAME (default: -, the\n"
 	       "                         unnamed group): readers of a group share the\n"
 	       "                         messages, every group gets all of them\n"
+	       "\n"
+	       "Looking without taking:\n"
+	       "      --tap              print messages as they pass, from now on, in no\n"
+	       "                         group: never holds space or slows a writer;\n"
+	       "                         falling behind, skips and counts what it missed\n"
+	       "      --peek             print the messages still pending (for --group,\n"
+	       "                         or the oldest held for any group) and exit,\n"
+	       "                         leaving them all; opens the segment read-only\n"
 	       "\n"
 	       "Work runner:\n"
 	       "      --exec CMD         run sh -c CMD for each message, the message on\n"
@@ -107,7 +119,7 @@ struct opts {
 	enum outmode out;
 	uint64_t count;
 	int timeout_ms;
-	bool follow, unbuffered, progress, verbose, out_given;
+	bool follow, unbuffered, progress, verbose, out_given, tap, peek;
 	struct runner_opts run; /* run.cmd set: --exec */
 };
 
@@ -140,6 +152,14 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_EXEC:
 			o->run.cmd = optarg;
+			break;
+		case OPT_TAP:
+			o->tap = true;
+			o->cfg.flags |= ESHM_TAP;
+			break;
+		case OPT_PEEK:
+			o->peek = true;
+			o->cfg.flags |= ESHM_PEEK | ESHM_NO_CREATE;
 			break;
 		case 'j':
 			o->run.jobs = (unsigned)cli_count_arg("--jobs", optarg, 1024);
@@ -181,6 +201,16 @@ parse(int argc, char **argv, struct opts *o)
 				"'-', '@', ':' not starting with '-' or '.'",
 				o->cfg.consumer_group, ESHM_GROUP_NAME_MAX);
 	cli_one_name(argc, argv, &o->cfg);
+	if (o->tap && o->peek)
+		cli_usage_error("--tap and --peek: one or the other");
+	if ((o->tap || o->peek) &&
+	    (o->run.cmd || (o->cfg.flags & (ESHM_EXCLUSIVE | ESHM_TAKEOVER))))
+		cli_usage_error("--%s looks without taking: no --exec, --exclusive or --takeover",
+				o->tap ? "tap" : "peek");
+	if (o->tap && o->cfg.consumer_group)
+		cli_usage_error("--tap reads in no consumer group: no --group");
+	if (o->peek && o->follow)
+		cli_usage_error("--peek shows what is pending now: no --follow");
 	if (o->run.cmd) {
 		if (o->out_given || o->unbuffered)
 			cli_usage_error("--exec hands each message to its command: no --lines, "
@@ -385,6 +415,22 @@ struct run {
  * was just said: messages left in a segment removed under us (a failure),
  * or a drained segment left behind because /dev/shm is sticky (a
  * warning). */
+/* A tap's or peek's misses, if any (or always): one line on stderr. */
+static void
+say_missed(struct run *rn, bool always)
+{
+	uint64_t msgs = 0, bytes = 0;
+	if ((!rn->o->tap && !rn->o->peek) || eshm_tap_missed(rn->h, &msgs, &bytes))
+		return;
+	const char *who = rn->o->tap ? "tap" : "peek";
+	if (bytes)
+		cli_warn("%s missed about %llu messages (%llu bytes): it fell behind and "
+			 "skipped to the release point",
+			 who, (unsigned long long)msgs, (unsigned long long)bytes);
+	else if (always)
+		cli_warn("%s missed nothing", who);
+}
+
 static _Noreturn void
 finish(struct run *rn, int status, int sig)
 {
@@ -394,6 +440,7 @@ finish(struct run *rn, int status, int sig)
 	cli_progress_done(&rn->pg);
 	if (rn->o->verbose)
 		cli_warn("received %llu messages", (unsigned long long)rn->got);
+	say_missed(rn, rn->o->verbose);
 	int r = eshm_detach(rn->h, 0, &err);
 	if (r && (status == EX_OK || strcmp(said, cli_err_text(&err, r))))
 		cli_warn("%s", cli_err_text(&err, r));
@@ -520,8 +567,11 @@ main(int argc, char **argv)
 	}
 	rn.h = cli_open(cli_segment, &o.cfg, -1);
 	if (o.verbose)
-		cli_warn("%s segment, reading channel %s; writer %s",
+		cli_warn("%s segment, %s channel %s; writer %s",
 			 eshm_created(rn.h) ? "created" : "attached to",
+			 o.tap    ? "tapping"
+			 : o.peek ? "peeking at"
+				  : "reading",
 			 eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
 			 eshm_peer_state_name(eshm_peer_state(rn.h)));
 	rn.o = &o;

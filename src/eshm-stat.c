@@ -345,6 +345,7 @@ enum fid {
 	F_WRITERS,
 	F_READERS,
 	F_GROUPS,
+	F_TAPS,
 	/* its rates since the previous refresh */
 	F_MSGS_IN_PER_S,
 	F_BYTES_IN_PER_S,
@@ -370,6 +371,12 @@ enum fid {
 	F_G_RETURNED,
 	F_G_CREATED_NS,
 	F_G_OLDEST_AGE_MS,
+	F_T_PID,
+	F_T_STATE,
+	F_T_HEARTBEAT_AGE_MS,
+	F_T_MISSED_MSGS,
+	F_T_MISSED_BYTES,
+	F_T_BEHIND_BYTES,
 	/* an unfinished segment */
 	F_LO_PATH,
 	F_LO_CREATOR_PID,
@@ -384,7 +391,7 @@ enum fid {
 };
 
 /* The object a field belongs to (0: none). */
-enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_GRP, L_LO };
+enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_GRP, L_TAP, L_LO };
 
 /* When a field is present: the JSON document leaves it out otherwise, the
  * table shows '-'. */
@@ -457,6 +464,8 @@ static const struct field {
 	[F_READERS] = {L_CHAN, "readers", ALWAYS, .sub = L_END},
 	/* the consumer groups, in slot order: a list */
 	[F_GROUPS] = {L_CHAN, "groups", ALWAYS, .sub = L_GRP},
+	/* the taps, live or dead, in slot order: a list */
+	[F_TAPS] = {L_CHAN, "taps", ALWAYS, .sub = L_TAP},
 
 	[F_MSGS_IN_PER_S] = {L_RATES, "msgs_in_per_s", ALWAYS, .unit = U_COUNT,
 			     .also = F_BYTES_IN_PER_S},
@@ -484,6 +493,13 @@ static const struct field {
 	[F_G_RETURNED] = {L_GRP, "returned", ALWAYS},
 	[F_G_CREATED_NS] = {L_GRP, "created_ns", ALWAYS},
 	[F_G_OLDEST_AGE_MS] = {L_GRP, "oldest_age_ms", ALWAYS},
+
+	[F_T_PID] = {L_TAP, "pid", ALWAYS},
+	[F_T_STATE] = {L_TAP, "state", ALWAYS},
+	[F_T_HEARTBEAT_AGE_MS] = {L_TAP, "heartbeat_age_ms", ALWAYS},
+	[F_T_MISSED_MSGS] = {L_TAP, "missed_msgs", ALWAYS},
+	[F_T_MISSED_BYTES] = {L_TAP, "missed_bytes", ALWAYS},
+	[F_T_BEHIND_BYTES] = {L_TAP, "behind_bytes", ALWAYS},
 
 	[F_LO_PATH] = {L_LO, "path", ALWAYS, .unit = U_FILE},
 	[F_LO_CREATOR_PID] = {L_LO, "creator_pid", ALWAYS},
@@ -553,6 +569,7 @@ struct at {
 	const struct eshm_end_info *end;
 	bool listed; /* end is one of the readers' list */
 	const struct eshm_group_info *grp;
+	const struct eshm_tap_info *tap;
 	const struct eshm_leftover *lo;
 };
 
@@ -720,6 +737,18 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vint(a->grp->created_ns);
 	case F_G_OLDEST_AGE_MS:
 		return vint(a->grp->oldest_age_ms);
+	case F_T_PID:
+		return vint(a->tap->end.pid);
+	case F_T_STATE:
+		return vstr(eshm_peer_state_name(a->tap->end.state));
+	case F_T_HEARTBEAT_AGE_MS:
+		return vint(a->tap->end.heartbeat_age_ms);
+	case F_T_MISSED_MSGS:
+		return vuint(a->tap->missed_msgs);
+	case F_T_MISSED_BYTES:
+		return vuint(a->tap->missed_bytes);
+	case F_T_BEHIND_BYTES:
+		return vuint(a->tap->behind_bytes);
 	case F_LO_PATH:
 		return vstr(lo->path);
 	case F_LO_CREATOR_PID:
@@ -746,6 +775,7 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 	case F_WRITERS:
 	case F_READERS:
 	case F_GROUPS:
+	case F_TAPS:
 	case NFIELDS:
 		break;
 	}
@@ -773,6 +803,10 @@ present(enum fid f, const struct at *a)
 		break;
 	case L_GRP:
 		if (!a->grp)
+			return false;
+		break;
+	case L_TAP:
+		if (!a->tap)
 			return false;
 		break;
 	case L_LO:
@@ -949,6 +983,23 @@ group_rows(const struct opts *o, const struct at *a, int name_width)
 	}
 }
 
+/* A channel's taps, a row each: holder, how far behind, what it missed. */
+static void
+tap_rows(const struct opts *o, const struct at *a, int name_width)
+{
+	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+	for (int k = 0; k < c->ntaps; k++) {
+		const struct eshm_tap_info *t = &c->taps[k];
+		char who[64], behind[32], msgs[32], bytes[32];
+		holder_str(&t->end, who, sizeof who);
+		size_str(o, t->behind_bytes, behind, sizeof behind);
+		count_str(o, t->missed_msgs, msgs, sizeof msgs);
+		size_str(o, t->missed_bytes, bytes, sizeof bytes);
+		indent(C_WRITER, name_width);
+		printf(" tap %s: behind %s, missed %s messages/%s\n", who, behind, msgs, bytes);
+	}
+}
+
 static void
 print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 {
@@ -991,6 +1042,7 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 			more_ends(&a, nw, C_WRITER, &c->writer, c->writers, c->nwriters);
 			more_ends(&a, nw, C_READER, &c->reader, c->readers, c->nreaders);
 			group_rows(o, &a, nw);
+			tap_rows(o, &a, nw);
 		}
 	}
 	/* what killed creators left, and creations under way */
@@ -1099,6 +1151,16 @@ json_object(enum level l, const struct at *a)
 				in.grp = &c->groups[k];
 				fputs(k ? ", " : "", stdout);
 				json_object(L_GRP, &in);
+			}
+			putchar(']');
+		} else if (f == F_TAPS) {
+			const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+			struct at in = *a;
+			putchar('[');
+			for (int k = 0; k < c->ntaps; k++) {
+				in.tap = &c->taps[k];
+				fputs(k ? ", " : "", stdout);
+				json_object(L_TAP, &in);
 			}
 			putchar(']');
 		} else if (d->sub) {

@@ -20,16 +20,18 @@ $1" "${@:2}"
 #define P(t, f) printf(#t "." #f " %zu\n", offsetof(struct t, f))
 int main(void) {
     printf("eshm_config %zu\neshm_error %zu\neshm_info %zu\neshm_channel_info %zu\neshm_end_info %zu\n"
-           "eshm_group_info %zu\n",
+           "eshm_group_info %zu\neshm_tap_info %zu\n",
            sizeof(struct eshm_config), sizeof(struct eshm_error), sizeof(struct eshm_info),
            sizeof(struct eshm_channel_info), sizeof(struct eshm_end_info),
-           sizeof(struct eshm_group_info));
+           sizeof(struct eshm_group_info), sizeof(struct eshm_tap_info));
     P(eshm_config, flags); P(eshm_config, spin_us); P(eshm_config, interrupt);
     P(eshm_config, group); P(eshm_config, consumer_group);
     P(eshm_channel_info, nreaders); P(eshm_channel_info, readers); P(eshm_channel_info, groups);
     P(eshm_end_info, group); P(eshm_end_info, held);
     P(eshm_group_info, backlog_msgs); P(eshm_group_info, returned); P(eshm_group_info, created_ns);
     P(eshm_group_info, oldest_age_ms); P(eshm_channel_info, oldest_age_ms);
+    P(eshm_channel_info, ntaps); P(eshm_channel_info, taps); P(eshm_tap_info, missed_bytes);
+    P(eshm_tap_info, behind_bytes);
     P(eshm_info, size); P(eshm_info, created_ns); P(eshm_info, idle_ms); P(eshm_info, chan);
     P(eshm_channel_info, framing); P(eshm_channel_info, writer); P(eshm_channel_info, reader);
     P(eshm_end_info, heartbeat_age_ms); P(eshm_end_info, stale_ms);
@@ -42,7 +44,7 @@ EOF
 import ctypes as c
 S = {"eshm_config": eshm._Config, "eshm_error": eshm._Error, "eshm_info": eshm._Info,
      "eshm_channel_info": eshm._ChannelInfo, "eshm_end_info": eshm._EndInfo,
-     "eshm_group_info": eshm._GroupInfo}
+     "eshm_group_info": eshm._GroupInfo, "eshm_tap_info": eshm._TapInfo}
 for line in open(sys.argv[1]):
     what, n = line.split()
     if "." in what:
@@ -312,6 +314,35 @@ for bad in ("no-such-group-" + sys.argv[1], -2, 2**31):
     [ "${lines[3]}" = "eshm: shm_group must be a gid from 0 to 2**31 - 1, not -2" ]
     [[ "${lines[4]}" == *"not 2147483648" ]]
     seg_gone
+}
+
+@test "Python peeks at what is pending without taking it, and taps what passes" {
+    seq 1 5 | eshm-send --keep "$SEG"
+    py '
+name = sys.argv[1]
+with eshm.ESHM(name, role="slave", ends="read", peek=True) as p:
+    got = []
+    try:
+        while True:
+            got.append(int(p.read(timeout=0)))
+    except eshm.EndOfStream:
+        pass
+    assert got == [1, 2, 3, 4, 5], got
+    assert p.tap_missed() == (0, 0)
+t = eshm.ESHM(name, role="slave", ends="read", tap=True)
+assert [x["pid"] for x in eshm.inspect(name)["channels"]["m2s"]["taps"]] == [os.getpid()]
+with eshm.ESHM(name, role="master", ends="write") as w:
+    w.write(b"six")
+assert t.read(timeout=5) == b"six"
+t.close()
+try:
+    eshm.ESHM(name, role="slave", ends="both", tap=True)
+    raise SystemExit("a tap that writes was taken")
+except eshm.ESHMError as e:
+    assert e.code == eshm.EINVAL, e
+' "$SEG"
+    # nothing was taken: a reader gets them all
+    [ "$(eshm-recv "$SEG" | tr '\n' ' ')" = "1 2 3 4 5 six " ]
 }
 
 @test "Python readers share a consumer group, every group gets every message, remove_group" {

@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# Looking without taking (DESIGN 9): taps see messages as they pass and
+# never hold a writer up; peek prints what is pending and leaves it.
+
+load helpers
+
+# m2s_json EXPR: EXPR on channel m2s of $SEG as eshm-stat --json gives it (c)
+m2s_json() {
+    eshm-stat --json "$SEG" | json "(lambda c: $1)(d['segments'][0]['channels']['m2s'])"
+}
+
+# start_tap OPTS...: an eshm-recv --tap -v OPTS on $SEG, attached; its pid in
+# TAP, its output in $TMP/tap.out, its stderr in $TMP/tap.err
+start_tap() {
+    bg_sh "exec eshm-recv --tap -v $* $SEG >$TMP/tap.out 2>$TMP/tap.err"
+    TAP=$BG_PID
+    wait_until 10 grep -q "tapping channel" "$TMP/tap.err"
+}
+
+@test "a tap prints what passes, in the writer's framing, and the reader still gets all of it" {
+    eshm-recv --keep -t 10ms "$SEG" || [ $? -eq 124 ]
+    start_tap
+    seq 1 1000 | eshm-send "$SEG"
+    [ "$(eshm-recv "$SEG" | wc -l)" -eq 1000 ]
+    wait_exit "$TAP"
+    [ "$EXIT_STATUS" -eq 0 ]
+    seq 1 1000 | cmp - "$TMP/tap.out"
+    grep -q "tap missed nothing" "$TMP/tap.err"
+}
+
+# crc_lines FROM TO: lines FROM..TO-1 that carry their own checksum
+crc_lines() {
+    python3 -c '
+import sys, zlib
+for i in range(int(sys.argv[1]), int(sys.argv[2])):
+    body = ("%d:" % i) + "x" * (i % 50)
+    print("%s %08x" % (body, zlib.crc32(body.encode())))' "$@"
+}
+
+# send_through FILE: FILE through eshm-send to an eshm-recv, which must get
+# all of it
+send_through() {
+    bg_sh "exec eshm-recv $SEG >$TMP/got"
+    local reader=$BG_PID
+    eshm-send "$SEG" <"$1"
+    wait_exit "$reader"
+    [ "$EXIT_STATUS" -eq 0 ]
+    cmp "$1" "$TMP/got"
+}
+
+@test "a stopped tap never holds a writer up; resumed, it says what it missed and prints nothing torn" {
+    eshm-recv --keep -c 64K -t 10ms "$SEG" || [ $? -eq 124 ]
+    start_tap -f
+    crc_lines 0 1000 >"$TMP/sent"
+    send_through "$TMP/sent"
+    wait_until 10 lines_at_least "$TMP/tap.out" 1000
+    # stopped, while 16 times its ring goes through a reader
+    kill -STOP "$TAP"
+    crc_lines 1000 21000 >"$TMP/sent"
+    send_through "$TMP/sent"
+    kill -CONT "$TAP"
+    # it skipped what was written over, and eshm-stat says so
+    wait_until 10 sh -c "eshm-stat --json $SEG | grep -q '\"missed_bytes\": [1-9]'"
+    [ "$(m2s_json 'c["taps"][0]["missed_msgs"] > 0')" = True ]
+    # running, while as much goes through as fast as the reader takes it
+    crc_lines 21000 41000 >"$TMP/sent"
+    send_through "$TMP/sent"
+    kill -TERM "$TAP"
+    wait_exit "$TAP"
+    grep -q "tap missed about [0-9]* messages ([1-9][0-9]* bytes)" "$TMP/tap.err"
+    # whatever it printed is whole, each line as sent, in order
+    python3 - "$TMP/tap.out" <<'PY'
+import sys, zlib
+last = -1
+for line in open(sys.argv[1]):
+    body, crc = line.rstrip("\n").rsplit(" ", 1)
+    assert "%08x" % zlib.crc32(body.encode()) == crc, line
+    i = int(body.split(":")[0])
+    assert i > last, (i, last)
+    last = i
+PY
+}
+
+@test "a channel takes 16 taps, the 17th is refused naming the limit, and taps leave with their process" {
+    eshm-recv --keep -t 10ms "$SEG" || [ $? -eq 124 ]
+    local pids=() i
+    for i in $(seq 1 16); do
+        bg_sh "exec eshm-recv --tap -v -f $SEG >/dev/null 2>$TMP/err.$i"
+        pids+=("$BG_PID")
+    done
+    for i in $(seq 1 16); do
+        wait_until 10 grep -q "tapping channel" "$TMP/err.$i"
+    done
+    run -1 eshm-recv --tap "$SEG"
+    [[ "$output" == *"has 16 taps, the most it takes"* ]]
+    [ "$(m2s_json 'len(c["taps"])')" -eq 16 ]
+    kill -KILL "${pids[0]}"
+    wait_exit "${pids[0]}"
+    # a dead tap's slot is taken again
+    start_tap -t 10ms
+    wait_exit "$TAP"
+    [ "$EXIT_STATUS" -eq 124 ]
+    for i in "${pids[@]:1}"; do
+        kill -TERM "$i"
+        wait_exit "$i"
+    done
+    [ "$(m2s_json 'len(c["taps"])')" -eq 0 ]
+}
+
+@test "a tap ends at the end of the stream, or with -n, or at its --timeout" {
+    eshm-recv --keep -t 10ms "$SEG" || [ $? -eq 124 ]
+    start_tap -n 3
+    seq 1 10 | eshm-send "$SEG"
+    wait_exit "$TAP"
+    [ "$EXIT_STATUS" -eq 0 ]
+    [ "$(cat "$TMP/tap.out")" = "$(seq 1 3)" ]
+    run -124 eshm-recv --tap -t 50ms "$SEG"
+    [ "$(eshm-recv "$SEG" | wc -l)" -eq 10 ]
+}
+
+@test "peek prints what is pending for a group, or the oldest held for any, and leaves it all" {
+    eshm-recv --keep --group audit -t 10ms "$SEG" || [ $? -eq 124 ]
+    seq 1 5 | eshm-send "$SEG"
+    [ "$(eshm-recv --group - -n 2 "$SEG")" = "$(seq 1 2)" ]
+    # the unnamed group has 3 to 5 left, audit all five
+    [ "$(eshm-recv --peek "$SEG")" = "$(seq 1 5)" ]
+    [ "$(eshm-recv --peek --group - "$SEG")" = "$(seq 3 5)" ]
+    [ "$(eshm-recv --peek --group audit -n 2 "$SEG")" = "$(seq 1 2)" ]
+    [ "$(eshm-recv --peek --group audit "$SEG")" = "$(seq 1 5)" ]
+    run -1 eshm-recv --peek --group nosuch "$SEG"
+    [[ "$output" == *"no consumer group nosuch"* ]]
+    # and nothing was taken
+    [ "$(eshm-recv --group audit "$SEG")" = "$(seq 1 5)" ]
+    [ "$(eshm-recv --group - "$SEG")" = "$(seq 3 5)" ]
+}
+
+@test "peek opens read-only: it works on a segment it may only read, and never creates one" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to act as another user"
+    command -v setpriv >/dev/null
+    seq 1 3 | eshm-send --keep --mode 0644 "$SEG"
+    run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups eshm-recv --peek "$SEG"
+    [ "$output" = "$(seq 1 3)" ]
+    # a reader may not: it would take them
+    run -1 setpriv --reuid=nobody --regid=nogroup --clear-groups eshm-recv -t 10ms "$SEG"
+    run -1 eshm-recv --peek "$SEG-none"
+    [[ "$output" == *"no segment $SEG-none"* ]]
+    [ ! -e "$(seg_path "$SEG-none")" ]
+}
+
+@test "--tap and --peek refuse what would take or hold: usage errors" {
+    run -2 eshm-recv --tap --peek "$SEG"
+    run -2 eshm-recv --tap --exec cat "$SEG"
+    run -2 eshm-recv --tap --group g "$SEG"
+    run -2 eshm-recv --peek --follow "$SEG"
+    run -2 eshm-recv --peek --exclusive "$SEG"
+    [ ! -e "$(seg_path "$SEG")" ]
+}
