@@ -157,13 +157,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			eshm_close(h);
 		}
 	}
+	/* looking without taking: what is pending, for any group and for
+	 * the unnamed one, read-only */
+	c.ends = ESHM_END_READ;
+	c.flags = ESHM_PEEK | ESHM_NO_CREATE;
+	for (int k = 0; k < 2; k++) {
+		c.consumer_group = k ? "-" : NULL;
+		if (eshm_open(name, &c, &h, NULL) == 0) {
+			read_everything(h);
+			eshm_close(h);
+		}
+	}
+	c.consumer_group = NULL;
+	/* a tap, reading what a writer adds after it */
+	c.flags = ESHM_TAP | ESHM_NO_CREATE | ESHM_KEEP;
+	eshm_t *tap = NULL;
+	if (eshm_open(name, &c, &tap, NULL) != 0)
+		tap = NULL;
+	c.ends = ESHM_END_BOTH;
+	c.flags = ESHM_NO_CREATE | ESHM_KEEP | ESHM_TAKEOVER;
 	/* and exclusively, as role auto and --exclusive do */
 	c.role = ESHM_ROLE_AUTO;
 	if (eshm_open(name, &c, &h, NULL) == 0) {
 		write_everything(h);
+		if (tap)
+			read_everything(tap);
 		read_everything(h);
 		eshm_close(h);
 	}
+	if (tap)
+		eshm_close(tap);
 	eshm_unlink(name, ESHM_UNLINK_DRY_RUN | ESHM_UNLINK_PENDING | ESHM_UNLINK_INVALID, 0, &info,
 		    NULL);
 	unlink(path);
