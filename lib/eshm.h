@@ -158,6 +158,13 @@ struct eshm_config {
 	 * and . _ - @ : not starting with - or . (else ESHM_EINVAL). NULL
 	 * (the default): the unnamed group. */
 	const char *consumer_group;
+	/* The most messages this handle takes from its group at once and
+	 * holds unreleased: for slow consumers (a runner of jobs, say) that
+	 * must not take work others of the group could do meanwhile. At
+	 * least one record is taken, whatever it holds. 0 (the default): the
+	 * library's choice, up to 64 while others share the group and 512
+	 * alone, which is what throughput needs. */
+	unsigned batch_msgs;
 };
 
 /* Details of a failure, for a message a person can act on. */

@@ -442,11 +442,27 @@ rpublish(struct eshm *h)
 		 * batch's start is stored when it is done (one store fewer per
 		 * message: 64-byte throughput 1.07x), and who reads it takes the
 		 * greater of the two (eshm_batch_start). */
-		if (done)
-			atomic_store_explicit(&r->b->start, r->tail, memory_order_release);
 		/* with other groups, kept moves (and writers wake) at the end
 		 * of our batch, and a writer that waits computes kept itself */
-		if (!eshm_group_released(h->hdr, ch, r->group, r->tail, done) && !done)
+		bool only = eshm_group_released(h->hdr, ch, r->group, r->tail, done);
+		/* Then the batch is empty, not before: a reader that joined
+		 * the group meanwhile rescans the release point (the least
+		 * start of non-empty batches, else next) and moves it past
+		 * ours once it sees our batch empty; had it seen that before
+		 * our store above, the store would take the release point
+		 * back (found: two runners left a group's release point four
+		 * jobs behind, which stayed queued for good). */
+		if (done)
+			atomic_store_explicit(&r->b->start, r->tail, memory_order_release);
+		/* And one that joined while we read alone, and released what
+		 * it took after our batch before we were done, left the
+		 * release point at our batch (not empty then): now that it
+		 * is, move it on ourselves. A reader that joins counts itself
+		 * in holders (seq_cst) before it takes anything: if we miss
+		 * it here, its rescans come after our stores and see them. */
+		if (done && atomic_load_explicit(&r->grp->holders, memory_order_seq_cst) > 1)
+			eshm_group_rescan(h->hdr, ch, r->group);
+		if (!only && !done)
 			return;
 	} else if (done) {
 		/* Our batch is empty now: seq_cst, as the rescans of two readers
@@ -516,6 +532,23 @@ adopt(struct eshm *h)
 #define BATCH_MSGS 64
 #define BATCH_MSGS_ALONE 512
 
+/* The messages a batch may take: the library's bound, or fewer as the
+ * caller asked (batch_msgs), counting those it holds already (peeked,
+ * not released); at least one record. */
+static uint64_t
+batch_limit(const struct eshm *h, bool alone)
+{
+	uint64_t lim = alone ? BATCH_MSGS_ALONE : BATCH_MSGS;
+	unsigned want = h->cfg.batch_msgs;
+	if (want) {
+		uint64_t have = h->r.peekmsgs;
+		uint64_t left = want > have ? want - have : 1;
+		if (left < lim)
+			lim = left;
+	}
+	return lim;
+}
+
 /*
  * Our batch is read to its end (cur == bend): take more. 1 when we have
  * more, 0 when there is none now (the caller waits, or returns), or an
@@ -550,6 +583,7 @@ take_batch(struct eshm *h, int64_t *deadline, int timeout_ms)
 		/* the committed records at next, as many as a batch takes */
 		bool alone = atomic_load_explicit(&r->grp->holders, memory_order_acquire) <= 1;
 		uint64_t e = n, msgs = 0, maxb = alone ? r->cap / 4 : r->cap / 8;
+		uint64_t lim = batch_limit(h, alone);
 		while (e < r->head && rec_committed(r->ring, r->cap, e, r->salt)) {
 			struct eshm_rec rec;
 			if (rec_at_invalid(r->ring, ring_off(e, r->cap), r->cap, r->head - e,
@@ -564,7 +598,7 @@ take_batch(struct eshm *h, int64_t *deadline, int timeout_ms)
 			msgs += rec_kind(&rec) == REC_MSG     ? 1
 				: rec_kind(&rec) == REC_DELIM ? rec_nmsgs(&rec)
 							      : 0;
-			if (msgs >= (alone ? BATCH_MSGS_ALONE : BATCH_MSGS) || e - n >= maxb)
+			if (msgs >= lim || e - n >= maxb)
 				break;
 		}
 		if (e == n)
@@ -881,7 +915,7 @@ fast_refill(struct eshm *h)
 	uint64_t e = n;
 	if (n % REC_ALIGN)
 		return false;
-	for (unsigned recs = 0; e < lim && recs < BATCH_MSGS_ALONE; recs++) {
+	for (uint64_t recs = 0, most = batch_limit(h, true); e < lim && recs < most; recs++) {
 		/* The headers are a chain of loads, each from a line the
 		 * writer's core wrote: fetch the lines 2 KiB ahead meanwhile,
 		 * so that their misses overlap (a prefetch never faults, and

@@ -83,7 +83,7 @@ class _Config(_c.Structure):
         ("stale_threshold_ms", _c.c_int), ("max_retries", _c.c_int),
         ("retry_ms", _c.c_int), ("framing", _c.c_int), ("flags", _c.c_uint),
         ("spin_us", _c.c_int), ("interrupt", _c.c_void_p),
-        ("group", _c.c_long), ("consumer_group", _c.c_char_p),
+        ("group", _c.c_long), ("consumer_group", _c.c_char_p), ("batch_msgs", _c.c_uint),
     ]
 
 
@@ -442,6 +442,12 @@ class ESHM:
     delivered again first. Several readers of a group need role "slave"
     (or "master") and ends="read": role "auto" is exclusive.
 
+    batch (messages, default None: the library's choice, up to 64 while
+    others share the group and 512 alone) is the most messages this
+    reader takes from its group at once and holds unreleased: a small
+    batch (1 for a worker that takes long per message) leaves the rest to
+    the other readers of the group meanwhile.
+
     tap=True (with ends="read") reads as a tap: the messages committed
     after the open, as they pass, in no consumer group; it holds no space
     and never makes a writer wait, and when it falls behind it skips to
@@ -455,7 +461,8 @@ class ESHM:
     def __init__(self, name, role="auto", ends="both", capacity=None, mode=None,
                  keep=False, create=True, wait=5.0, framing="message", takeover=False,
                  heartbeat_ms=None, stale_ms=None, spin_us=None, eos_on_close=True,
-                 shm_group=None, exclusive=False, group=None, tap=False, peek=False):
+                 shm_group=None, exclusive=False, group=None, tap=False, peek=False,
+                 batch=None):
         self._h = None
         cfg = _Config()
         _config_init(_c.byref(cfg))
@@ -487,6 +494,10 @@ class ESHM:
             cfg.flags |= _TAKEOVER
         if exclusive:
             cfg.flags |= _EXCLUSIVE
+        if batch is not None:
+            if not 0 <= int(batch) < 2**32:
+                raise ValueError("eshm: batch must be from 0 to 2**32 - 1 messages")
+            cfg.batch_msgs = int(batch)
         if tap:
             cfg.flags |= _TAP
         if peek:

@@ -219,6 +219,9 @@ parse(int argc, char **argv, struct opts *o)
 			cli_usage_error("with --exec, NAME has at most %d characters (NAME.failed "
 					"must be a segment name)",
 					ESHM_NAME_MAX - (int)strlen(".failed"));
+		/* take no more jobs than we run: the others of the group
+		 * run the rest meanwhile */
+		o->cfg.batch_msgs = o->run.jobs;
 		o->run.count = o->count;
 		o->run.timeout_ms = o->timeout_ms;
 		o->run.mode = o->cfg.mode;

@@ -174,6 +174,34 @@ wait_readers() {
     run -2 eshm-clean --group kept
 }
 
+@test "runners share a queue: each takes no more jobs than it runs at once" {
+    for i in 1 2 3 4 5 6; do echo "job$i" | eshm-send --keep "$SEG"; done
+    local job="echo \$ESHM_SEGMENT >>$TMP/started.\$RUNNER; until [ -e $TMP/gate ]; do sleep 0.01; done"
+    bg_sh "RUNNER=a exec eshm-recv -f --exec '$job' -j 2 $SEG 2>$TMP/err.a"
+    local a=$BG_PID
+    wait_until 10 lines_at_least "$TMP/started.a" 2
+    # the first runner, alone at first, took only the two it runs: the
+    # second one gets two of the four left
+    bg_sh "RUNNER=b exec eshm-recv -f --exec '$job' -j 2 $SEG 2>$TMP/err.b"
+    local b=$BG_PID
+    wait_until 10 lines_at_least "$TMP/started.b" 2
+    run -0 eshm-stat --json "$SEG"
+    python3 - "$output" <<'PY'
+import json, sys
+c = json.loads(sys.argv[1])["segments"][0]["channels"]["m2s"]
+held = sorted(r["held"] for r in c["readers"])
+# a record of "jobN\n" takes 32 bytes: two each, none more
+assert held == [64, 64], held
+assert c["groups"][0]["backlog_msgs"] == 6, c["groups"]
+PY
+    touch "$TMP/gate"
+    wait_until 10 sh -c "[ \$(cat $TMP/started.a $TMP/started.b | wc -l) -eq 6 ]"
+    wait_until 10 sh -c "eshm-stat --json $SEG | grep -q '\"backlog_msgs\": 0'"
+    kill -TERM "$a" "$b"
+    wait_exit "$a"
+    wait_exit "$b"
+}
+
 @test "eshm-stat shows each group with its readers and backlog, in the table and --json" {
     eshm-recv --keep --group audit -t 10ms "$SEG" || [ $? -eq 124 ]
     seq 1 7 | eshm-send "$SEG"
@@ -222,6 +250,18 @@ older_than() {
     [ "$(eshm-recv -n 1 "$SEG")" = new ]
     [ "$(oldest "$SEG")" -eq -1 ]
     [ "$(oldest "$SEG" -)" -eq -1 ]
+}
+
+@test "eshm-stat shows the unnamed group's row while it has messages waiting, not when drained" {
+    seq 1 3 | eshm-send --keep "$SEG"
+    eshm-recv -n 1 "$SEG"
+    run -0 eshm-stat "$SEG"
+    [[ "$output" =~ "group -: 0 readers, backlog 2 messages/4B (oldest "[0-9]+m?s"), held" ]]
+    eshm-recv "$SEG"
+    seq 1 2 | eshm-send --keep "$SEG"
+    eshm-recv "$SEG"
+    run -0 eshm-stat "$SEG"
+    [[ "$output" != *"group -"* ]]
 }
 
 @test "eshm-stat's group rows show the age of the oldest message" {

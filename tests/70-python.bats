@@ -25,7 +25,7 @@ int main(void) {
            sizeof(struct eshm_channel_info), sizeof(struct eshm_end_info),
            sizeof(struct eshm_group_info), sizeof(struct eshm_tap_info));
     P(eshm_config, flags); P(eshm_config, spin_us); P(eshm_config, interrupt);
-    P(eshm_config, group); P(eshm_config, consumer_group);
+    P(eshm_config, group); P(eshm_config, consumer_group); P(eshm_config, batch_msgs);
     P(eshm_channel_info, nreaders); P(eshm_channel_info, readers); P(eshm_channel_info, groups);
     P(eshm_end_info, group); P(eshm_end_info, held);
     P(eshm_group_info, backlog_msgs); P(eshm_group_info, returned); P(eshm_group_info, created_ns);
