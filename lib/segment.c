@@ -173,9 +173,11 @@ eshm_geom_check(const struct eshm_header *hdr, uint64_t file_size, struct eshm_g
 		return ESHM_EVERSION;
 	}
 	if (h.header_size != ESHM_HEADER_SIZE) {
-		snprintf(why, whylen, "header size %u, expected %zu", h.header_size,
-			 (size_t)ESHM_HEADER_SIZE);
-		return ESHM_ECORRUPT;
+		/* made by a build of this format with another header layout */
+		snprintf(why, whylen,
+			 "format version %u with a %u-byte header, this build's has %zu", h.format,
+			 h.header_size, (size_t)ESHM_HEADER_SIZE);
+		return ESHM_EVERSION;
 	}
 	if (file_size < ESHM_HEADER_SIZE) {
 		snprintf(why, whylen, "the file has %llu bytes, less than its %zu-byte header",

@@ -83,6 +83,13 @@ header_damage_is_reported(void)
 	expect_open_fails(n, ESHM_EVERSION, "format version 1, this is version 2");
 	v = ESHM_FORMAT;
 	poke(offsetof(struct eshm_header, format), &v, sizeof v);
+	/* the same format from a build with another header layout (56 KiB,
+	 * before the samples of the claim): another version, not damage */
+	v = 57344;
+	poke(offsetof(struct eshm_header, header_size), &v, sizeof v);
+	expect_open_fails(n, ESHM_EVERSION, "a 57344-byte header, this build's has 61440");
+	v = ESHM_HEADER_SIZE;
+	poke(offsetof(struct eshm_header, header_size), &v, sizeof v);
 
 	poke64(offsetof(struct eshm_header, segment_size), 1 << 30);
 	expect_open_fails(n, ESHM_ECORRUPT, "is corrupt: header says");
