@@ -952,12 +952,14 @@ more_ends(const struct at *a, int name_width, int col, const struct eshm_end_inf
 }
 
 /* A channel's consumer groups, a row each, when it has named ones or
- * several: readers, backlog, what readers hold and what came back. */
+ * several, or the unnamed one has something waiting: readers, backlog
+ * and its oldest message, what readers hold and what came back. */
 static void
 group_rows(const struct opts *o, const struct at *a, int name_width)
 {
 	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
-	if (c->ngroups == 1 && strcmp(c->groups[0].name, "-") == 0)
+	if (c->ngroups == 1 && strcmp(c->groups[0].name, "-") == 0 && !c->groups[0].backlog_msgs &&
+	    !c->groups[0].returned && !c->groups[0].dead)
 		return;
 	for (int k = 0; k < c->ngroups; k++) {
 		const struct eshm_group_info *gi = &c->groups[k];

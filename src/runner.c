@@ -343,11 +343,12 @@ runner_run(eshm_t *h, const struct runner_opts *o, bool *eos)
 	}
 	cli_progress_done(&r.pg);
 	if (o->verbose || r.failed)
-		cli_warn("%llu messages: %llu done, %llu moved to %s after %u attempts; "
-			 "%llu retries",
-			 (unsigned long long)(r.done + r.failed), (unsigned long long)r.done,
-			 (unsigned long long)r.failed, r.failed_name, o->attempts,
-			 (unsigned long long)r.retried);
+		cli_warn("%llu message%s: %llu done, %llu moved to %s after %u attempt%s; "
+			 "%llu %s",
+			 (unsigned long long)(r.done + r.failed), r.done + r.failed == 1 ? "" : "s",
+			 (unsigned long long)r.done, (unsigned long long)r.failed, r.failed_name,
+			 o->attempts, o->attempts == 1 ? "" : "s", (unsigned long long)r.retried,
+			 r.retried == 1 ? "retry" : "retries");
 	for (unsigned i = 0; i < r.n; i++)
 		close(at(&r, i)->fd);
 	free(r.win);
