@@ -210,6 +210,8 @@ bench: all
 	@echo
 	sh bench/pipeline.sh $(B)/bin $(B)/bench-1G
 	@echo
+	sh bench/taps.sh $(B)/bin $(B)/bench-1G
+	@echo
 	python3 python/examples/performance_test.py compare
 
 install: all

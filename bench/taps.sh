@@ -1,0 +1,108 @@
+#!/bin/sh
+# taps.sh - what taps cost a writer and a reader: a file through eshm-send
+# and eshm-recv with no tap, with 4 stopped taps (SIGSTOP: they must cost
+# nothing) and with 1 running tap (it competes for the CPU; what it missed
+# is shown). Two files: DATAFILE (1 GiB, --raw, made once, as pipeline.sh
+# makes it) and 2 Mi lines of 64 bytes. Interleaved runs, medians.
+# Usage: sh bench/taps.sh BINDIR DATAFILE [RUNS]
+set -eu
+
+bin=$1
+data=$2
+runs=${3:-5}
+PATH="$(cd "$bin" && pwd):$PATH"
+export PATH
+work=$(mktemp -d "${TMPDIR:-/tmp}/eshm-taps.XXXXXX")
+taps=""
+cleanup() {
+    for p in $taps; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+if [ ! -f "$data" ]; then
+    echo "making $data: 1 GiB of random bytes, once" >&2
+    head -c 1073741824 /dev/urandom >"$data.tmp"
+    mv "$data.tmp" "$data"
+fi
+python3 -c '
+import sys
+line = b"x" * 63 + b"\n"
+sys.stdout.buffer.write(line * (2 * 1024 * 1024))' >"$work/lines"
+cat "$data" "$work/lines" >/dev/null # into the page cache, for every run alike
+
+now() { date +%s%N; }
+
+# run KIND FILE RUN: FILE through a new segment with KIND (none, stopped,
+# running) taps; prints nanoseconds, and for a running tap what it missed
+# to $work/missed
+run() {
+    seg="bench-taps-$$-$3-$1-$(basename "$2")"
+    opt=""
+    [ "$2" = "$data" ] && opt=--raw
+    eshm-recv --keep -t 1ms "$seg" 2>/dev/null || true
+    taps=""
+    n=0
+    case $1 in
+    stopped) want=4 ;;
+    running) want=1 ;;
+    *) want=0 ;;
+    esac
+    while [ "$n" -lt "$want" ]; do
+        eshm-recv --tap -v -f "$seg" >/dev/null 2>"$work/tap.$n" &
+        taps="$taps $!"
+        until grep -q "tapping channel" "$work/tap.$n" 2>/dev/null; do sleep 0.001; done
+        n=$((n + 1))
+    done
+    if [ "$1" = stopped ]; then
+        for p in $taps; do kill -STOP "$p"; done
+    fi
+    t0=$(now)
+    eshm-send $opt "$seg" <"$2" &
+    eshm-recv "$seg" >/dev/null
+    wait $!
+    t=$(($(now) - t0))
+    for p in $taps; do
+        kill -CONT "$p"
+        kill -TERM "$p"
+        wait "$p" || true
+    done
+    taps=""
+    if [ "$1" = running ]; then
+        sed -n 's/.*tap missed about \([0-9]*\) messages (\([0-9]*\) bytes).*/\1 \2/p;
+                s/.*tap missed nothing.*/0 0/p' "$work/tap.0" >>"$work/missed-$(basename "$2")"
+    fi
+    eshm-clean --force "$seg" >/dev/null 2>&1 || true
+    echo "$t"
+}
+
+i=1
+while [ "$i" -le "$runs" ]; do
+    for f in "$data" "$work/lines"; do
+        for k in none stopped running; do
+            [ -t 2 ] && printf '\r\033[Ktaps: run %d/%d: %s %s' "$i" "$runs" "$(basename "$f")" "$k" >&2
+            run "$k" "$f" "$i" >>"$work/times-$k-$(basename "$f")"
+        done
+    done
+    i=$((i + 1))
+done
+[ -t 2 ] && printf '\r\033[K' >&2
+
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf 'taps: a writer and a reader with no tap, 4 stopped taps, 1 running tap;\n'
+printf 'median of %d runs, interleaved\n\n' "$runs"
+printf '%-28s %10s %10s %12s\n' TRANSFER TAPS MEDIAN "VS NO TAP"
+for f in "$data" "$work/lines"; do
+    b=$(basename "$f")
+    what="1 GiB --raw"
+    [ "$b" = lines ] && what="2 Mi lines of 64 B"
+    base=$(median "$work/times-none-$b")
+    for k in none stopped running; do
+        ns=$(median "$work/times-$k-$b")
+        awk -v w="$what" -v k="$k" -v ns="$ns" -v base="$base" \
+            'BEGIN { printf "%-28s %10s %9.3fs %11.2fx\n", w, k, ns / 1e9, base / ns }'
+    done
+    awk -v w="$what" '{ m += $1; b += $2; n++ }
+        END { if (n) printf "%-28s running tap missed, per run: %d messages, %d bytes (mean)\n", w, m / n, b / n }' \
+        "$work/missed-$b"
+done
