@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,6 +19,7 @@ enum {
 	OPT_ATTEMPTS,
 	OPT_TAP,
 	OPT_PEEK,
+	OPT_TIMESTAMPS,
 };
 
 static const struct option longopts[] = {
@@ -31,6 +33,7 @@ static const struct option longopts[] = {
 	{"group", required_argument, NULL, OPT_GROUP},
 	{"tap", no_argument, NULL, OPT_TAP},
 	{"peek", no_argument, NULL, OPT_PEEK},
+	{"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
 	{"exec", required_argument, NULL, OPT_EXEC},
 	{"jobs", required_argument, NULL, 'j'},
 	{"attempts", required_argument, NULL, OPT_ATTEMPTS},
@@ -57,6 +60,9 @@ usage(void)
 	       "      --lines            a newline after each message\n"
 	       "  -0, --null             a NUL after each message\n"
 	       "      --raw              nothing between messages\n"
+	       "      --timestamps       each message with its arrival time, as a\n"
+	       "                         recording for eshm-send --replay (see\n"
+	       "                         eshm-recv(1), RECORDINGS)\n"
 	       "\n"
 	       "Reading:\n"
 	       "  -n, --count N          exit after N messages, leaving the rest\n"
@@ -112,7 +118,7 @@ usage(void)
 	       cli_prog);
 }
 
-enum outmode { OUT_NATIVE, OUT_LINES, OUT_NULL, OUT_RAW };
+enum outmode { OUT_NATIVE, OUT_LINES, OUT_NULL, OUT_RAW, OUT_STAMPED };
 
 struct opts {
 	struct eshm_config cfg;
@@ -136,15 +142,31 @@ parse(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "0n:t:fuj:c:pvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LINES:
+			if (o->out == OUT_STAMPED)
+				cli_usage_error("--timestamps writes a recording: no --lines, "
+						"--null or --raw");
 			o->out = OUT_LINES;
 			o->out_given = true;
 			break;
 		case '0':
+			if (o->out == OUT_STAMPED)
+				cli_usage_error("--timestamps writes a recording: no --lines, "
+						"--null or --raw");
 			o->out = OUT_NULL;
 			o->out_given = true;
 			break;
 		case OPT_RAW:
+			if (o->out == OUT_STAMPED)
+				cli_usage_error("--timestamps writes a recording: no --lines, "
+						"--null or --raw");
 			o->out = OUT_RAW;
+			o->out_given = true;
+			break;
+		case OPT_TIMESTAMPS:
+			if (o->out_given && o->out != OUT_STAMPED)
+				cli_usage_error("--timestamps writes a recording: no --lines, "
+						"--null or --raw");
+			o->out = OUT_STAMPED;
 			o->out_given = true;
 			break;
 		case OPT_GROUP:
@@ -214,7 +236,7 @@ parse(int argc, char **argv, struct opts *o)
 	if (o->run.cmd) {
 		if (o->out_given || o->unbuffered)
 			cli_usage_error("--exec hands each message to its command: no --lines, "
-					"--null, --raw or --unbuffered");
+					"--null, --raw, --timestamps or --unbuffered");
 		if (strlen(argv[optind]) + strlen(".failed") > ESHM_NAME_MAX)
 			cli_usage_error("with --exec, NAME has at most %d characters (NAME.failed "
 					"must be a segment name)",
@@ -264,6 +286,7 @@ struct batch {
 	uint64_t msgs;
 	unsigned char *stage; /* grows only while the batch is empty */
 	size_t staged, stage_cap;
+	int stamped_framing; /* --timestamps: the framing last named, or -1 */
 };
 
 static unsigned char nl = '\n', nul = '\0';
@@ -288,6 +311,8 @@ static int
 out_delim(const struct eshm_chunk *ck, enum outmode m)
 {
 	switch (m) {
+	case OUT_STAMPED:
+		return -1;
 	case OUT_LINES:
 		return '\n';
 	case OUT_NULL:
@@ -313,14 +338,58 @@ batch_fits(struct batch *b, size_t stage)
 		b->stage = ns;
 		b->stage_cap = stage;
 	}
-	return b->niov + 2 <= BATCH_IOV && b->nent < BATCH_IOV &&
+	return b->niov + 3 <= BATCH_IOV && b->nent < BATCH_IOV &&
 	       b->staged + stage <= b->stage_cap && b->out < BATCH_BYTES;
+}
+
+/*
+ * One message as a recording has it (eshm-recv(1), RECORDINGS): a line
+ * "SECONDS.NANOSECONDS LENGTH", the message without its delimiter, a
+ * newline; before the first message, and whenever the framing changes, a
+ * line "eshm-rec 1 FRAMING".
+ */
+static bool
+batch_add_stamped(struct batch *b, const struct eshm_chunk *ck)
+{
+	struct entry *e = &b->ent[b->nent];
+	size_t len = ck->delim >= 0 && ck->len ? ck->len - 1 : ck->len;
+	char head[96];
+	int hl = 0;
+	if (ck->framing != b->stamped_framing) {
+		const char *fn = eshm_framing_name(ck->framing);
+		hl = snprintf(head, sizeof head, "eshm-rec 1 %s\n", fn ? fn : "message");
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	hl += snprintf(head + hl, sizeof head - (size_t)hl, "%lld.%09ld %zu\n",
+		       (long long)ts.tv_sec, ts.tv_nsec, len);
+	if (!batch_fits(b, (size_t)hl))
+		return false;
+	b->stamped_framing = ck->framing;
+	unsigned char *s = b->stage + b->staged;
+	memcpy(s, head, (size_t)hl);
+	b->staged += (size_t)hl;
+	add_iov(b, s, (size_t)hl);
+	add_iov(b, ck->data, len);
+	add_iov(b, &nl, 1);
+	e->payload = ck->len;
+	e->data = ck->data;
+	e->delim = ck->delim;
+	e->map = MAP_MSG;
+	e->out = (size_t)hl + len + 1;
+	b->nent++;
+	b->out += e->out;
+	b->payload += ck->len;
+	b->msgs += ck->nmsgs;
+	return true;
 }
 
 /* Add a chunk; false if it does not fit (the batch must be written first). */
 static bool
 batch_add(struct batch *b, const struct eshm_chunk *ck, enum outmode m)
 {
+	if (m == OUT_STAMPED)
+		return batch_add_stamped(b, ck);
 	int od = out_delim(ck, m);
 	struct entry *e = &b->ent[b->nent];
 	e->payload = ck->len;
@@ -510,8 +579,8 @@ pump(struct run *rn)
 		size_t max = 0;
 		if (o->count)
 			max = (size_t)(o->count - rn->got - b->msgs);
-		if (o->unbuffered)
-			max = 1;
+		if (o->unbuffered || o->out == OUT_STAMPED)
+			max = 1;            /* (a time for each message) */
 		struct eshm_chunk ck = {0}; /* (filled when 0 is returned) */
 		int r = eshm_peek_chunk(rn->h, &ck, max, b->nent ? 0 : o->timeout_ms);
 		if (r == 0) {
@@ -586,8 +655,10 @@ main(int argc, char **argv)
 		finish(&rn, st, st == EX_FAIL && cli_signal ? cli_signal : 0);
 	}
 	rn.b = calloc(1, sizeof *rn.b);
-	if (rn.b)
+	if (rn.b) {
 		rn.b->stage = malloc(rn.b->stage_cap = STAGE_BYTES);
+		rn.b->stamped_framing = -1;
+	}
 	if (!rn.b || !rn.b->stage)
 		cli_die(EX_FAIL, "out of memory");
 	cli_progress_init(&rn.pg, o.progress);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -16,6 +17,8 @@ enum {
 	OPT_RAW,
 	OPT_WAIT,
 	OPT_WAIT_TURN,
+	OPT_REPLAY,
+	OPT_SPEED,
 };
 
 static const struct option longopts[] = {
@@ -24,6 +27,7 @@ static const struct option longopts[] = {
 	{"wait", no_argument, NULL, OPT_WAIT},     {"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
 	{"timeout", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'p'},
 	{"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+	{"replay", no_argument, NULL, OPT_REPLAY}, {"speed", required_argument, NULL, OPT_SPEED},
 	{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 };
 
@@ -42,6 +46,11 @@ usage(void)
 	       "                         other writers are attached\n"
 	       "      --wait-turn        with --raw, wait for the other writers to\n"
 	       "                         finish instead (bounded by --timeout)\n"
+	       "      --replay           standard input is a recording (eshm-recv\n"
+	       "                         --timestamps): send its messages, in its\n"
+	       "                         framing, with their original spacing\n"
+	       "      --speed X          with --replay, X times as fast (default 1;\n"
+	       "                         0: as fast as possible)\n"
 	       "\n"
 	       "Up to 64 writers share a channel; each message arrives whole, and each\n"
 	       "writer's in its order. A writer that meets a raw stream waits for it\n"
@@ -85,7 +94,8 @@ struct opts {
 	struct eshm_config cfg;
 	int delim; /* '\n', '\0', or -1 for raw */
 	int timeout_ms;
-	bool wait, progress, verbose;
+	bool wait, progress, verbose, replay, framed;
+	double speed;
 };
 
 static void
@@ -98,20 +108,39 @@ parse(int argc, char **argv, struct opts *o)
 	o->cfg.framing = ESHM_FRAMING_LINE;
 	o->delim = '\n';
 	o->timeout_ms = -1;
+	o->speed = 1;
+	bool speed_given = false;
 	while ((c = getopt_long(argc, argv, "0c:t:pvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case '0':
 			o->delim = '\0';
 			o->cfg.framing = ESHM_FRAMING_NULL;
+			o->framed = true;
 			break;
 		case OPT_LINES:
 			o->delim = '\n';
 			o->cfg.framing = ESHM_FRAMING_LINE;
+			o->framed = true;
 			break;
 		case OPT_RAW:
 			o->delim = -1;
 			o->cfg.framing = ESHM_FRAMING_RAW;
+			o->framed = true;
 			break;
+		case OPT_REPLAY:
+			o->replay = true;
+			break;
+		case OPT_SPEED: {
+			char *end;
+			errno = 0;
+			o->speed = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(o->speed >= 0) || o->speed > 1e9)
+				cli_usage_error("invalid --speed '%s': a number from 0 (as fast "
+						"as possible) to 1e9",
+						optarg);
+			speed_given = true;
+			break;
+		}
 		case OPT_WAIT:
 			o->wait = true;
 			break;
@@ -133,6 +162,11 @@ parse(int argc, char **argv, struct opts *o)
 		}
 	}
 	cli_one_name(argc, argv, &o->cfg);
+	if (o->replay && o->framed)
+		cli_usage_error("--replay sends in the recording's framing: no --lines, --null "
+				"or --raw");
+	if (speed_given && !o->replay)
+		cli_usage_error("--speed goes with --replay");
 }
 
 /* Detach and report what detaching found (unless said already): the
@@ -449,6 +483,149 @@ pump(struct send *sd)
 	return sd->carry ? finish_message(sd) : 0;
 }
 
+/* The framing a recording's header line "eshm-rec 1 FRAMING\n" names,
+ * or -1. */
+static int
+recording_framing(const char *line)
+{
+	static const char head[] = "eshm-rec 1 ";
+	if (strncmp(line, head, sizeof head - 1) != 0)
+		return -1;
+	const char *name = line + sizeof head - 1;
+	size_t n = strcspn(name, "\n");
+	for (int f = 0; f < 4; f++) {
+		const char *fn = eshm_framing_name(f);
+		if (fn && strlen(fn) == n && strncmp(fn, name, n) == 0 && name[n] == '\n')
+			return f;
+	}
+	return -1;
+}
+
+/* The first line of a recording on standard input: its framing, or the
+ * program ends saying why. */
+static int
+replay_start(FILE *in)
+{
+	char line[128];
+	if (!fgets(line, sizeof line, in)) {
+		if (ferror(in))
+			cli_die(EX_FAIL, "cannot read standard input: %s", strerror(errno));
+		cli_die(EX_FAIL, "--replay: standard input is empty, not a recording");
+	}
+	int f = recording_framing(line);
+	if (f < 0)
+		cli_die(EX_FAIL, "--replay: standard input is not a recording of eshm-recv "
+				 "--timestamps: it starts with no 'eshm-rec 1 FRAMING' line");
+	return f;
+}
+
+/* Wait until start + (t - t0) / speed; 0, or -1 on a signal. */
+static int
+replay_wait(const struct timespec *start, double t, double t0, double speed)
+{
+	if (speed <= 0 || t <= t0)
+		return 0;
+	double d = (t - t0) / speed;
+	struct timespec at = *start;
+	at.tv_sec += (time_t)d;
+	at.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
+	if (at.tv_nsec >= 1000000000) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+		if (cli_signal)
+			return -1;
+	return 0;
+}
+
+/*
+ * Send the messages of the recording on standard input (its first line
+ * read already: framing), each after the time since the first that the
+ * recording shows, divided by --speed. 0 at its end, -1 on a signal; a
+ * malformed recording or a failure ends the program.
+ */
+static int
+replay(struct send *sd, FILE *in, int framing)
+{
+	char *line = NULL;
+	size_t cap = 0, bufcap = 0;
+	unsigned char *buf = NULL;
+	unsigned long long lineno = 1;
+	double t0 = 0;
+	bool first = true;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int delim = framing == ESHM_FRAMING_LINE ? '\n' : framing == ESHM_FRAMING_NULL ? '\0' : -1;
+	for (ssize_t n; (n = getline(&line, &cap, in)) > 0;) {
+		lineno++;
+		if (strncmp(line, "eshm-rec ", 9) == 0) {
+			int f = recording_framing(line);
+			if (f != framing)
+				failf(sd->h, sd->pg,
+				      "--replay: line %llu of the recording changes its framing "
+				      "(%.*s): a replay sends in one framing",
+				      lineno, (int)strcspn(line, "\n"), line);
+			continue;
+		}
+		long long sec;
+		long nsec;
+		unsigned long long len;
+		char nl;
+		if (sscanf(line, "%lld.%9ld %llu%c", &sec, &nsec, &len, &nl) != 4 || nl != '\n' ||
+		    nsec < 0 || len > eshm_max_message(sd->h))
+			failf(sd->h, sd->pg,
+			      "--replay: line %llu of the recording is not 'SECONDS.NANOSECONDS "
+			      "LENGTH' with a length up to %zu: %.*s",
+			      lineno, eshm_max_message(sd->h), (int)strcspn(line, "\n"), line);
+		if (len + 1 > bufcap) {
+			unsigned char *nb = realloc(buf, (size_t)len + 1);
+			if (!nb)
+				failf(sd->h, sd->pg, "out of memory");
+			buf = nb;
+			bufcap = (size_t)len + 1;
+		}
+		if (fread(buf, 1, (size_t)len + 1, in) != (size_t)len + 1 || buf[len] != '\n')
+			failf(sd->h, sd->pg,
+			      "--replay: the recording ends inside the message of line %llu, or "
+			      "that message is not %llu bytes and a newline",
+			      lineno, len);
+		lineno++;
+		double t = (double)sec + (double)nsec / 1e9;
+		if (first)
+			t0 = t;
+		first = false;
+		if (replay_wait(&start, t, t0, sd->o->speed))
+			goto out;
+		int r;
+		if (delim >= 0) {
+			void *p;
+			size_t avail;
+			if ((r = eshm_reserve(sd->h, (size_t)len + 1, &p, &avail,
+					      sd->o->timeout_ms)))
+				fail(sd->h, r, sd->pg);
+			memcpy(p, buf, (size_t)len);
+			((unsigned char *)p)[len] = (unsigned char)delim;
+			ssize_t m = eshm_commit_delimited(sd->h, (size_t)len + 1, delim);
+			if (m < 0)
+				fail(sd->h, (int)m, sd->pg);
+			cli_progress_add(sd->pg, len + 1, (uint64_t)m);
+		} else {
+			if ((r = eshm_write(sd->h, buf, (size_t)len, sd->o->timeout_ms)))
+				fail(sd->h, r, sd->pg);
+			cli_progress_add(sd->pg, len, 1);
+		}
+		if (cli_signal)
+			goto out;
+	}
+	if (ferror(in))
+		failf(sd->h, sd->pg, "cannot read standard input: %s", strerror(errno));
+out:
+	free(line);
+	free(buf);
+	return cli_signal ? -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -462,6 +639,12 @@ main(int argc, char **argv)
 	cli_segment = argv[optind];
 	cli_need_std(STDIN_FILENO);
 	cli_signals();
+	if (o.replay) {
+		o.cfg.framing = replay_start(stdin);
+		o.delim = o.cfg.framing == ESHM_FRAMING_LINE   ? '\n'
+			  : o.cfg.framing == ESHM_FRAMING_NULL ? '\0'
+							       : -1;
+	}
 	h = cli_open(cli_segment, &o.cfg, o.timeout_ms);
 	if (o.verbose)
 		cli_warn("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
@@ -471,7 +654,7 @@ main(int argc, char **argv)
 
 	cli_progress_init(&pg, o.progress);
 	struct send sd = {.h = h, .o = &o, .pg = &pg};
-	if (pump(&sd)) {
+	if (o.replay ? replay(&sd, stdin, o.cfg.framing) : pump(&sd)) {
 		/* Interrupted: the input did not end, so neither does the
 		 * stream. Whole messages read so far are committed; a reader
 		 * sees a lost writer after them. */

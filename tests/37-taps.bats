@@ -155,3 +155,72 @@ PY
     run -2 eshm-recv --peek --exclusive "$SEG"
     [ ! -e "$(seg_path "$SEG")" ]
 }
+
+@test "a recording (--tap --timestamps) replays the same messages, in order, in its framing" {
+    eshm-recv --keep -t 10ms "$SEG" || [ $? -eq 124 ]
+    bg_sh "exec eshm-recv --tap --timestamps -n 1000 $SEG >$TMP/q.rec"
+    local rec=$BG_PID
+    wait_until 10 sh -c "eshm-stat --json $SEG | grep -q '\"taps\": \[{'"
+    # lines, an empty one among them
+    { seq 1 500; echo; seq 502 1000; } >"$TMP/sent"
+    eshm-send "$SEG" <"$TMP/sent"
+    eshm-recv "$SEG" >/dev/null
+    wait_exit "$rec"
+    [ "$EXIT_STATUS" -eq 0 ]
+    [ "$(head -n 1 "$TMP/q.rec")" = "eshm-rec 1 line" ]
+    # each message: "SECONDS.NANOSECONDS LENGTH", the message, a newline
+    sed -n 2p "$TMP/q.rec" | grep -Eq '^[0-9]+\.[0-9]{9} 1$'
+    eshm-send --replay --speed 0 "$SEG-2" <"$TMP/q.rec"
+    eshm-recv "$SEG-2" | cmp - "$TMP/sent"
+}
+
+@test "a recording of NUL-terminated records and of a raw stream replays byte for byte" {
+    eshm-recv --keep -c 4M -t 10ms "$SEG" || [ $? -eq 124 ]
+    bg_sh "exec eshm-recv --tap --timestamps -n 3 $SEG >$TMP/nul.rec"
+    local rec=$BG_PID
+    wait_until 10 sh -c "eshm-stat --json $SEG | grep -q '\"taps\": \[{'"
+    printf 'a\nb\0\0c c\0' >"$TMP/nul"
+    eshm-send -0 "$SEG" <"$TMP/nul"
+    eshm-recv -0 "$SEG" >/dev/null
+    wait_exit "$rec"
+    [ "$(head -n 1 "$TMP/nul.rec")" = "eshm-rec 1 null" ]
+    eshm-send --replay "$SEG-2" <"$TMP/nul.rec"
+    eshm-recv -0 "$SEG-2" | cmp - "$TMP/nul"
+    head -c 1000000 /dev/urandom >"$TMP/raw"
+    bg_sh "exec eshm-recv --tap --timestamps $SEG >$TMP/raw.rec"
+    rec=$BG_PID
+    wait_until 10 sh -c "eshm-stat --json $SEG | grep -q '\"taps\": \[{'"
+    eshm-send --raw "$SEG" <"$TMP/raw"
+    eshm-recv "$SEG" >/dev/null
+    wait_exit "$rec"
+    grep -aq "^eshm-rec 1 raw$" "$TMP/raw.rec"
+    eshm-send --replay "$SEG-3" <"$TMP/raw.rec"
+    eshm-recv "$SEG-3" | cmp - "$TMP/raw"
+}
+
+@test "a replay keeps the recording's spacing, scaled by --speed" {
+    printf 'eshm-rec 1 line\n100.000000000 3\none\n100.600000000 3\ntwo\n' >"$TMP/r.rec"
+    local t0 t1
+    t0=$(date +%s%N)
+    eshm-send --replay "$SEG" <"$TMP/r.rec"
+    t1=$(date +%s%N)
+    [ $(((t1 - t0) / 1000000)) -ge 600 ]
+    t0=$(date +%s%N)
+    eshm-send --replay --speed 2 "$SEG" <"$TMP/r.rec"
+    t1=$(date +%s%N)
+    [ $(((t1 - t0) / 1000000)) -ge 300 ]
+    [ "$(eshm-recv "$SEG" | tr '\n' ' ')" = "one two one two " ]
+}
+
+@test "a replay refuses what is not a recording, saying where, and conflicting options" {
+    run -1 eshm-send --replay "$SEG" <<<"one"
+    [[ "$output" == *"not a recording of eshm-recv --timestamps"* ]]
+    run -1 eshm-send --replay "$SEG-2" < <(printf 'eshm-rec 1 line\n1.000000000 9\nshort\n')
+    [[ "$output" == *"ends inside the message of line 2"* ]]
+    run -1 eshm-send --replay "$SEG-3" < <(printf 'eshm-rec 1 line\nnot a time\n')
+    [[ "$output" == *"line 2 of the recording is not 'SECONDS.NANOSECONDS LENGTH'"* ]]
+    run -2 eshm-send --replay --raw "$SEG"
+    run -2 eshm-send --speed 2 "$SEG"
+    run -2 eshm-send --replay --speed fast "$SEG"
+    run -2 eshm-recv --timestamps --lines "$SEG"
+}
