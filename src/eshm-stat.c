@@ -289,6 +289,17 @@ rate(uint64_t now, uint64_t before, double secs)
 	return now >= before && secs > 0 ? (double)(now - before) / secs : 0;
 }
 
+/* What a consumer group released so far, which the segment does not
+ * count: what writers committed less what the group has not released.
+ * Writers publish their counts with their heartbeat, while the backlog is
+ * read from the ring: this may lag by a heartbeat's messages, or even
+ * fall below zero (then 0). */
+static uint64_t
+released(uint64_t in, uint64_t backlog)
+{
+	return in > backlog ? in - backlog : 0;
+}
+
 static const char *
 chan_name(int ch)
 {
@@ -297,12 +308,13 @@ chan_name(int ch)
 
 /*
  * The fields. Everything eshm-stat shows is a field of one of the objects
- * of the JSON document (a segment, a channel, its rates, an end, an
- * unfinished segment), listed once in fields[] below with its JSON key,
- * when it is present, and how the table shows it; value() reads it. The
- * JSON document gives every field of an object in the order of enum fid;
- * the table shows those that columns[] names. python/eshm.py gives the
- * same keys (tests/70-python.bats checks), and eshm-stat(1) documents them.
+ * of the JSON document (a segment, a channel, its rates, an end, a
+ * consumer group, its rates, an unfinished segment), listed once in
+ * fields[] below with its JSON key, when it is present, and how the table
+ * shows it; value() reads it. The JSON document gives every field of an
+ * object in the order of enum fid; the table shows those that columns[]
+ * names. python/eshm.py gives the same keys (tests/70-python.bats
+ * checks), and eshm-stat(1) documents them.
  */
 enum fid {
 	F_NONE,
@@ -370,6 +382,10 @@ enum fid {
 	F_G_RETURNED,
 	F_G_CREATED_NS,
 	F_G_OLDEST_AGE_MS,
+	F_G_RATES,
+	/* its rates since the previous refresh */
+	F_G_MSGS_OUT_PER_S,
+	F_G_BYTES_OUT_PER_S,
 	/* an unfinished segment */
 	F_LO_PATH,
 	F_LO_CREATOR_PID,
@@ -384,16 +400,17 @@ enum fid {
 };
 
 /* The object a field belongs to (0: none). */
-enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_GRP, L_LO };
+enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_GRP, L_GRATES, L_LO };
 
 /* When a field is present: the JSON document leaves it out otherwise, the
  * table shows '-'. */
 enum when {
 	ALWAYS,
-	READABLE, /* the segment's file could be read */
-	VALID,    /* it is a usable segment */
-	WATCHED,  /* with --watch, after a refresh where the segment was valid */
-	IN_LIST,  /* an end in the list of readers */
+	READABLE,      /* the segment's file could be read */
+	VALID,         /* it is a usable segment */
+	WATCHED,       /* with --watch, after a refresh where the segment was valid */
+	IN_LIST,       /* an end in the list of readers */
+	GROUP_WATCHED, /* WATCHED, and the group was there at that refresh */
 };
 
 /* How the table shows a field (0: it does not). */
@@ -484,6 +501,11 @@ static const struct field {
 	[F_G_RETURNED] = {L_GRP, "returned", ALWAYS},
 	[F_G_CREATED_NS] = {L_GRP, "created_ns", ALWAYS},
 	[F_G_OLDEST_AGE_MS] = {L_GRP, "oldest_age_ms", ALWAYS},
+	[F_G_RATES] = {L_GRP, "rates", GROUP_WATCHED, .sub = L_GRATES},
+
+	/* released: msgs_in less the backlog; see released() */
+	[F_G_MSGS_OUT_PER_S] = {L_GRATES, "msgs_out_per_s", ALWAYS, .unit = U_COUNT},
+	[F_G_BYTES_OUT_PER_S] = {L_GRATES, "bytes_out_per_s", ALWAYS, .unit = U_SIZE},
 
 	[F_LO_PATH] = {L_LO, "path", ALWAYS, .unit = U_FILE},
 	[F_LO_CREATOR_PID] = {L_LO, "creator_pid", ALWAYS},
@@ -553,6 +575,7 @@ struct at {
 	const struct eshm_end_info *end;
 	bool listed; /* end is one of the readers' list */
 	const struct eshm_group_info *grp;
+	const struct eshm_group_info *pgrp; /* grp at the previous refresh, if there */
 	const struct eshm_leftover *lo;
 };
 
@@ -720,6 +743,12 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vint(a->grp->created_ns);
 	case F_G_OLDEST_AGE_MS:
 		return vint(a->grp->oldest_age_ms);
+	case F_G_MSGS_OUT_PER_S:
+		return vrate(released(c->msgs_in, a->grp->backlog_msgs),
+			     released(p->msgs_in, a->pgrp->backlog_msgs), a->secs);
+	case F_G_BYTES_OUT_PER_S:
+		return vrate(released(c->bytes_in, a->grp->backlog_bytes),
+			     released(p->bytes_in, a->pgrp->backlog_bytes), a->secs);
 	case F_LO_PATH:
 		return vstr(lo->path);
 	case F_LO_CREATOR_PID:
@@ -746,6 +775,7 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 	case F_WRITERS:
 	case F_READERS:
 	case F_GROUPS:
+	case F_G_RATES:
 	case NFIELDS:
 		break;
 	}
@@ -772,6 +802,7 @@ present(enum fid f, const struct at *a)
 			return false;
 		break;
 	case L_GRP:
+	case L_GRATES:
 		if (!a->grp)
 			return false;
 		break;
@@ -793,6 +824,8 @@ present(enum fid f, const struct at *a)
 		return a->pg != NULL;
 	case IN_LIST:
 		return a->listed;
+	case GROUP_WATCHED:
+		return a->pgrp != NULL;
 	}
 	return false;
 }
@@ -807,6 +840,21 @@ enter(enum fid f, const struct at *a)
 	else if (f == F_READER)
 		in.end = &a->g->info.chan[a->ch].reader;
 	return in;
+}
+
+/* Group gi of the channel at a as it was at the previous refresh, if it
+ * was there: the same name, and not removed and made again since. */
+static const struct eshm_group_info *
+prev_group(const struct at *a, const struct eshm_group_info *gi)
+{
+	if (!a->pg)
+		return NULL;
+	const struct eshm_channel_info *p = &a->pg->info.chan[a->ch];
+	for (int k = 0; k < p->ngroups; k++)
+		if (!strcmp(p->groups[k].name, gi->name) &&
+		    p->groups[k].created_ns == gi->created_ns)
+			return &p->groups[k];
+	return NULL;
 }
 
 /* The file name of a leftover, which cannot be a segment's NAME. */
@@ -865,6 +913,22 @@ cell(const struct opts *o, enum fid f, const struct at *a, char *out, size_t len
 		out[l++] = '/';
 		cell(o, d->also, a, out + l, len - l);
 	}
+}
+
+/* Rate f of the rates object obj at a, as a line shows it: "12k/s",
+ * "1.5M/s", or "-/s" before a refresh with the object. */
+static void
+rate_str(const struct opts *o, enum fid obj, enum fid f, const struct at *a, char *out, size_t len)
+{
+	char buf[8];
+	if (!present(obj, a))
+		snprintf(out, len, "-");
+	else if (fields[f].unit == U_SIZE)
+		size_str(o, (uint64_t)value(f, a, buf, sizeof buf).d, out, len);
+	else
+		count_str(o, (uint64_t)value(f, a, buf, sizeof buf).d, out, len);
+	size_t l = strlen(out);
+	snprintf(out + l, len - l, "/s");
 }
 
 /* The first n columns of a row, and a note after them if any. */
@@ -942,6 +1006,15 @@ group_rows(const struct opts *o, const struct at *a, int name_width)
 			printf(" (oldest %s)", age);
 		}
 		printf(", held %s", held);
+		struct at in = *a;
+		in.grp = gi;
+		in.pgrp = prev_group(a, gi);
+		if (present(F_G_RATES, &in)) {
+			char mo[32], bo[32];
+			rate_str(o, F_G_RATES, F_G_MSGS_OUT_PER_S, &in, mo, sizeof mo);
+			rate_str(o, F_G_RATES, F_G_BYTES_OUT_PER_S, &in, bo, sizeof bo);
+			printf(", out %s %s", mo, bo);
+		}
 		if (gi->returned)
 			printf(", %d batch%s to deliver again", gi->returned,
 			       gi->returned == 1 ? "" : "es");
@@ -1097,6 +1170,7 @@ json_object(enum level l, const struct at *a)
 			putchar('[');
 			for (int k = 0; k < c->ngroups; k++) {
 				in.grp = &c->groups[k];
+				in.pgrp = prev_group(a, in.grp);
 				fputs(k ? ", " : "", stdout);
 				json_object(L_GRP, &in);
 			}
