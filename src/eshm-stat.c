@@ -16,6 +16,7 @@ enum {
 	OPT_BYTES = CHAR_MAX + 1,
 	OPT_NOHEADINGS,
 	OPT_CHECK,
+	OPT_BRIEF,
 };
 
 static const struct option longopts[] = {
@@ -25,6 +26,7 @@ static const struct option longopts[] = {
 	{"bytes", no_argument, NULL, OPT_BYTES},
 	{"noheadings", no_argument, NULL, OPT_NOHEADINGS},
 	{"check", no_argument, NULL, OPT_CHECK},
+	{"brief", no_argument, NULL, OPT_BRIEF},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -34,6 +36,7 @@ static void
 usage(void)
 {
 	printf("Usage: %s [options] [NAME...]\n"
+	       "       %s [-w[SECONDS]] [-n N] [--bytes] --brief NAME\n"
 	       "Show the eshm segments in /dev/shm (or the named ones): who holds each\n"
 	       "end of each channel, what is queued, and the traffic so far. Read-only:\n"
 	       "it never claims, changes or waits for a segment.\n"
@@ -46,6 +49,9 @@ usage(void)
 	       "      --check            print one line per problem (corrupt segment,\n"
 	       "                         stale or dead holder, unfinished segment left\n"
 	       "                         by a dead process) and exit 1 if any\n"
+	       "      --brief            one line for segment NAME (a line per refresh\n"
+	       "                         with --watch): the rates, use and oldest\n"
+	       "                         message of each channel in use\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -54,11 +60,11 @@ usage(void)
 	       "failed or was interrupted looks the same: its stream is not ended), none.\n"
 	       "Exit status: 0 success; 1 a named segment is missing or unreadable, or\n"
 	       "--check found a problem; 2 usage error.\n",
-	       cli_prog);
+	       cli_prog, cli_prog);
 }
 
 struct opts {
-	bool json, bytes, noheadings, check;
+	bool json, bytes, noheadings, check, brief;
 	double watch; /* seconds, 0: no watching */
 	uint64_t count;
 	char **names;
@@ -97,6 +103,9 @@ parse(int argc, char **argv, struct opts *o)
 		case OPT_CHECK:
 			o->check = true;
 			break;
+		case OPT_BRIEF:
+			o->brief = true;
+			break;
 		default:
 			cli_other_option(c, usage);
 		}
@@ -105,9 +114,13 @@ parse(int argc, char **argv, struct opts *o)
 		cli_usage_error("--count needs --watch");
 	if (o->check && (o->watch || o->json))
 		cli_usage_error("--check goes with neither --watch nor --json");
+	if (o->brief && (o->json || o->check))
+		cli_usage_error("--brief goes with neither --json nor --check");
 	cli_check_names(argc, argv);
 	o->names = argv + optind;
 	o->nnames = argc - optind;
+	if (o->brief && o->nnames != 1)
+		cli_usage_error("--brief needs exactly one NAME (%d given)", o->nnames);
 }
 
 /* One refresh: every segment we look at, and what we found. */
@@ -1086,6 +1099,61 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 	}
 }
 
+/* --brief: the one segment on one line, its channels in use after its
+ * name, split by " | "; eshm-stat(1) gives the format. */
+static void
+print_brief(const struct opts *o, const struct snap *s, const struct snap *prev)
+{
+	const struct seg *g = &s->v[0];
+	const char *name = g->info.name;
+	if (g->err) {
+		printf("%s: %s\n", name, g->what);
+		return;
+	}
+	if (!g->info.valid) {
+		printf("%s: INVALID: %s\n", name, g->info.problem);
+		return;
+	}
+	const struct seg *pg = prev ? find(prev, name) : NULL;
+	struct at a = {.g = g, .pg = pg && pg->info.valid ? pg : NULL};
+	a.secs = prev ? (double)(s->when_ms - prev->when_ms) / 1000 : 0;
+	int shown = 0;
+	fputs(name, stdout);
+	for (a.ch = 0; a.ch < 2; a.ch++) {
+		const struct eshm_channel_info *c = &g->info.chan[a.ch];
+		/* in use: it carried a message, or someone holds an end */
+		if (!c->msgs_in && c->writer.state == ESHM_PEER_NONE &&
+		    c->reader.state == ESHM_PEER_NONE)
+			continue;
+		char mi[32], bi[32], mo[32], bo[32], cap[32], age[32];
+		rate_str(o, F_RATES, F_MSGS_IN_PER_S, &a, mi, sizeof mi);
+		rate_str(o, F_RATES, F_BYTES_IN_PER_S, &a, bi, sizeof bi);
+		rate_str(o, F_RATES, F_MSGS_OUT_PER_S, &a, mo, sizeof mo);
+		rate_str(o, F_RATES, F_BYTES_OUT_PER_S, &a, bo, sizeof bo);
+		size_str(o, c->capacity, cap, sizeof cap);
+		age_str(c->oldest_age_ms, age, sizeof age);
+		/* rounded up, as df(1) does: 1% is not empty */
+		uint64_t pct = c->used >= c->capacity
+				       ? 100
+				       : (c->used * 100 + c->capacity - 1) / c->capacity;
+		printf("%s %s: in %s %s, out %s %s, used %llu%% of %s, oldest %s",
+		       shown++ ? " |" : "", chan_name(a.ch), mi, bi, mo, bo,
+		       (unsigned long long)pct, cap, age);
+		if (c->ngroups)
+			fputs(", groups", stdout);
+		for (int k = 0; k < c->ngroups; k++) {
+			struct at in = a;
+			in.grp = &c->groups[k];
+			in.pgrp = prev_group(&a, in.grp);
+			rate_str(o, F_G_RATES, F_G_MSGS_OUT_PER_S, &in, mo, sizeof mo);
+			printf(" %s:%s", in.grp->name, mo);
+		}
+	}
+	if (!shown)
+		fputs(": idle", stdout);
+	putchar('\n');
+}
+
 /* JSON strings here come from names ([A-Za-z0-9._-]) and our own messages,
  * but escape properly anyway. */
 static void
@@ -1324,6 +1392,8 @@ main(int argc, char **argv)
 		int status = EX_OK;
 		if (o.check)
 			status = check(&cur, o.nnames > 0) ? EX_FAIL : EX_OK;
+		else if (o.brief)
+			print_brief(&o, &cur, NULL);
 		else if (o.json)
 			print_json(&cur, NULL);
 		else
@@ -1335,7 +1405,8 @@ main(int argc, char **argv)
 		return cli_close_stdout(status);
 	}
 
-	bool tty = isatty(STDOUT_FILENO) && !o.json;
+	/* --brief adds a line per refresh: no redrawing, no blank line */
+	bool tty = isatty(STDOUT_FILENO) && !o.json && !o.brief;
 	for (uint64_t round = 0; !o.count || round < o.count; round++) {
 		if (round) {
 			struct timespec ts = {(time_t)o.watch,
@@ -1353,11 +1424,13 @@ main(int argc, char **argv)
 			strftime(when, sizeof when, "%H:%M:%S", localtime(&t));
 			printf("\033[H\033[2J%s every %.1fs: %s\n\n", cli_prog, o.watch, when);
 		}
-		if (o.json)
+		if (o.brief)
+			print_brief(&o, &cur, round ? &prev : NULL);
+		else if (o.json)
 			print_json(&cur, round ? &prev : NULL);
 		else
 			print_table(&o, &cur, round ? &prev : NULL);
-		if (!tty && !o.json)
+		if (!tty && !o.json && !o.brief)
 			putchar('\n');
 		if (fflush(stdout)) {
 			if (errno == EPIPE)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# eshm-stat --watch: the rates of each consumer group.
+# eshm-stat --watch: the rates of each consumer group, and --brief, a line per refresh.
 
 load helpers
 
@@ -17,6 +17,21 @@ start_traffic() {
     # the sleep paces the lines; it synchronises nothing
     bg_sh "while :; do echo 0123456789; sleep 0.01; done >$TMP/in"
     wait_until 5 lines_at_least "$TMP/out" 10
+}
+
+@test "eshm-stat --brief needs exactly one NAME and goes with neither --json nor --check" {
+    run -2 --separate-stderr eshm-stat --brief
+    [ "${stderr_lines[0]}" = "eshm-stat: --brief needs exactly one NAME (0 given)" ]
+    [ "${stderr_lines[1]}" = "Try 'eshm-stat --help'." ]
+    run -2 --separate-stderr eshm-stat -w --brief "$SEG" "$SEG-2"
+    [ "${stderr_lines[0]}" = "eshm-stat: --brief needs exactly one NAME (2 given)" ]
+    run -2 --separate-stderr eshm-stat --brief --json "$SEG"
+    [ "${stderr_lines[0]}" = "eshm-stat: --brief goes with neither --json nor --check" ]
+    run -2 --separate-stderr eshm-stat --check --brief "$SEG"
+    [ "${stderr_lines[0]}" = "eshm-stat: --brief goes with neither --json nor --check" ]
+    run -2 eshm-stat --brief .bad
+    run -0 eshm-stat --help
+    [[ "$output" == *"--brief NAME"* ]]
 }
 
 @test "eshm-stat --watch --json gives each group the rate it released at from the second refresh on" {
@@ -91,4 +106,49 @@ PY
     [[ "$second" =~ "group workers: 1 reader, backlog "[^$'\n']*", held "[0-9.]+[BK]", out "[1-9][0-9]*"/s "[0-9.]+[BK]"/s" ]]
     run -0 eshm-stat -w0.5 -n 2 --bytes "$SEG"
     [[ "$output" =~ "group workers: 1 reader, backlog "[^$'\n']*", out "[1-9][0-9]*"/s "[1-9][0-9]*"/s" ]]
+}
+
+@test "eshm-stat -w --brief prints a line per refresh: rates from the second, use, oldest, groups" {
+    start_traffic
+    run -0 eshm-stat -w0.5 -n 3 --brief "$SEG"
+    [ "${#lines[@]}" -eq 3 ]
+    local age='([0-9]+(ms|s)|-)'
+    local first="^$SEG m2s: in -/s -/s, out -/s -/s, used [1-9][0-9]*% of 1.0M, oldest $age, groups audit:-/s workers:-/s\$"
+    [[ "${lines[0]}" =~ $first ]]
+    local n='[0-9.]+[kM]?' b='[0-9.]+[BKM]'
+    local line="^$SEG m2s: in $n/s $b/s, out $n/s $b/s, used [1-9][0-9]*% of 1.0M, oldest $age, groups audit:0/s workers:[1-9][0-9]*/s\$"
+    [[ "${lines[1]}" =~ $line ]]
+    [[ "${lines[2]}" =~ $line ]]
+    # audit keeps every message: the oldest is as old as the traffic
+    [[ "${lines[2]}" != *", oldest -,"* ]]
+}
+
+@test "eshm-stat --brief without --watch prints one line, with no rates; idle, invalid and missing segments too" {
+    local age='[0-9]+(ms|s)'
+    echo ping | eshm-send --keep "$SEG"
+    # no reader yet, so no group
+    run -0 eshm-stat --brief "$SEG"
+    [[ "$output" =~ ^"$SEG m2s: in -/s -/s, out -/s -/s, used 1% of 1.0M, oldest "$age$ ]]
+    run -0 eshm-stat --brief --bytes "$SEG"
+    [[ "$output" =~ ^"$SEG m2s: in -/s -/s, out -/s -/s, used 1% of 1048576, oldest "$age$ ]]
+    # both channels in use: s2m after " | "
+    echo pong | eshm-send --role slave "$SEG"
+    [ "$(eshm-recv -n 1 "$SEG")" = ping ]
+    run -0 eshm-stat --brief "$SEG"
+    [[ "$output" =~ ^"$SEG m2s: in -/s -/s, out -/s -/s, used 0% of 1.0M, oldest -, groups -:-/s | s2m: in -/s -/s, out -/s -/s, used 1% of 1.0M, oldest "$age$ ]]
+    eshm-send --keep "$SEG-idle" </dev/null
+    run -0 eshm-stat --brief "$SEG-idle"
+    [ "$output" = "$SEG-idle: idle" ]
+    echo junk >"$(seg_path "$SEG-junk")"
+    run -0 eshm-stat --brief "$SEG-junk"
+    [[ "$output" == "$SEG-junk: INVALID: not an eshm segment"* ]]
+    run -1 eshm-stat --brief "$SEG-none"
+    [ "$output" = "$SEG-none: no segment $SEG-none" ]
+}
+
+@test "eshm-stat -w --brief on a terminal adds lines and never clears the screen" {
+    start_traffic
+    run -0 script -qfec "eshm-stat -w0.1 -n 3 --brief $SEG" "$TMP/typescript"
+    [ "$(grep -c "^$SEG m2s: in " "$TMP/typescript")" -eq 3 ]
+    run -1 grep -q $'\033' "$TMP/typescript"
 }
