@@ -16,6 +16,7 @@ enum {
 	OPT_BYTES = CHAR_MAX + 1,
 	OPT_NOHEADINGS,
 	OPT_CHECK,
+	OPT_BRIEF,
 };
 
 static const struct option longopts[] = {
@@ -25,6 +26,7 @@ static const struct option longopts[] = {
 	{"bytes", no_argument, NULL, OPT_BYTES},
 	{"noheadings", no_argument, NULL, OPT_NOHEADINGS},
 	{"check", no_argument, NULL, OPT_CHECK},
+	{"brief", no_argument, NULL, OPT_BRIEF},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -34,6 +36,7 @@ static void
 usage(void)
 {
 	printf("Usage: %s [options] [NAME...]\n"
+	       "       %s [-w[SECONDS]] [-n N] [--bytes] --brief NAME\n"
 	       "Show the eshm segments in /dev/shm (or the named ones): who holds each\n"
 	       "end of each channel, what is queued, and the traffic so far. Read-only:\n"
 	       "it never claims, changes or waits for a segment.\n"
@@ -46,6 +49,9 @@ usage(void)
 	       "      --check            print one line per problem (corrupt segment,\n"
 	       "                         stale or dead holder, unfinished segment left\n"
 	       "                         by a dead process) and exit 1 if any\n"
+	       "      --brief            one line for segment NAME (a line per refresh\n"
+	       "                         with --watch): the rates, use and oldest\n"
+	       "                         message of each channel in use\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -54,11 +60,11 @@ usage(void)
 	       "failed or was interrupted looks the same: its stream is not ended), none.\n"
 	       "Exit status: 0 success; 1 a named segment is missing or unreadable, or\n"
 	       "--check found a problem; 2 usage error.\n",
-	       cli_prog);
+	       cli_prog, cli_prog);
 }
 
 struct opts {
-	bool json, bytes, noheadings, check;
+	bool json, bytes, noheadings, check, brief;
 	double watch; /* seconds, 0: no watching */
 	uint64_t count;
 	char **names;
@@ -97,6 +103,9 @@ parse(int argc, char **argv, struct opts *o)
 		case OPT_CHECK:
 			o->check = true;
 			break;
+		case OPT_BRIEF:
+			o->brief = true;
+			break;
 		default:
 			cli_other_option(c, usage);
 		}
@@ -105,9 +114,13 @@ parse(int argc, char **argv, struct opts *o)
 		cli_usage_error("--count needs --watch");
 	if (o->check && (o->watch || o->json))
 		cli_usage_error("--check goes with neither --watch nor --json");
+	if (o->brief && (o->json || o->check))
+		cli_usage_error("--brief goes with neither --json nor --check");
 	cli_check_names(argc, argv);
 	o->names = argv + optind;
 	o->nnames = argc - optind;
+	if (o->brief && o->nnames != 1)
+		cli_usage_error("--brief needs exactly one NAME (%d given)", o->nnames);
 }
 
 /* One refresh: every segment we look at, and what we found. */
@@ -289,6 +302,17 @@ rate(uint64_t now, uint64_t before, double secs)
 	return now >= before && secs > 0 ? (double)(now - before) / secs : 0;
 }
 
+/* What a consumer group released so far, which the segment does not
+ * count: what writers committed less what the group has not released.
+ * Writers publish their counts with their heartbeat, while the backlog is
+ * read from the ring: this may lag by a heartbeat's messages, or even
+ * fall below zero (then 0). */
+static uint64_t
+released(uint64_t in, uint64_t backlog)
+{
+	return in > backlog ? in - backlog : 0;
+}
+
 static const char *
 chan_name(int ch)
 {
@@ -297,12 +321,13 @@ chan_name(int ch)
 
 /*
  * The fields. Everything eshm-stat shows is a field of one of the objects
- * of the JSON document (a segment, a channel, its rates, an end, an
- * unfinished segment), listed once in fields[] below with its JSON key,
- * when it is present, and how the table shows it; value() reads it. The
- * JSON document gives every field of an object in the order of enum fid;
- * the table shows those that columns[] names. python/eshm.py gives the
- * same keys (tests/70-python.bats checks), and eshm-stat(1) documents them.
+ * of the JSON document (a segment, a channel, its rates, an end, a
+ * consumer group, its rates, an unfinished segment), listed once in
+ * fields[] below with its JSON key, when it is present, and how the table
+ * shows it; value() reads it. The JSON document gives every field of an
+ * object in the order of enum fid; the table shows those that columns[]
+ * names. python/eshm.py gives the same keys (tests/70-python.bats
+ * checks), and eshm-stat(1) documents them.
  */
 enum fid {
 	F_NONE,
@@ -371,6 +396,10 @@ enum fid {
 	F_G_RETURNED,
 	F_G_CREATED_NS,
 	F_G_OLDEST_AGE_MS,
+	F_G_RATES,
+	/* its rates since the previous refresh */
+	F_G_MSGS_OUT_PER_S,
+	F_G_BYTES_OUT_PER_S,
 	F_T_PID,
 	F_T_STATE,
 	F_T_HEARTBEAT_AGE_MS,
@@ -391,16 +420,17 @@ enum fid {
 };
 
 /* The object a field belongs to (0: none). */
-enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_GRP, L_TAP, L_LO };
+enum level { L_SEG = 1, L_CHAN, L_RATES, L_END, L_GRP, L_GRATES, L_TAP, L_LO };
 
 /* When a field is present: the JSON document leaves it out otherwise, the
  * table shows '-'. */
 enum when {
 	ALWAYS,
-	READABLE, /* the segment's file could be read */
-	VALID,    /* it is a usable segment */
-	WATCHED,  /* with --watch, after a refresh where the segment was valid */
-	IN_LIST,  /* an end in the list of readers */
+	READABLE,      /* the segment's file could be read */
+	VALID,         /* it is a usable segment */
+	WATCHED,       /* with --watch, after a refresh where the segment was valid */
+	IN_LIST,       /* an end in the list of readers */
+	GROUP_WATCHED, /* WATCHED, and the group was there at that refresh */
 };
 
 /* How the table shows a field (0: it does not). */
@@ -493,6 +523,11 @@ static const struct field {
 	[F_G_RETURNED] = {L_GRP, "returned", ALWAYS},
 	[F_G_CREATED_NS] = {L_GRP, "created_ns", ALWAYS},
 	[F_G_OLDEST_AGE_MS] = {L_GRP, "oldest_age_ms", ALWAYS},
+	[F_G_RATES] = {L_GRP, "rates", GROUP_WATCHED, .sub = L_GRATES},
+
+	/* released: msgs_in less the backlog; see released() */
+	[F_G_MSGS_OUT_PER_S] = {L_GRATES, "msgs_out_per_s", ALWAYS, .unit = U_COUNT},
+	[F_G_BYTES_OUT_PER_S] = {L_GRATES, "bytes_out_per_s", ALWAYS, .unit = U_SIZE},
 
 	[F_T_PID] = {L_TAP, "pid", ALWAYS},
 	[F_T_STATE] = {L_TAP, "state", ALWAYS},
@@ -569,6 +604,7 @@ struct at {
 	const struct eshm_end_info *end;
 	bool listed; /* end is one of the readers' list */
 	const struct eshm_group_info *grp;
+	const struct eshm_group_info *pgrp; /* grp at the previous refresh, if there */
 	const struct eshm_tap_info *tap;
 	const struct eshm_leftover *lo;
 };
@@ -737,6 +773,12 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vint(a->grp->created_ns);
 	case F_G_OLDEST_AGE_MS:
 		return vint(a->grp->oldest_age_ms);
+	case F_G_MSGS_OUT_PER_S:
+		return vrate(released(c->msgs_in, a->grp->backlog_msgs),
+			     released(p->msgs_in, a->pgrp->backlog_msgs), a->secs);
+	case F_G_BYTES_OUT_PER_S:
+		return vrate(released(c->bytes_in, a->grp->backlog_bytes),
+			     released(p->bytes_in, a->pgrp->backlog_bytes), a->secs);
 	case F_T_PID:
 		return vint(a->tap->end.pid);
 	case F_T_STATE:
@@ -775,6 +817,7 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 	case F_WRITERS:
 	case F_READERS:
 	case F_GROUPS:
+	case F_G_RATES:
 	case F_TAPS:
 	case NFIELDS:
 		break;
@@ -802,6 +845,7 @@ present(enum fid f, const struct at *a)
 			return false;
 		break;
 	case L_GRP:
+	case L_GRATES:
 		if (!a->grp)
 			return false;
 		break;
@@ -827,6 +871,8 @@ present(enum fid f, const struct at *a)
 		return a->pg != NULL;
 	case IN_LIST:
 		return a->listed;
+	case GROUP_WATCHED:
+		return a->pgrp != NULL;
 	}
 	return false;
 }
@@ -841,6 +887,21 @@ enter(enum fid f, const struct at *a)
 	else if (f == F_READER)
 		in.end = &a->g->info.chan[a->ch].reader;
 	return in;
+}
+
+/* Group gi of the channel at a as it was at the previous refresh, if it
+ * was there: the same name, and not removed and made again since. */
+static const struct eshm_group_info *
+prev_group(const struct at *a, const struct eshm_group_info *gi)
+{
+	if (!a->pg)
+		return NULL;
+	const struct eshm_channel_info *p = &a->pg->info.chan[a->ch];
+	for (int k = 0; k < p->ngroups; k++)
+		if (!strcmp(p->groups[k].name, gi->name) &&
+		    p->groups[k].created_ns == gi->created_ns)
+			return &p->groups[k];
+	return NULL;
 }
 
 /* The file name of a leftover, which cannot be a segment's NAME. */
@@ -899,6 +960,22 @@ cell(const struct opts *o, enum fid f, const struct at *a, char *out, size_t len
 		out[l++] = '/';
 		cell(o, d->also, a, out + l, len - l);
 	}
+}
+
+/* Rate f of the rates object obj at a, as a line shows it: "12k/s",
+ * "1.5M/s", or "-/s" before a refresh with the object. */
+static void
+rate_str(const struct opts *o, enum fid obj, enum fid f, const struct at *a, char *out, size_t len)
+{
+	char buf[8];
+	if (!present(obj, a))
+		snprintf(out, len, "-");
+	else if (fields[f].unit == U_SIZE)
+		size_str(o, (uint64_t)value(f, a, buf, sizeof buf).d, out, len);
+	else
+		count_str(o, (uint64_t)value(f, a, buf, sizeof buf).d, out, len);
+	size_t l = strlen(out);
+	snprintf(out + l, len - l, "/s");
 }
 
 /* The first n columns of a row, and a note after them if any. */
@@ -978,6 +1055,15 @@ group_rows(const struct opts *o, const struct at *a, int name_width)
 			printf(" (oldest %s)", age);
 		}
 		printf(", held %s", held);
+		struct at in = *a;
+		in.grp = gi;
+		in.pgrp = prev_group(a, gi);
+		if (present(F_G_RATES, &in)) {
+			char mo[32], bo[32];
+			rate_str(o, F_G_RATES, F_G_MSGS_OUT_PER_S, &in, mo, sizeof mo);
+			rate_str(o, F_G_RATES, F_G_BYTES_OUT_PER_S, &in, bo, sizeof bo);
+			printf(", out %s %s", mo, bo);
+		}
 		if (gi->returned)
 			printf(", %d batch%s to deliver again", gi->returned,
 			       gi->returned == 1 ? "" : "es");
@@ -1067,6 +1153,61 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 	}
 }
 
+/* --brief: the one segment on one line, its channels in use after its
+ * name, split by " | "; eshm-stat(1) gives the format. */
+static void
+print_brief(const struct opts *o, const struct snap *s, const struct snap *prev)
+{
+	const struct seg *g = &s->v[0];
+	const char *name = g->info.name;
+	if (g->err) {
+		printf("%s: %s\n", name, g->what);
+		return;
+	}
+	if (!g->info.valid) {
+		printf("%s: INVALID: %s\n", name, g->info.problem);
+		return;
+	}
+	const struct seg *pg = prev ? find(prev, name) : NULL;
+	struct at a = {.g = g, .pg = pg && pg->info.valid ? pg : NULL};
+	a.secs = prev ? (double)(s->when_ms - prev->when_ms) / 1000 : 0;
+	int shown = 0;
+	fputs(name, stdout);
+	for (a.ch = 0; a.ch < 2; a.ch++) {
+		const struct eshm_channel_info *c = &g->info.chan[a.ch];
+		/* in use: it carried a message, or someone holds an end */
+		if (!c->msgs_in && c->writer.state == ESHM_PEER_NONE &&
+		    c->reader.state == ESHM_PEER_NONE)
+			continue;
+		char mi[32], bi[32], mo[32], bo[32], cap[32], age[32];
+		rate_str(o, F_RATES, F_MSGS_IN_PER_S, &a, mi, sizeof mi);
+		rate_str(o, F_RATES, F_BYTES_IN_PER_S, &a, bi, sizeof bi);
+		rate_str(o, F_RATES, F_MSGS_OUT_PER_S, &a, mo, sizeof mo);
+		rate_str(o, F_RATES, F_BYTES_OUT_PER_S, &a, bo, sizeof bo);
+		size_str(o, c->capacity, cap, sizeof cap);
+		age_str(c->oldest_age_ms, age, sizeof age);
+		/* rounded up, as df(1) does: 1% is not empty */
+		uint64_t pct = c->used >= c->capacity
+				       ? 100
+				       : (c->used * 100 + c->capacity - 1) / c->capacity;
+		printf("%s %s: in %s %s, out %s %s, used %llu%% of %s, oldest %s",
+		       shown++ ? " |" : "", chan_name(a.ch), mi, bi, mo, bo,
+		       (unsigned long long)pct, cap, age);
+		if (c->ngroups)
+			fputs(", groups", stdout);
+		for (int k = 0; k < c->ngroups; k++) {
+			struct at in = a;
+			in.grp = &c->groups[k];
+			in.pgrp = prev_group(&a, in.grp);
+			rate_str(o, F_G_RATES, F_G_MSGS_OUT_PER_S, &in, mo, sizeof mo);
+			printf(" %s:%s", in.grp->name, mo);
+		}
+	}
+	if (!shown)
+		fputs(": idle", stdout);
+	putchar('\n');
+}
+
 /* JSON strings here come from names ([A-Za-z0-9._-]) and our own messages,
  * but escape properly anyway. */
 static void
@@ -1151,6 +1292,7 @@ json_object(enum level l, const struct at *a)
 			putchar('[');
 			for (int k = 0; k < c->ngroups; k++) {
 				in.grp = &c->groups[k];
+				in.pgrp = prev_group(a, in.grp);
 				fputs(k ? ", " : "", stdout);
 				json_object(L_GRP, &in);
 			}
@@ -1314,6 +1456,8 @@ main(int argc, char **argv)
 		int status = EX_OK;
 		if (o.check)
 			status = check(&cur, o.nnames > 0) ? EX_FAIL : EX_OK;
+		else if (o.brief)
+			print_brief(&o, &cur, NULL);
 		else if (o.json)
 			print_json(&cur, NULL);
 		else
@@ -1325,7 +1469,8 @@ main(int argc, char **argv)
 		return cli_close_stdout(status);
 	}
 
-	bool tty = isatty(STDOUT_FILENO) && !o.json;
+	/* --brief adds a line per refresh: no redrawing, no blank line */
+	bool tty = isatty(STDOUT_FILENO) && !o.json && !o.brief;
 	for (uint64_t round = 0; !o.count || round < o.count; round++) {
 		if (round) {
 			struct timespec ts = {(time_t)o.watch,
@@ -1343,11 +1488,13 @@ main(int argc, char **argv)
 			strftime(when, sizeof when, "%H:%M:%S", localtime(&t));
 			printf("\033[H\033[2J%s every %.1fs: %s\n\n", cli_prog, o.watch, when);
 		}
-		if (o.json)
+		if (o.brief)
+			print_brief(&o, &cur, round ? &prev : NULL);
+		else if (o.json)
 			print_json(&cur, round ? &prev : NULL);
 		else
 			print_table(&o, &cur, round ? &prev : NULL);
-		if (!tty && !o.json)
+		if (!tty && !o.json && !o.brief)
 			putchar('\n');
 		if (fflush(stdout)) {
 			if (errno == EPIPE)
