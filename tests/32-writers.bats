@@ -40,8 +40,13 @@ start_writers() {
 @test "writers interleave only between messages, each one's in its order" {
     local pids=() i
     for i in 1 2 3 4; do
-        bg_sh "seq -f 'w$i %g' 1 20000 | exec eshm-send -c 64K $SEG"
+        bg_sh "seq -f 'w$i %g' 1 20000 | exec eshm-send -v -c 64K $SEG 2>$TMP/err.$i"
         pids+=("$BG_PID")
+    done
+    # all attached first (the ring fills and they wait): a writer that came
+    # after the reader had ended the others' stream would wait for good
+    for i in 1 2 3 4; do
+        wait_until 10 grep -q "writing channel m2s" "$TMP/err.$i"
     done
     eshm-recv "$SEG" >"$TMP/out"
     for i in "${pids[@]}"; do
