@@ -3,7 +3,11 @@
 # and eshm-recv with no tap, with 4 stopped taps (SIGSTOP: they must cost
 # nothing) and with 1 running tap (it competes for the CPU; what it missed
 # is shown). Two files: DATAFILE (1 GiB, --raw, made once, as pipeline.sh
-# makes it) and 2 Mi lines of 64 bytes. Interleaved runs, medians.
+# makes it) and 2 Mi lines of 64 bytes. Interleaved runs, medians. Then,
+# with pv(1) installed, the lines again with a running tap while pv holds
+# the writer to half the rate the reader reached, through a 1 MiB ring
+# (about a millisecond of that traffic: less than a scheduler's time
+# slice) and a 64 MiB one: what the tap missed.
 # Usage: sh bench/taps.sh BINDIR DATAFILE [RUNS]
 set -eu
 
@@ -40,12 +44,12 @@ run() {
     seg="bench-taps-$$-$3-$1-$(basename "$2")"
     opt=""
     [ "$2" = "$data" ] && opt=--raw
-    eshm-recv --keep -t 1ms "$seg" 2>/dev/null || true
+    eshm-recv --keep -c "${capacity:-1M}" -t 1ms "$seg" 2>/dev/null || true
     taps=""
     n=0
     case $1 in
     stopped) want=4 ;;
-    running) want=1 ;;
+    running | halfrate) want=1 ;;
     *) want=0 ;;
     esac
     while [ "$n" -lt "$want" ]; do
@@ -58,19 +62,23 @@ run() {
         for p in $taps; do kill -STOP "$p"; done
     fi
     t0=$(now)
-    eshm-send $opt "$seg" <"$2" &
+    if [ -n "${limit:-}" ]; then
+        pv -q -L "$limit" "$2" | eshm-send $opt "$seg" &
+    else
+        eshm-send $opt "$seg" <"$2" &
+    fi
     eshm-recv "$seg" >/dev/null
     wait $!
     t=$(($(now) - t0))
     for p in $taps; do
         kill -CONT "$p"
         kill -TERM "$p"
-        wait "$p" || true
+        wait "$p" 2>/dev/null || true
     done
     taps=""
-    if [ "$1" = running ]; then
+    if [ "$1" = running ] || [ "$1" = halfrate ]; then
         sed -n 's/.*tap missed about \([0-9]*\) messages (\([0-9]*\) bytes).*/\1 \2/p;
-                s/.*tap missed nothing.*/0 0/p' "$work/tap.0" >>"$work/missed-$(basename "$2")"
+                s/.*tap missed nothing.*/0 0/p' "$work/tap.0" >>"$work/missed-$1-$(basename "$2")"
     fi
     eshm-clean --force "$seg" >/dev/null 2>&1 || true
     echo "$t"
@@ -104,5 +112,24 @@ for f in "$data" "$work/lines"; do
     done
     awk -v w="$what" '{ m += $1; b += $2; n++ }
         END { if (n) printf "%-28s running tap missed, per run: %d messages, %d bytes (mean)\n", w, m / n, b / n }' \
-        "$work/missed-$b"
+        "$work/missed-running-$b"
+done
+
+if ! command -v pv >/dev/null; then
+    echo "pv not installed: the half-rate run is skipped"
+    exit 0
+fi
+size=$(stat -c %s "$work/lines")
+limit=$(awk -v s="$size" -v ns="$(median "$work/times-none-lines")" 'BEGIN { printf "%d", s / (ns / 1e9) / 2 }')
+for capacity in 1M 64M; do
+    i=1
+    while [ "$i" -le "$runs" ]; do
+        run halfrate "$work/lines" "$i" >>"$work/times-halfrate-lines"
+        i=$((i + 1))
+    done
+    awk -v l="$limit" -v c="$capacity" '{ m += $1; b += $2; n++; if ($2 == 0) z++ }
+        END { printf "\n2 Mi lines of 64 B, the writer held to %.0f MB/s (half the reader rate), a %s ring:\n", l / 1e6, c;
+              printf "a running tap missed nothing in %d of %d runs (mean %d messages, %d bytes)\n", z, n, m / n, b / n }' \
+        "$work/missed-halfrate-lines"
+    rm -f "$work/missed-halfrate-lines"
 done
