@@ -139,35 +139,23 @@ parse(int argc, char **argv, struct opts *o)
 	o->timeout_ms = -1;
 	o->run.jobs = 1;
 	o->run.attempts = 3;
+	bool stamped = false;
 	while ((c = getopt_long(argc, argv, "0n:t:fuj:c:pvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LINES:
-			if (o->out == OUT_STAMPED)
-				cli_usage_error("--timestamps writes a recording: no --lines, "
-						"--null or --raw");
 			o->out = OUT_LINES;
 			o->out_given = true;
 			break;
 		case '0':
-			if (o->out == OUT_STAMPED)
-				cli_usage_error("--timestamps writes a recording: no --lines, "
-						"--null or --raw");
 			o->out = OUT_NULL;
 			o->out_given = true;
 			break;
 		case OPT_RAW:
-			if (o->out == OUT_STAMPED)
-				cli_usage_error("--timestamps writes a recording: no --lines, "
-						"--null or --raw");
 			o->out = OUT_RAW;
 			o->out_given = true;
 			break;
 		case OPT_TIMESTAMPS:
-			if (o->out_given && o->out != OUT_STAMPED)
-				cli_usage_error("--timestamps writes a recording: no --lines, "
-						"--null or --raw");
-			o->out = OUT_STAMPED;
-			o->out_given = true;
+			stamped = true;
 			break;
 		case OPT_GROUP:
 			o->cfg.consumer_group = optarg;
@@ -217,6 +205,13 @@ parse(int argc, char **argv, struct opts *o)
 			if (!cli_segment_option(c, optarg, &o->cfg))
 				cli_other_option(c, usage);
 		}
+	}
+	if (stamped) {
+		if (o->out_given)
+			cli_usage_error(
+				"--timestamps writes a recording: no --lines, --null or --raw");
+		o->out = OUT_STAMPED;
+		o->out_given = true;
 	}
 	if (o->cfg.consumer_group && !eshm_group_name_ok(o->cfg.consumer_group))
 		cli_usage_error("invalid --group '%s': - or 1 to %d letters, digits, '.', '_', "

@@ -556,7 +556,7 @@ replay(struct send *sd, FILE *in, int framing)
 	bool first = true;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	int delim = framing == ESHM_FRAMING_LINE ? '\n' : framing == ESHM_FRAMING_NULL ? '\0' : -1;
+	int delim = sd->o->delim;
 	for (ssize_t n; (n = getline(&line, &cap, in)) > 0;) {
 		lineno++;
 		if (strncmp(line, "eshm-rec ", 9) == 0) {
@@ -641,9 +641,10 @@ main(int argc, char **argv)
 	cli_signals();
 	if (o.replay) {
 		o.cfg.framing = replay_start(stdin);
-		o.delim = o.cfg.framing == ESHM_FRAMING_LINE   ? '\n'
-			  : o.cfg.framing == ESHM_FRAMING_NULL ? '\0'
-							       : -1;
+		/* delimited records for lines and NULs; messages, raw data whole */
+		bool delimited =
+			o.cfg.framing == ESHM_FRAMING_LINE || o.cfg.framing == ESHM_FRAMING_NULL;
+		o.delim = delimited ? eshm_framing_delim(o.cfg.framing) : -1;
 	}
 	h = cli_open(cli_segment, &o.cfg, o.timeout_ms);
 	if (o.verbose)
