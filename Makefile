@@ -97,6 +97,11 @@ $(B)/tests/soak-writer: tests/stress/soak-writer.c $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
 
+# bench/taps.sh's steady writer
+$(B)/bench/pace: bench/pace.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(B)/tests/liveness: tests/stress/liveness.c $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
@@ -175,7 +180,7 @@ test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN) $(ST
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
 
 # C formatting follows .clang-format: make format fixes, make check checks
-FORMAT_SRC := $(wildcard lib/*.c lib/*.h src/*.c src/*.h tests/lib/*.c tests/lib/*.h \
+FORMAT_SRC := $(wildcard lib/*.c lib/*.h src/*.c src/*.h bench/*.c tests/lib/*.c tests/lib/*.h \
 	tests/fuzz/*.c tests/stress/*.c tests/hostile/*.c tests/interop/*.cpp)
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -195,7 +200,7 @@ demo: all
 # eshm-bench against pipe, Unix socket and POSIX mq; an idle holder's CPU;
 # then the filters on a 1 GiB file (made once, in the build folder) against
 # cat | cat, a FIFO and socat
-bench: all
+bench: all $(B)/bench/pace
 	$(B)/bin/eshm-bench --compare
 	@echo
 	$(B)/bin/eshm-bench --compare --case throughput --sizes 64 --writers 4

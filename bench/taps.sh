@@ -3,11 +3,12 @@
 # and eshm-recv with no tap, with 4 stopped taps (SIGSTOP: they must cost
 # nothing) and with 1 running tap (it competes for the CPU; what it missed
 # is shown). Two files: DATAFILE (1 GiB, --raw, made once, as pipeline.sh
-# makes it) and 2 Mi lines of 64 bytes. Interleaved runs, medians. Then,
-# with pv(1) installed, the lines again with a running tap while pv holds
-# the writer to half the rate the reader reached, through a 1 MiB ring
-# (about a millisecond of that traffic: less than a scheduler's time
-# slice) and a 64 MiB one: what the tap missed.
+# makes it) and 2 Mi lines of 64 bytes. Interleaved runs, medians. Then
+# the lines again with a running tap while a steady writer (pace, built
+# beside the tools: pv -L sends in bursts at full speed) is held to half
+# the rate the reader reached, through a 1 MiB ring (about a millisecond
+# of that traffic: less than a scheduler's time slice) and an 8 MiB one:
+# what the tap missed.
 # Usage: sh bench/taps.sh BINDIR DATAFILE [RUNS]
 set -eu
 
@@ -63,7 +64,7 @@ run() {
     fi
     t0=$(now)
     if [ -n "${limit:-}" ]; then
-        pv -q -L "$limit" "$2" | eshm-send $opt "$seg" &
+        "$pace" "$limit" <"$2" | eshm-send $opt "$seg" &
     else
         eshm-send $opt "$seg" <"$2" &
     fi
@@ -115,13 +116,14 @@ for f in "$data" "$work/lines"; do
         "$work/missed-running-$b"
 done
 
-if ! command -v pv >/dev/null; then
-    echo "pv not installed: the half-rate run is skipped"
+pace="$(cd "$bin" && pwd)/../bench/pace"
+if [ ! -x "$pace" ]; then
+    echo "$pace not built (make $(dirname "$bin")/bench/pace): the half-rate run is skipped"
     exit 0
 fi
 size=$(stat -c %s "$work/lines")
 limit=$(awk -v s="$size" -v ns="$(median "$work/times-none-lines")" 'BEGIN { printf "%d", s / (ns / 1e9) / 2 }')
-for capacity in 1M 64M; do
+for capacity in 1M 8M; do
     i=1
     while [ "$i" -le "$runs" ]; do
         run halfrate "$work/lines" "$i" >>"$work/times-halfrate-lines"

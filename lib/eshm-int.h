@@ -388,12 +388,14 @@ struct tapper {
 	size_t bufcap;
 	bool have; /* buf holds the record at at */
 	uint64_t at;
-	uint32_t len, info; /* of that record */
-	uint32_t off;       /* payload bytes consumed */
-	uint32_t cur;       /* payload bytes peeked */
-	uint32_t undo;      /* cur before the last peek */
-	uint32_t eos_seen;  /* the end of stream delivered last */
-	bool skipped;       /* it fell behind since this was last cleared */
+	uint32_t len, info;                  /* of that record */
+	uint32_t off;                        /* payload bytes consumed */
+	uint32_t cur;                        /* payload bytes peeked */
+	uint32_t undo;                       /* cur before the last peek */
+	uint32_t nmsgs;                      /* messages in the record, by its header */
+	uint32_t offmsgs, curmsgs, undomsgs; /* messages before off, cur, undo */
+	uint32_t eos_seen;                   /* the end of stream delivered last */
+	bool skipped;                        /* it fell behind since this was last cleared */
 	uint64_t msgs_at_open, seen_msgs;
 	uint64_t missed_msgs, missed_bytes;
 	_Atomic uint64_t waits;

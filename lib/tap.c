@@ -34,6 +34,17 @@ rec_msgs(uint32_t info)
 	return rec_kind(&r) == REC_DELIM ? rec_nmsgs(&r) : rec_kind(&r) == REC_MSG;
 }
 
+/* Delimiters d in n bytes at p. */
+static uint32_t
+count_delims(const unsigned char *p, size_t n, int d)
+{
+	uint32_t k = 0;
+	for (const unsigned char *q, *end = p + n; p < end && (q = memchr(p, d, (size_t)(end - p)));
+	     p = q + 1)
+		k++;
+	return k;
+}
+
 /* Skip from t->pos to the release point: what lies between was released
  * by every group and written over (or about to be). Messages skipped are
  * counted from the writers' counts (published every heartbeat). */
@@ -173,9 +184,14 @@ fill(struct eshm *h)
 		t->info = rec.info;
 		t->at = t->pos;
 		t->off = t->cur = t->undo = 0;
+		t->nmsgs = (uint32_t)rec_msgs(rec.info);
+		t->offmsgs = t->curmsgs = t->undomsgs = 0;
 		t->pos += size;
 		if (t->at == t->skip_at && t->skip <= t->len) {
 			t->off = t->cur = t->skip;
+			if (kind == REC_DELIM)
+				t->offmsgs = t->curmsgs = count_delims(
+					t->buf, t->skip, eshm_framing_delim(rec_framing(&rec)));
 			t->skip_at = UINT64_MAX;
 		}
 		t->have = true;
@@ -221,24 +237,35 @@ tap_expired(struct eshm *h, bool polled)
 }
 
 /* Wait for the record at our position to be committed (a writer copying
- * it in), in short sleeps; or until it is written over. */
+ * it in), or written over: yield a few times, then sleep until the commit
+ * wakes us (a tap that kept yielding while the writer waits for a CPU
+ * took, on two cores, the time the writer needed to commit). round counts
+ * the looks so far. */
+#define WRITTEN_YIELDS 16
+#define WRITTEN_SLEEP_NS 1000000LL
+
 static int
-wait_written(struct eshm *h, int64_t deadline)
+wait_written(struct eshm *h, unsigned round, int64_t deadline)
 {
-	for (int i = 0;; i++) {
-		if (h->cfg.interrupt && *h->cfg.interrupt)
-			return eshm_seterr(h, -EINTR, "interrupted");
-		if (deadline >= 0 && eshm_now_mono() >= deadline)
-			return tap_expired(h, deadline == 0);
-		if (i < 100) {
-			sched_yield();
-		} else {
-			struct timespec ts = {0, 1000000};
-			nanosleep(&ts, NULL);
-		}
-		if (i >= 100 || (i & 15) == 15)
-			return 0; /* look again from the start */
+	struct tapper *t = &h->t;
+	struct eshm_chan *c = &h->hdr->chan[t->ch];
+	if (h->cfg.interrupt && *h->cfg.interrupt)
+		return eshm_seterr(h, -EINTR, "interrupted");
+	int64_t left = deadline < 0 ? WRITTEN_SLEEP_NS : deadline - eshm_now_mono();
+	if (deadline >= 0 && left <= 0)
+		return tap_expired(h, deadline == 0);
+	if (round < WRITTEN_YIELDS) {
+		sched_yield();
+		return 0;
 	}
+	atomic_store_explicit(&c->data_wait, 1, memory_order_seq_cst);
+	if (!rec_committed(h->base + h->g.off[t->ch], t->cap, t->pos, t->salt)) {
+		int r = eshm_futex_wait(&c->data_wait, 1,
+					left < WRITTEN_SLEEP_NS ? left : WRITTEN_SLEEP_NS);
+		if (r == -EINTR)
+			return eshm_seterr(h, -EINTR, "interrupted");
+	}
+	return 0; /* look again from the start */
 }
 
 int
@@ -248,6 +275,7 @@ eshm_tap_peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int 
 	if (h->tend >= 0 && !eshm_owns(h, h->tend))
 		return eshm_not_owned(h, h->tend);
 	int64_t deadline = -2;
+	unsigned round = 0;
 	while (!t->have || t->cur == t->len) {
 		/* a copy partly peeked and not consumed stays: the chunks
 		 * handed out point into it */
@@ -277,7 +305,7 @@ eshm_tap_peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int 
 		struct eshm_chan *c = &h->hdr->chan[t->ch];
 		if (atomic_load_explicit(&c->claim, memory_order_acquire) != t->pos) {
 			/* claimed, not committed yet */
-			if ((r = wait_written(h, deadline)))
+			if ((r = wait_written(h, round++, deadline)))
 				return r;
 			continue;
 		}
@@ -305,9 +333,16 @@ eshm_tap_peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int 
 		ck->nmsgs = 1;
 		ck->delim = -1;
 	} else {
+		/* the header's count spares a look at every message when
+		 * the rest is taken; a count it belies is recounted */
 		int d = eshm_framing_delim(rec_framing(&rec));
 		size_t n = 0, end = t->cur;
-		while (end < t->len && (max_msgs == 0 || n < max_msgs)) {
+		if (max_msgs == 0 || max_msgs >= (size_t)t->nmsgs - t->curmsgs) {
+			end = t->len;
+			n = t->nmsgs > t->curmsgs ? t->nmsgs - t->curmsgs
+						  : count_delims(t->buf + t->cur, end - t->cur, d);
+		}
+		while (end < t->len && n < max_msgs) {
 			const unsigned char *q = memchr(t->buf + end, d, t->len - end);
 			end = q ? (size_t)(q - t->buf) + 1 : t->len;
 			n++;
@@ -317,7 +352,9 @@ eshm_tap_peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int 
 		ck->delim = d;
 	}
 	t->undo = t->cur;
+	t->undomsgs = t->curmsgs;
 	t->cur += (uint32_t)ck->len;
+	t->curmsgs += (uint32_t)ck->nmsgs;
 	return 0;
 }
 
@@ -330,15 +367,18 @@ eshm_tap_consume(struct eshm *h, size_t nbytes)
 		nbytes = peeked;
 	struct eshm_rec rec = {.len = t->len, .info = t->info};
 	uint64_t msgs = 0;
-	if (rec_kind(&rec) == REC_DELIM) {
-		int d = eshm_framing_delim(rec_framing(&rec));
-		for (size_t i = 0; i < nbytes; i++)
-			msgs += t->buf[t->off + i] == (unsigned char)d;
+	if (nbytes == peeked) {
+		msgs = t->curmsgs - t->offmsgs;
+	} else if (rec_kind(&rec) == REC_DELIM) {
+		/* a prefix: only after a failed write */
+		msgs = count_delims(t->buf + t->off, nbytes, eshm_framing_delim(rec_framing(&rec)));
 	} else if (t->off + nbytes == t->len) {
 		msgs = 1;
 	}
 	t->off += (uint32_t)nbytes;
 	t->cur = t->off;
+	t->offmsgs += (uint32_t)msgs;
+	t->curmsgs = t->offmsgs;
 	t->seen_msgs += msgs;
 	eshm_count_add(&h->r.n.msgs, msgs);
 	eshm_count_add(&h->r.n.bytes, nbytes);
@@ -349,6 +389,7 @@ void
 eshm_tap_rewind(struct eshm *h)
 {
 	h->t.cur = h->t.off;
+	h->t.curmsgs = h->t.offmsgs;
 }
 
 int
@@ -358,6 +399,7 @@ eshm_tap_unpeek(struct eshm *h)
 	if (t->undo < t->off || t->undo > t->cur)
 		return eshm_seterr(h, ESHM_EINVAL, "nothing to take back");
 	t->cur = t->undo;
+	t->curmsgs = t->undomsgs;
 	return 0;
 }
 

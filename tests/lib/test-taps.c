@@ -1,0 +1,193 @@
+/* test-taps.c - taps (ESHM_TAP): chunks and their message counts, taking
+ * back and releasing parts of them, and skipping what was written over. */
+#include "t.h"
+
+static struct eshm_config
+writer_cfg(size_t capacity)
+{
+	struct eshm_config c = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	c.flags |= ESHM_KEEP;
+	c.capacity = capacity;
+	return c;
+}
+
+static struct eshm_config
+tap_cfg(void)
+{
+	struct eshm_config c = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	c.flags |= ESHM_TAP;
+	return c;
+}
+
+/* Lines "i\n" for i in [from, to), as delimited records of up to per lines
+ * each. 0 or a negative code. */
+static int
+write_lines(eshm_t *w, int from, int to, int per)
+{
+	while (from < to) {
+		void *p;
+		size_t avail;
+		int r = eshm_reserve(w, (size_t)per * 12, &p, &avail, 1000);
+		if (r)
+			return r;
+		size_t len = 0;
+		for (int k = 0; k < per && from < to; k++, from++)
+			len += (size_t)snprintf((char *)p + len, avail - len, "%d\n", from);
+		if (eshm_commit_delimited(w, len, '\n') < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static size_t
+newlines(const struct eshm_chunk *ck)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ck->len; i++)
+		n += ((const char *)ck->data)[i] == '\n';
+	return n;
+}
+
+/* The line at the start of chunk data, as a number. */
+static long
+first_line(const struct eshm_chunk *ck)
+{
+	char b[16];
+	size_t n = ck->len < sizeof b - 1 ? ck->len : sizeof b - 1;
+	memcpy(b, ck->data, n);
+	b[n] = '\0';
+	return strtol(b, NULL, 10);
+}
+
+static void
+a_chunk_counts_the_messages_it_holds(void)
+{
+	const char *n = t_name();
+	struct eshm_config wc = writer_cfg(1 << 20), tc = tap_cfg();
+	eshm_t *w, *t;
+	OPEN(w, n, &wc);
+	OPEN(t, n, &tc);
+	CHECK_EQ(write_lines(w, 0, 1000, 100), 0);
+	/* in pieces of 7 lines, then whatever is left of each record: every
+	 * chunk's count is its lines, and the lines come in order */
+	long next = 0;
+	for (int k = 0; next < 1000; k++) {
+		struct eshm_chunk ck;
+		CHECK_EQ(eshm_peek_chunk(t, &ck, k % 2 ? 7 : 0, 0), 0);
+		CHECK_EQ(ck.delim, '\n');
+		CHECK_EQ(ck.nmsgs, newlines(&ck));
+		CHECK(ck.nmsgs > 0);
+		CHECK_EQ(first_line(&ck), next);
+		CHECK_EQ(eshm_consume(t, ESHM_ALL), 0);
+		next += (long)ck.nmsgs;
+	}
+	CHECK_EQ(next, 1000);
+	struct eshm_chunk ck;
+	CHECK_EQ(eshm_peek_chunk(t, &ck, 0, 0), ESHM_ETIMEDOUT);
+	eshm_close(t);
+	eshm_close(w);
+}
+
+static void
+what_is_taken_back_or_released_in_part_comes_again_counted_right(void)
+{
+	const char *n = t_name();
+	struct eshm_config wc = writer_cfg(1 << 20), tc = tap_cfg();
+	eshm_t *w, *t;
+	OPEN(w, n, &wc);
+	OPEN(t, n, &tc);
+	CHECK_EQ(write_lines(w, 0, 50, 50), 0);
+	struct eshm_chunk a, b;
+	/* taken back: the same lines again */
+	CHECK_EQ(eshm_peek_chunk(t, &a, 5, 0), 0);
+	CHECK_EQ(a.nmsgs, 5);
+	CHECK_EQ(eshm_unpeek(t), 0);
+	CHECK_EQ(eshm_peek_chunk(t, &b, 0, 0), 0);
+	CHECK_EQ(first_line(&b), 0);
+	CHECK_EQ(b.nmsgs, 50);
+	CHECK_EQ(b.nmsgs, newlines(&b));
+	/* forgotten: again from the start */
+	eshm_rewind(t);
+	CHECK_EQ(eshm_peek_chunk(t, &a, 10, 0), 0);
+	CHECK_EQ(a.nmsgs, 10);
+	/* the first 3 of those 10 released: the rest starts at line 3 */
+	size_t three = (size_t)(strchr(strchr(strchr(a.data, '\n') + 1, '\n') + 1, '\n') -
+				(const char *)a.data) +
+		       1;
+	CHECK_EQ(eshm_consume(t, three), 0);
+	CHECK_EQ(eshm_peek_chunk(t, &b, 0, 0), 0);
+	CHECK_EQ(first_line(&b), 3);
+	CHECK_EQ(b.nmsgs, 47);
+	CHECK_EQ(b.nmsgs, newlines(&b));
+	CHECK_EQ(eshm_consume(t, ESHM_ALL), 0);
+	/* a writer's next record is counted afresh */
+	CHECK_EQ(write_lines(w, 50, 60, 10), 0);
+	CHECK_EQ(eshm_peek_chunk(t, &b, 0, 0), 0);
+	CHECK_EQ(first_line(&b), 50);
+	CHECK_EQ(b.nmsgs, 10);
+	eshm_close(t);
+	eshm_close(w);
+}
+
+static void
+a_tap_left_behind_skips_what_was_written_over_and_counts_it(void)
+{
+	const char *n = t_name();
+	struct eshm_config wc = writer_cfg(ESHM_MIN_CAPACITY), tc = tap_cfg();
+	struct eshm_config rc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	eshm_t *w, *t, *r;
+	OPEN(w, n, &wc);
+	OPEN(r, n, &rc);
+	OPEN(t, n, &tc);
+	/* six rings' worth through the reader while the tap looks away */
+	int lines = 0;
+	char buf[4096];
+	for (int round = 0; round < 64; round++) {
+		CHECK_EQ(write_lines(w, lines, lines + 100, 25), 0);
+		lines += 100;
+		for (int got = 0; got < 100;) {
+			ssize_t m = eshm_read(r, buf, sizeof buf, 1000);
+			CHECK(m > 0);
+			got++;
+		}
+	}
+	/* and a record the reader has not taken: the release point */
+	int held = lines;
+	CHECK_EQ(write_lines(w, lines, lines + 40, 40), 0);
+	lines += 40;
+	uint64_t msgs, bytes;
+	CHECK_EQ(eshm_tap_missed(t, &msgs, &bytes), 0);
+	CHECK_EQ(bytes, 0);
+	/* what it reads now: from the release point, in order, up to the
+	 * last line; what it missed, in bytes and about in messages */
+	struct eshm_chunk ck;
+	CHECK_EQ(eshm_peek_chunk(t, &ck, 0, 0), 0);
+	long next = held;
+	do {
+		CHECK_EQ(first_line(&ck), next);
+		CHECK_EQ(ck.nmsgs, newlines(&ck));
+		next += (long)ck.nmsgs;
+		CHECK_EQ(eshm_consume(t, ESHM_ALL), 0);
+	} while (eshm_peek_chunk(t, &ck, 0, 0) == 0);
+	CHECK_EQ(next, lines);
+	CHECK_EQ(eshm_tap_missed(t, &msgs, &bytes), 0);
+	CHECK(bytes > 0);
+	CHECK(msgs >= 1);
+	eshm_close(t);
+	eshm_close(r);
+	eshm_close(w);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct t_case cases[] = {
+		{"a chunk counts the messages it holds", a_chunk_counts_the_messages_it_holds},
+		{"what is taken back or released in part comes again, counted right",
+		 what_is_taken_back_or_released_in_part_comes_again_counted_right},
+		{"a tap left behind skips what was written over and counts it",
+		 a_tap_left_behind_skips_what_was_written_over_and_counts_it},
+		{NULL, NULL},
+	};
+	return t_run(cases, argc, argv);
+}
