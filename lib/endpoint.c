@@ -606,10 +606,13 @@ eshm_ends_release(struct eshm *h, bool lost)
 		int s = h->rend;
 		struct eshm_slot *sl = &h->hdr->slot[s];
 		if (eshm_owns(h, s)) {
-			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)eshm_now_mono(),
+			int64_t now = eshm_now_mono();
+			atomic_store_explicit(&sl->heartbeat_ns, (uint64_t)now,
 					      memory_order_relaxed);
 			/* what we took and did not release goes back to the group */
 			reader_leave(h, s);
+			/* what we released since our last beat was progress */
+			eshm_group_progress(h->hdr, slot_chan(s), h->r.group, now);
 			retire_counts(h, s);
 			atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
 		}

@@ -100,6 +100,12 @@ enum {
 	SLOTF_RAW = 2,       /* a writer of a raw stream: the channel is its own */
 	SLOTF_DONE = 4,      /* a writer that ended its stream and writes no more */
 };
+/* A reader's consumer group (its index) in its slot's flags. */
+static inline int
+slotf_group(uint32_t f)
+{
+	return (int)(f >> 8 & 0xff);
+}
 
 /* Holder of one slot. Written by its holder (and its heartbeat thread). */
 struct eshm_slot {
@@ -156,7 +162,12 @@ struct eshm_group {
 				     * not BATCH_NONE): attached readers, dead
 				     * ones not yet swept, returned batches */
 	_Atomic uint32_t returned;  /* of those, BATCH_RETURNED: to deliver again */
-	char pad1[ESHM_CL - 48];
+	/* the group's progress, sampled by its readers' heartbeats: the
+	 * release point last seen (plus the skip's bytes when it applies
+	 * there), and when it was first seen there
+	 * (CLOCK_MONOTONIC ns; 0: unknown, in a segment of an older build) */
+	_Atomic uint64_t seen_release;
+	_Atomic int64_t moved_ns;
 	char name[ESHM_CL]; /* "-" for the unnamed group; NUL-terminated */
 };
 enum { GROUP_FREE = 0, GROUP_USED = 1 };
@@ -561,6 +572,7 @@ int eshm_group_create(struct eshm_header *hdr, int ch, const char *name);
 bool eshm_group_released(struct eshm_header *hdr, int ch, int gi, uint64_t pos, bool done);
 void eshm_kept_refresh(struct eshm_header *hdr, int ch);
 void eshm_group_rescan(struct eshm_header *hdr, int ch, int gi);
+void eshm_group_progress(struct eshm_header *hdr, int ch, int gi, int64_t now);
 
 /* endpoint.c: claiming and releasing slots, ending streams (under the flock) */
 int eshm_ends_claim(struct eshm *h, struct eshm_error *err);

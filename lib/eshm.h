@@ -378,6 +378,14 @@ struct eshm_group_info {
 					     * by the group (ms, at most: within
 					     * 100 ms or a quarter of the age); -1
 					     * when nothing waits or unknown */
+	int64_t idle_ms;                    /* how long messages have waited with
+					     * none released by the group (ms): the
+					     * least of oldest_age_ms and the time
+					     * since its readers' heartbeats last saw
+					     * it release (within a beat: 100 ms when
+					     * busy, up to a quarter of the stale
+					     * threshold when idle); -1 when nothing
+					     * waits */
 };
 
 /* A tap of a channel (ESHM_TAP) as seen from outside. */

@@ -88,6 +88,8 @@ eshm_group_create(struct eshm_header *hdr, int ch, const char *name)
 		atomic_store_explicit(&g->holders, 0, memory_order_relaxed);
 		atomic_store_explicit(&g->returned, 0, memory_order_relaxed);
 		g->created_ns = eshm_now_real();
+		atomic_store_explicit(&g->seen_release, at, memory_order_relaxed);
+		atomic_store_explicit(&g->moved_ns, eshm_now_mono(), memory_order_relaxed);
 		atomic_store_explicit(&g->state, GROUP_USED, memory_order_release);
 		atomic_fetch_add_explicit(&c->ngroups, 1, memory_order_seq_cst);
 		/* The reader of the one other group stores kept at each message
@@ -204,6 +206,27 @@ eshm_group_rescan(struct eshm_header *hdr, int ch, int gi)
 	kept_update(hdr, ch, atomic_load_explicit(&g->release, memory_order_relaxed));
 }
 
+/* A reader's heartbeat (now: CLOCK_MONOTONIC ns) notes whether group gi
+ * of channel ch released anything since the last look: when no reader's
+ * beat sees it move, nobody reads it (eshm_group_info.idle_ms). Readers
+ * of one group may race here: each stores what it saw, about the same. */
+void
+eshm_group_progress(struct eshm_header *hdr, int ch, int gi, int64_t now)
+{
+	if (gi < 0 || gi >= ESHM_GROUPS)
+		return;
+	struct eshm_group *g = &hdr->group[ch][gi];
+	/* messages released inside a record (lines of one write) move the
+	 * skip, not the release point: count its bytes */
+	uint64_t rel = atomic_load_explicit(&g->release, memory_order_relaxed);
+	if (atomic_load_explicit(&g->skip_pos, memory_order_relaxed) == rel)
+		rel += (uint32_t)atomic_load_explicit(&g->skip_word, memory_order_relaxed);
+	if (rel == atomic_load_explicit(&g->seen_release, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&g->seen_release, rel, memory_order_relaxed);
+	atomic_store_explicit(&g->moved_ns, now, memory_order_relaxed);
+}
+
 /* Whether a group name is one: "-" (the unnamed group), or 1 to 63 of
  * letters, digits, '.', '_', '-', '@', ':' not starting with '-' or '.'. */
 int
@@ -236,8 +259,7 @@ group_drop(struct eshm_header *hdr, int ch, int gi)
 		struct eshm_batch *b = &hdr->batch[ch][k];
 		struct eshm_slot *sl = &hdr->slot[ch * SLOTS_PER_CHAN + SLOT_R + k];
 		uint32_t f = atomic_load_explicit(&sl->flags, memory_order_relaxed);
-		if (atomic_load_explicit(&sl->pid, memory_order_relaxed) &&
-		    (int)(f >> 8 & 0xff) == gi) {
+		if (atomic_load_explicit(&sl->pid, memory_order_relaxed) && slotf_group(f) == gi) {
 			atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
 			atomic_store_explicit(&sl->flags, 0, memory_order_relaxed);
 		}
@@ -312,7 +334,7 @@ eshm_group_remove(const char *name, const char *group, unsigned flags, struct es
 			struct eshm_slot *sl = &hdr->slot[s];
 			uint32_t f = atomic_load_explicit(&sl->flags, memory_order_relaxed);
 			uint32_t pid = atomic_load_explicit(&sl->pid, memory_order_relaxed);
-			if (pid && (int)(f >> 8 & 0xff) == gi && eshm_end_probe(fd, s) != 0) {
+			if (pid && slotf_group(f) == gi && eshm_end_probe(fd, s) != 0) {
 				r = eshm_fill_error(
 					err, ESHM_EBUSY, (pid_t)pid,
 					"group %s of channel %s of %s has a live reader "

@@ -64,6 +64,13 @@ heartbeat_main(void *arg)
 		/* a writer samples its channel's claim, busy or idle */
 		if (held[0] >= 0 && eshm_owns(h, held[0]))
 			eshm_stamp(h->hdr, slot_chan(held[0]), now, false);
+		/* a reader, whether its group makes progress */
+		if (held[1] >= 0 && eshm_owns(h, held[1]))
+			eshm_group_progress(
+				h->hdr, slot_chan(held[1]),
+				slotf_group(atomic_load_explicit(&h->hdr->slot[held[1]].flags,
+								 memory_order_relaxed)),
+				now);
 		uint64_t a = activity(h);
 		if (a != seen || !last_active) {
 			seen = a;

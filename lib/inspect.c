@@ -114,7 +114,7 @@ fill_end(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, int e
 		if (atomic_load_explicit(&b->state, memory_order_relaxed) == BATCH_HELD &&
 		    st < en && en - st <= g->cap[slot_chan(end)])
 			ei->held = en - st;
-		ei->group = (int)(f >> 8 & 0xff); /* the group's slot: see fill_groups */
+		ei->group = slotf_group(f); /* the group's slot: see fill_groups */
 	}
 }
 
@@ -151,6 +151,11 @@ fill_groups(int fd, const struct eshm_header *hdr, const struct eshm_geom *g, in
 		gis->backlog_msgs = bl.msgs;
 		gis->backlog_bytes = bl.bytes;
 		gis->oldest_age_ms = bl.msgs ? eshm_stamp_age_ms(hdr, ch, rel, now) : -1;
+		gis->idle_ms = gis->oldest_age_ms;
+		int64_t moved = atomic_load_explicit(&gr->moved_ns, memory_order_relaxed);
+		if (gis->idle_ms > 0 && moved > 0 && moved <= now &&
+		    (now - moved) / 1000000 < gis->idle_ms)
+			gis->idle_ms = (now - moved) / 1000000;
 		if (gis->oldest_age_ms > ci->oldest_age_ms)
 			ci->oldest_age_ms = gis->oldest_age_ms;
 		for (int k = 0; k < ESHM_READERS; k++) {

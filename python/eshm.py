@@ -112,7 +112,7 @@ class _GroupInfo(_c.Structure):
         ("name", _c.c_char * (GROUP_NAME_MAX + 1)), ("live", _c.c_int), ("dead", _c.c_int),
         ("backlog_msgs", _c.c_uint64), ("backlog_bytes", _c.c_uint64),
         ("held_bytes", _c.c_uint64), ("returned", _c.c_int), ("created_ns", _c.c_int64),
-        ("oldest_age_ms", _c.c_int64),
+        ("oldest_age_ms", _c.c_int64), ("idle_ms", _c.c_int64),
     ]
 
 
@@ -359,7 +359,7 @@ def _group_dict(g):
         "name": g.name.decode(), "live": g.live, "dead": g.dead,
         "backlog_msgs": g.backlog_msgs, "backlog_bytes": g.backlog_bytes,
         "held_bytes": g.held_bytes, "returned": g.returned, "created_ns": g.created_ns,
-        "oldest_age_ms": g.oldest_age_ms,
+        "oldest_age_ms": g.oldest_age_ms, "idle_ms": g.idle_ms,
     }
 
 

@@ -17,6 +17,10 @@ enum {
 	OPT_NOHEADINGS,
 	OPT_CHECK,
 	OPT_BRIEF,
+	OPT_MAX_AGE,
+	OPT_MAX_PENDING,
+	OPT_MAX_IDLE,
+	OPT_MAX_FILL,
 };
 
 static const struct option longopts[] = {
@@ -27,6 +31,10 @@ static const struct option longopts[] = {
 	{"noheadings", no_argument, NULL, OPT_NOHEADINGS},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"brief", no_argument, NULL, OPT_BRIEF},
+	{"max-age", required_argument, NULL, OPT_MAX_AGE},
+	{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+	{"max-idle", required_argument, NULL, OPT_MAX_IDLE},
+	{"max-fill", required_argument, NULL, OPT_MAX_FILL},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -49,6 +57,15 @@ usage(void)
 	       "      --check            print one line per problem (corrupt segment,\n"
 	       "                         stale or dead holder, unfinished segment left\n"
 	       "                         by a dead process) and exit 1 if any\n"
+	       "      --max-age DURATION  --check also that no group's oldest message\n"
+	       "                         waited longer (e.g. 5m)\n"
+	       "      --max-pending N|SIZE  --check also that no group has more than N\n"
+	       "                         messages (a number) or SIZE bytes (with a\n"
+	       "                         unit: 100B, 64K, 1M) waiting\n"
+	       "      --max-idle DURATION  --check also that no group has had messages\n"
+	       "                         waiting with none released for longer\n"
+	       "      --max-fill PCT     --check also that no channel's ring is more\n"
+	       "                         than PCT percent full (0 to 100)\n"
 	       "      --brief            one line for segment NAME (a line per refresh\n"
 	       "                         with --watch): the rates, use and oldest\n"
 	       "                         message of each channel in use\n"
@@ -63,8 +80,16 @@ usage(void)
 	       cli_prog, cli_prog);
 }
 
+/* --check's thresholds: -1 (or UINT64_MAX) when not given */
+struct limits {
+	int64_t age_ms, idle_ms;
+	uint64_t msgs, bytes;
+	int fill_pct;
+};
+
 struct opts {
 	bool json, bytes, noheadings, check, brief;
+	struct limits max;
 	double watch; /* seconds, 0: no watching */
 	uint64_t count;
 	char **names;
@@ -75,6 +100,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	int c;
+	o->max = (struct limits){-1, -1, UINT64_MAX, UINT64_MAX, -1};
 	while ((c = getopt_long(argc, argv, "jw::n:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -106,6 +132,32 @@ parse(int argc, char **argv, struct opts *o)
 		case OPT_BRIEF:
 			o->brief = true;
 			break;
+		case OPT_MAX_AGE:
+			o->max.age_ms = cli_duration_ms_arg("--max-age", optarg);
+			o->check = true;
+			break;
+		case OPT_MAX_IDLE:
+			o->max.idle_ms = cli_duration_ms_arg("--max-idle", optarg);
+			o->check = true;
+			break;
+		case OPT_MAX_PENDING:
+			/* a bare number counts messages; one with a unit, bytes */
+			if (optarg[0] && optarg[strspn(optarg, "0123456789")] == '\0')
+				o->max.msgs =
+					cli_count_arg("--max-pending", optarg, UINT64_MAX - 1);
+			else
+				o->max.bytes = cli_size_arg("--max-pending", optarg);
+			o->check = true;
+			break;
+		case OPT_MAX_FILL: {
+			char pct[32];
+			size_t l = strlen(optarg);
+			snprintf(pct, sizeof pct, "%.*s",
+				 (int)(l && optarg[l - 1] == '%' ? l - 1 : l), optarg);
+			o->max.fill_pct = (int)cli_count_arg("--max-fill", pct, 100);
+			o->check = true;
+			break;
+		}
 		default:
 			cli_other_option(c, usage);
 		}
@@ -113,7 +165,8 @@ parse(int argc, char **argv, struct opts *o)
 	if (o->count && !o->watch)
 		cli_usage_error("--count needs --watch");
 	if (o->check && (o->watch || o->json))
-		cli_usage_error("--check goes with neither --watch nor --json");
+		cli_usage_error(
+			"--check (or a --max- threshold) goes with neither --watch nor --json");
 	if (o->brief && (o->json || o->check))
 		cli_usage_error("--brief goes with neither --json nor --check");
 	cli_check_names(argc, argv);
@@ -396,6 +449,7 @@ enum fid {
 	F_G_RETURNED,
 	F_G_CREATED_NS,
 	F_G_OLDEST_AGE_MS,
+	F_G_IDLE_MS,
 	F_G_RATES,
 	/* its rates since the previous refresh */
 	F_G_MSGS_OUT_PER_S,
@@ -482,7 +536,7 @@ static const struct field {
 	[F_WAITS_FULL] = {L_CHAN, "waits_full", ALWAYS, .unit = U_COUNT},
 	[F_WAITS_EMPTY] = {L_CHAN, "waits_empty", ALWAYS},
 	[F_WAKES] = {L_CHAN, "wakes", ALWAYS},
-	[F_OLDEST_AGE_MS] = {L_CHAN, "oldest_age_ms", ALWAYS},
+	[F_OLDEST_AGE_MS] = {L_CHAN, "oldest_age_ms", ALWAYS, .unit = U_AGE},
 	[F_FRAMING] = {L_CHAN, "framing", ALWAYS},
 	[F_EOS] = {L_CHAN, "eos", ALWAYS, .unit = U_YES},
 	[F_RATES] = {L_CHAN, "rates", WATCHED, .sub = L_RATES},
@@ -523,6 +577,7 @@ static const struct field {
 	[F_G_RETURNED] = {L_GRP, "returned", ALWAYS},
 	[F_G_CREATED_NS] = {L_GRP, "created_ns", ALWAYS},
 	[F_G_OLDEST_AGE_MS] = {L_GRP, "oldest_age_ms", ALWAYS},
+	[F_G_IDLE_MS] = {L_GRP, "idle_ms", ALWAYS},
 	[F_G_RATES] = {L_GRP, "rates", GROUP_WATCHED, .sub = L_GRATES},
 
 	/* released: msgs_in less the backlog; see released() */
@@ -560,6 +615,7 @@ enum {
 	C_WRITER,
 	C_READER,
 	C_USED,
+	C_OLDEST,
 	C_IN,
 	C_OUT,
 	C_EOS,
@@ -582,6 +638,7 @@ static const struct column {
 	[C_WRITER] = {"WRITER", -17, F_WRITER},
 	[C_READER] = {"READER", -17, F_READER},
 	[C_USED] = {"USED/CAP", 13, F_USED},
+	[C_OLDEST] = {"OLDEST", 6, F_OLDEST_AGE_MS},
 	[C_IN] = {"IN", 13, F_MSGS_IN},
 	[C_OUT] = {"OUT", 13, F_MSGS_OUT},
 	[C_EOS] = {"EOS", 3, F_EOS},
@@ -773,6 +830,8 @@ value(enum fid f, const struct at *a, char *buf, size_t len)
 		return vint(a->grp->created_ns);
 	case F_G_OLDEST_AGE_MS:
 		return vint(a->grp->oldest_age_ms);
+	case F_G_IDLE_MS:
+		return vint(a->grp->idle_ms);
 	case F_G_MSGS_OUT_PER_S:
 		return vrate(released(c->msgs_in, a->grp->backlog_msgs),
 			     released(p->msgs_in, a->pgrp->backlog_msgs), a->secs);
@@ -1391,12 +1450,111 @@ check_ends(const struct eshm_info *in, int ch)
 	return problems;
 }
 
+/* The name a problem line gives a group: "group NAME", "the unnamed
+ * group" ("-"), or for messages no reader came for yet (""), "no
+ * consumer group yet". */
+static const char *
+group_label(const struct eshm_group_info *gi, char *buf, size_t len)
+{
+	if (!gi->name[0])
+		snprintf(buf, len, "no consumer group yet");
+	else if (strcmp(gi->name, "-") == 0)
+		snprintf(buf, len, "the unnamed group");
+	else
+		snprintf(buf, len, "group %s", gi->name);
+	return buf;
+}
+
+/* An age in a problem line, beside its limit: finer than the table's
+ * under two minutes (1.2s, not 1s, against a limit of 1s). */
+static void
+age_fine(int64_t ms, char *buf, size_t len)
+{
+	if (ms >= 1000 && ms < 120000)
+		snprintf(buf, len, "%.1fs", (double)ms / 1000);
+	else
+		age_str(ms, buf, len);
+}
+
+/* A group past --max-age, --max-idle or --max-pending: a line each; their
+ * count. */
+static int
+check_group(const struct opts *o, const char *name, int ch, const struct eshm_group_info *gi)
+{
+	const struct limits *max = &o->max;
+	char who[ESHM_GROUP_NAME_MAX + 32], a[32], b[32];
+	group_label(gi, who, sizeof who);
+	int problems = 0;
+	if (max->age_ms >= 0 && gi->oldest_age_ms > max->age_ms) {
+		age_fine(gi->oldest_age_ms, a, sizeof a);
+		age_fine(max->age_ms, b, sizeof b);
+		printf("%s: channel %s, %s: its oldest message has waited %s (--max-age %s)\n",
+		       name, chan_name(ch), who, a, b);
+		problems++;
+	}
+	if (max->idle_ms >= 0 && gi->idle_ms > max->idle_ms) {
+		age_fine(gi->idle_ms, a, sizeof a);
+		age_fine(max->idle_ms, b, sizeof b);
+		printf("%s: channel %s, %s: no message released for %s while messages waited, "
+		       "%d reader%s (--max-idle %s)\n",
+		       name, chan_name(ch), who, a, gi->live, gi->live == 1 ? "" : "s", b);
+		problems++;
+	}
+	if (gi->backlog_msgs > max->msgs) {
+		count_str(o, gi->backlog_msgs, a, sizeof a);
+		count_str(o, max->msgs, b, sizeof b);
+		printf("%s: channel %s, %s: %s messages waiting (--max-pending %s)\n", name,
+		       chan_name(ch), who, a, b);
+		problems++;
+	}
+	if (gi->backlog_bytes > max->bytes) {
+		size_str(o, gi->backlog_bytes, a, sizeof a);
+		size_str(o, max->bytes, b, sizeof b);
+		printf("%s: channel %s, %s: %s of messages waiting (--max-pending %s)\n", name,
+		       chan_name(ch), who, a, b);
+		problems++;
+	}
+	return problems;
+}
+
+/* A channel past --max-fill, or whose groups are past their limits. */
+static int
+check_limits(const struct opts *o, const struct eshm_info *in, int ch)
+{
+	const struct eshm_channel_info *c = &in->chan[ch];
+	int problems = 0;
+	if (o->max.fill_pct >= 0 && c->capacity &&
+	    (double)c->used * 100 > (double)o->max.fill_pct * (double)c->capacity) {
+		char used[32], cap[32];
+		size_str(o, c->used, used, sizeof used);
+		size_str(o, c->capacity, cap, sizeof cap);
+		printf("%s: channel %s is %.0f%% full: %s of %s (--max-fill %d%%)\n", in->name,
+		       chan_name(ch), (double)c->used * 100 / (double)c->capacity, used, cap,
+		       o->max.fill_pct);
+		problems++;
+	}
+	for (int k = 0; k < c->ngroups; k++)
+		problems += check_group(o, in->name, ch, &c->groups[k]);
+	if (!c->ngroups && c->oldest_age_ms >= 0) {
+		/* messages that no reader came for: all waiting since written */
+		struct eshm_group_info none = {
+			.backlog_msgs = c->msgs_in > c->msgs_out ? c->msgs_in - c->msgs_out : 0,
+			.backlog_bytes =
+				c->bytes_in > c->bytes_out ? c->bytes_in - c->bytes_out : 0,
+			.oldest_age_ms = c->oldest_age_ms,
+			.idle_ms = c->oldest_age_ms,
+		};
+		problems += check_group(o, in->name, ch, &none);
+	}
+	return problems;
+}
+
 /* --check: one line per problem on stdout; the count of problems. In a
  * sweep, segments of other users that we may not read are skipped: a
  * monitoring job run as one user must not alarm over another's; so are
  * their unfinished segments whose creator we cannot judge. */
 static int
-check(const struct snap *s, bool named)
+check(const struct opts *o, const struct snap *s, bool named)
 {
 	int problems = 0;
 	for (size_t i = 0; i < s->n; i++) {
@@ -1415,7 +1573,7 @@ check(const struct snap *s, bool named)
 			continue;
 		}
 		for (int ch = 0; ch < 2; ch++)
-			problems += check_ends(in, ch);
+			problems += check_ends(in, ch) + check_limits(o, in, ch);
 	}
 	for (size_t i = 0; i < s->nlo; i++) {
 		const struct eshm_leftover *lo = &s->lo[i];
@@ -1455,7 +1613,7 @@ main(int argc, char **argv)
 		take(&o, &cur);
 		int status = EX_OK;
 		if (o.check)
-			status = check(&cur, o.nnames > 0) ? EX_FAIL : EX_OK;
+			status = check(&o, &cur, o.nnames > 0) ? EX_FAIL : EX_OK;
 		else if (o.brief)
 			print_brief(&o, &cur, NULL);
 		else if (o.json)

@@ -29,7 +29,7 @@ int main(void) {
     P(eshm_channel_info, nreaders); P(eshm_channel_info, readers); P(eshm_channel_info, groups);
     P(eshm_end_info, group); P(eshm_end_info, held);
     P(eshm_group_info, backlog_msgs); P(eshm_group_info, returned); P(eshm_group_info, created_ns);
-    P(eshm_group_info, oldest_age_ms); P(eshm_channel_info, oldest_age_ms);
+    P(eshm_group_info, oldest_age_ms); P(eshm_group_info, idle_ms); P(eshm_channel_info, oldest_age_ms);
     P(eshm_channel_info, ntaps); P(eshm_channel_info, taps); P(eshm_tap_info, missed_bytes);
     P(eshm_tap_info, behind_bytes);
     P(eshm_info, size); P(eshm_info, created_ns); P(eshm_info, idle_ms); P(eshm_info, chan);

@@ -308,6 +308,66 @@ an_age_is_known_to_a_quarter_over_days(void)
 	free(hdr);
 }
 
+/* Group NAME of channel m2s as eshm_stats sees it, into *out: 0, or -1. */
+static int
+group_now(eshm_t *h, const char *name, struct eshm_group_info *out)
+{
+	static struct eshm_info in;
+	if (eshm_stats(h, &in))
+		return -1;
+	for (int k = 0; k < in.chan[0].ngroups; k++)
+		if (strcmp(in.chan[0].groups[k].name, name) == 0) {
+			*out = in.chan[0].groups[k];
+			return 0;
+		}
+	return -1;
+}
+
+static void
+a_group_is_idle_while_its_readers_release_nothing(void)
+{
+	const char *n = t_name();
+	struct eshm_config wc = writer_cfg(), rc = reader_cfg("g");
+	eshm_t *w, *r;
+	OPEN(w, n, &wc);
+	OPEN(r, n, &rc);
+	CHECK_EQ(write_numbers(w, 0, 10), 0);
+	CHECK_EQ(read_number(r, 0), 0);
+	CHECK_EQ(read_number(r, 0), 1);
+	/* then nothing for a while: idle as long as the oldest has waited,
+	 * about (the reads were just after the writes) */
+	struct eshm_group_info g;
+	for (int i = 0; i < 500; i++) {
+		CHECK_EQ(group_now(w, "g", &g), 0);
+		if (g.oldest_age_ms > 400)
+			break;
+		t_nap_ms(10);
+	}
+	CHECK(g.oldest_age_ms > 400);
+	CHECK(g.idle_ms > 300);
+	CHECK(g.idle_ms <= g.oldest_age_ms);
+	/* a release: its heartbeat sees it, and the group is busy again
+	 * while its oldest message still waits */
+	CHECK_EQ(read_number(r, 0), 2);
+	for (int i = 0; i < 200; i++) {
+		CHECK_EQ(group_now(w, "g", &g), 0);
+		if (g.idle_ms < 100)
+			break;
+		t_nap_ms(10);
+	}
+	CHECK(g.idle_ms < 100);
+	CHECK(g.oldest_age_ms > 400);
+	CHECK_EQ(g.backlog_msgs, 7);
+	/* nothing waiting: neither */
+	for (int k = 3; k < 10; k++)
+		CHECK_EQ(read_number(r, 0), k);
+	CHECK_EQ(group_now(w, "g", &g), 0);
+	CHECK_EQ(g.idle_ms, -1);
+	CHECK_EQ(g.oldest_age_ms, -1);
+	eshm_close(r);
+	eshm_close(w);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -327,6 +387,8 @@ main(int argc, char **argv)
 		{"group_names_are_checked", group_names_are_checked},
 		{"an_exclusive_reader_is_the_only_one", an_exclusive_reader_is_the_only_one},
 		{"an_age_is_known_to_a_quarter_over_days", an_age_is_known_to_a_quarter_over_days},
+		{"a_group_is_idle_while_its_readers_release_nothing",
+		 a_group_is_idle_while_its_readers_release_nothing},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
