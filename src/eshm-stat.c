@@ -21,6 +21,7 @@ enum {
 	OPT_MAX_PENDING,
 	OPT_MAX_IDLE,
 	OPT_MAX_FILL,
+	OPT_OPENMETRICS,
 };
 
 static const struct option longopts[] = {
@@ -35,6 +36,7 @@ static const struct option longopts[] = {
 	{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
 	{"max-idle", required_argument, NULL, OPT_MAX_IDLE},
 	{"max-fill", required_argument, NULL, OPT_MAX_FILL},
+	{"openmetrics", no_argument, NULL, OPT_OPENMETRICS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -69,6 +71,9 @@ usage(void)
 	       "      --brief            one line for segment NAME (a line per refresh\n"
 	       "                         with --watch): the rates, use and oldest\n"
 	       "                         message of each channel in use\n"
+	       "      --openmetrics      the gauges and counters of the segments in the\n"
+	       "                         text format of Prometheus, for node_exporter's\n"
+	       "                         textfile collector (metrics in eshm-stat(1))\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -88,7 +93,7 @@ struct limits {
 };
 
 struct opts {
-	bool json, bytes, noheadings, check, brief;
+	bool json, bytes, noheadings, check, brief, openmetrics;
 	struct limits max;
 	double watch; /* seconds, 0: no watching */
 	uint64_t count;
@@ -158,6 +163,9 @@ parse(int argc, char **argv, struct opts *o)
 			o->check = true;
 			break;
 		}
+		case OPT_OPENMETRICS:
+			o->openmetrics = true;
+			break;
 		default:
 			cli_other_option(c, usage);
 		}
@@ -169,6 +177,8 @@ parse(int argc, char **argv, struct opts *o)
 			"--check (or a --max- threshold) goes with neither --watch nor --json");
 	if (o->brief && (o->json || o->check))
 		cli_usage_error("--brief goes with neither --json nor --check");
+	if (o->openmetrics && (o->json || o->watch || o->check || o->brief))
+		cli_usage_error("--openmetrics goes with no --json, --watch, --check or --brief");
 	cli_check_names(argc, argv);
 	o->names = argv + optind;
 	o->nnames = argc - optind;
@@ -1403,6 +1413,236 @@ print_json(const struct snap *s, const struct snap *prev)
 	printf("}\n");
 }
 
+/* In a sweep, segments of other users that we may not read are passed
+ * over: a monitoring job run as one user must not alarm over another's. */
+static bool
+skipped(const struct seg *g, bool named)
+{
+	return g->err == -EACCES && !named;
+}
+
+/*
+ * --openmetrics: the gauges and counters of the segments, their channels,
+ * consumer groups and taps, in the text format of Prometheus (0.0.4),
+ * which node_exporter's textfile collector and promtool read, ended by
+ * "# EOF" as OpenMetrics ends its (a comment to that format). A counter's
+ * TYPE names it with its _total, as that format wants: OpenMetrics would
+ * name it without, which promtool check metrics takes for a metric with
+ * no type and no help. Each metric is a field of fields[], read with
+ * value() as the JSON document reads it, but for those counted here (the
+ * segments, the holders of a channel); eshm-stat(1) lists them.
+ */
+static const struct metric {
+	const char *name;
+	const char *type;
+	enum level level; /* of f, or where it is counted; 0: the whole snapshot */
+	enum fid f;       /* F_NONE: counted here */
+	bool ms;          /* f is in milliseconds, the metric in seconds */
+	const char *help;
+} metrics[] = {
+	{"eshm_segments", "gauge", 0, F_NONE, false,
+	 "Segments looked at: in /dev/shm, or those named; valid or not."},
+	{"eshm_segment_valid", "gauge", L_SEG, F_VALID, false,
+	 "1 if the segment is usable, 0 if not (corrupt, not a segment, unreadable)."},
+	{"eshm_segment_size_bytes", "gauge", L_SEG, F_SIZE, false, "Size of the segment's file."},
+	{"eshm_segment_age_seconds", "gauge", L_SEG, F_AGE_MS, true,
+	 "Time since the segment was created."},
+	{"eshm_segment_idle_seconds", "gauge", L_SEG, F_IDLE_MS, true,
+	 "Time since a holder of any end was last seen; 0 while one is alive or stale."},
+	{"eshm_channel_capacity_bytes", "gauge", L_CHAN, F_CAPACITY, false,
+	 "Size of the channel's ring."},
+	{"eshm_channel_used_bytes", "gauge", L_CHAN, F_USED, false,
+	 "Bytes of undelivered records in the channel, their headers included."},
+	{"eshm_channel_messages_in_total", "counter", L_CHAN, F_MSGS_IN, false,
+	 "Messages committed by writers."},
+	{"eshm_channel_bytes_in_total", "counter", L_CHAN, F_BYTES_IN, false,
+	 "Bytes of messages committed by writers."},
+	{"eshm_channel_messages_out_total", "counter", L_CHAN, F_MSGS_OUT, false,
+	 "Messages released by readers, once for each consumer group."},
+	{"eshm_channel_bytes_out_total", "counter", L_CHAN, F_BYTES_OUT, false,
+	 "Bytes of messages released by readers, once for each consumer group."},
+	{"eshm_channel_waits_full_total", "counter", L_CHAN, F_WAITS_FULL, false,
+	 "Times a writer slept for space."},
+	{"eshm_channel_waits_empty_total", "counter", L_CHAN, F_WAITS_EMPTY, false,
+	 "Times a reader slept for data."},
+	{"eshm_channel_wakes_total", "counter", L_CHAN, F_WAKES, false,
+	 "Futex wake calls made by either side."},
+	{"eshm_channel_oldest_age_seconds", "gauge", L_CHAN, F_OLDEST_AGE_MS, true,
+	 "Age of the oldest message some consumer group has not released; none while none waits."},
+	{"eshm_channel_holders", "gauge", L_CHAN, F_NONE, false,
+	 "Holders of the channel's ends, by role (writer, reader, tap) and state."},
+	{"eshm_group_backlog_messages", "gauge", L_GRP, F_G_BACKLOG_MSGS, false,
+	 "Messages the consumer group has not released."},
+	{"eshm_group_backlog_bytes", "gauge", L_GRP, F_G_BACKLOG_BYTES, false,
+	 "Payload bytes of the messages the consumer group has not released."},
+	{"eshm_group_oldest_age_seconds", "gauge", L_GRP, F_G_OLDEST_AGE_MS, true,
+	 "Age of the oldest message the consumer group has not released; none while none waits."},
+	{"eshm_group_idle_seconds", "gauge", L_GRP, F_G_IDLE_MS, true,
+	 "How long messages have waited with none released by the consumer group; none while none "
+	 "waits."},
+	{"eshm_tap_missed_messages_total", "counter", L_TAP, F_T_MISSED_MSGS, false,
+	 "Messages the tap skipped when it fell behind (about)."},
+	{"eshm_tap_missed_bytes_total", "counter", L_TAP, F_T_MISSED_BYTES, false,
+	 "Record bytes the tap skipped when it fell behind."},
+};
+
+/* A label. Names are ASCII and have no '"', '\\' or newline, but a corrupt
+ * segment's group name may have anything: those three are escaped as the
+ * format wants, and any other byte outside printable ASCII becomes '?',
+ * as the format takes UTF-8 only. */
+static void
+label(const char *sep, const char *key, const char *s)
+{
+	printf("%s%s=\"", sep, key);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*p < 0x20 || *p > 0x7e ? '?' : *p);
+	}
+	putchar('"');
+}
+
+/* A sample of metric d at a (NULL: no labels), with role and state labels
+ * if role is set; its family's HELP and TYPE lines before its first. */
+static void
+sample(const struct metric *d, bool *headed, const struct at *a, const char *role,
+       const char *state, struct val v)
+{
+	char buf[256];
+	if (!*headed)
+		printf("# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
+	*headed = true;
+	fputs(d->name, stdout);
+	if (a) {
+		label("{", "segment", value(F_NAME, a, buf, sizeof buf).s);
+		if (a->ch >= 0)
+			label(",", "channel", value(F_CH, a, buf, sizeof buf).s);
+		if (a->grp)
+			label(",", "group", value(F_G_NAME, a, buf, sizeof buf).s);
+		if (a->tap)
+			printf(",pid=\"%lld\"", (long long)value(F_T_PID, a, buf, sizeof buf).i);
+		if (role) {
+			label(",", "role", role);
+			label(",", "state", state);
+		}
+		putchar('}');
+	}
+	if (d->ms)
+		printf(" %lld.%03lld\n", (long long)(v.i / 1000), (long long)(v.i % 1000));
+	else if (v.t == V_UINT)
+		printf(" %llu\n", (unsigned long long)v.u);
+	else
+		printf(" %lld\n", (long long)v.i);
+}
+
+/* The sample of metric d's field at a, if the field is there and known:
+ * a negative value (an age or idle time of -1) is none. */
+static void
+field_sample(const struct metric *d, bool *headed, const struct at *a)
+{
+	char buf[256];
+	if (!present(d->f, a))
+		return;
+	struct val v = value(d->f, a, buf, sizeof buf);
+	if (v.t == V_INT && v.i < 0)
+		return;
+	sample(d, headed, a, NULL, NULL, v);
+}
+
+/* eshm_channel_holders of the channel at a: how many of the holders the
+ * JSON document lists (writers, readers, taps) are in each state. */
+static void
+holder_samples(const struct metric *d, bool *headed, const struct at *a)
+{
+	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+	static const char *const roles[] = {"writer", "reader", "tap"};
+	uint64_t n[3][ESHM_PEER_DEAD + 1] = {{0}};
+	for (int k = 0; k < c->nwriters; k++)
+		n[0][c->writers[k].state]++;
+	for (int k = 0; k < c->nreaders; k++)
+		n[1][c->readers[k].state]++;
+	for (int k = 0; k < c->ntaps; k++)
+		n[2][c->taps[k].end.state]++;
+	for (int r = 0; r < 3; r++)
+		for (int st = ESHM_PEER_ALIVE; st <= ESHM_PEER_DEAD; st++)
+			sample(d, headed, a, roles[r], eshm_peer_state_name(st), vuint(n[r][st]));
+}
+
+/* Metric d of the taps of the channel at a: a sample per process, as its
+ * pid is their label, adding up the taps one process may hold. */
+static void
+tap_samples(const struct metric *d, bool *headed, const struct at *a)
+{
+	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+	struct at in = *a;
+	char buf[8];
+	for (int k = 0; k < c->ntaps; k++) {
+		pid_t pid = c->taps[k].end.pid;
+		int first = 0;
+		while (c->taps[first].end.pid != pid)
+			first++;
+		if (first < k)
+			continue; /* added up at the first */
+		uint64_t sum = 0;
+		for (int j = k; j < c->ntaps; j++) {
+			in.tap = &c->taps[j];
+			if (in.tap->end.pid == pid)
+				sum += value(d->f, &in, buf, sizeof buf).u;
+		}
+		in.tap = &c->taps[k];
+		sample(d, headed, &in, NULL, NULL, vuint(sum));
+	}
+}
+
+/* Metric d of the channel at a: its own, or of each of its groups or taps. */
+static void
+chan_metrics(const struct metric *d, bool *headed, const struct at *a)
+{
+	const struct eshm_channel_info *c = &a->g->info.chan[a->ch];
+	if (d->level == L_CHAN && d->f == F_NONE) {
+		holder_samples(d, headed, a);
+	} else if (d->level == L_CHAN) {
+		field_sample(d, headed, a);
+	} else if (d->level == L_GRP) {
+		struct at in = *a;
+		for (int k = 0; k < c->ngroups; k++) {
+			in.grp = &c->groups[k];
+			field_sample(d, headed, &in);
+		}
+	} else if (d->level == L_TAP) {
+		tap_samples(d, headed, a);
+	}
+}
+
+/* --openmetrics: every metric of every segment looked at, a family at a
+ * time, as the format wants each family's samples together. */
+static void
+print_metrics(const struct snap *s, bool named)
+{
+	for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++) {
+		const struct metric *d = &metrics[m];
+		bool headed = false;
+		uint64_t n = 0;
+		for (size_t i = 0; i < s->n; i++) {
+			struct at a = {.g = &s->v[i], .ch = -1};
+			if (skipped(a.g, named))
+				continue;
+			n++;
+			if (d->level == L_SEG)
+				field_sample(d, &headed, &a);
+			else if (d->level && present(F_CHANNELS, &a))
+				for (a.ch = 0; a.ch < 2; a.ch++)
+					chan_metrics(d, &headed, &a);
+		}
+		if (!d->level)
+			sample(d, &headed, NULL, NULL, NULL, vuint(n));
+	}
+	puts("# EOF");
+}
+
 /* The problems of one end: a line each; their count. */
 static int
 check_end(const struct eshm_info *in, int ch, const struct eshm_end_info *e, bool writer)
@@ -1550,9 +1790,9 @@ check_limits(const struct opts *o, const struct eshm_info *in, int ch)
 }
 
 /* --check: one line per problem on stdout; the count of problems. In a
- * sweep, segments of other users that we may not read are skipped: a
- * monitoring job run as one user must not alarm over another's; so are
- * their unfinished segments whose creator we cannot judge. */
+ * sweep, segments of other users that we may not read are skipped (see
+ * skipped()); so are their unfinished segments whose creator we cannot
+ * judge. */
 static int
 check(const struct opts *o, const struct snap *s, bool named)
 {
@@ -1560,7 +1800,7 @@ check(const struct opts *o, const struct snap *s, bool named)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct seg *g = &s->v[i];
 		const struct eshm_info *in = &g->info;
-		if (g->err == -EACCES && !named)
+		if (skipped(g, named))
 			continue; /* another user's segment: not ours to judge */
 		if (g->err) {
 			printf("%s: %s\n", in->name, g->what);
@@ -1618,6 +1858,8 @@ main(int argc, char **argv)
 			print_brief(&o, &cur, NULL);
 		else if (o.json)
 			print_json(&cur, NULL);
+		else if (o.openmetrics)
+			print_metrics(&cur, o.nnames > 0);
 		else
 			print_table(&o, &cur, NULL);
 		/* a named segment that could not be read is a failure */
