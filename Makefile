@@ -221,7 +221,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/bash-completion/completions \
-	  $(DESTDIR)$(DATADIR)/zsh/site-functions
+	  $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(B)/libeshm.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(B)/libeshm.so $(DESTDIR)$(LIBDIR)/libeshm.so.0
@@ -233,6 +233,7 @@ install: all
 	install -m 644 $(filter %.7,$(MANS)) $(DESTDIR)$(MANDIR)/man7/
 	for c in completions/bash/*; do install -m 644 $$c $(DESTDIR)$(DATADIR)/bash-completion/completions/; done
 	install -m 644 completions/zsh/_eshm $(DESTDIR)$(DATADIR)/zsh/site-functions/
+	install -m 644 completions/fish/*.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/
 	if [ -n "$(PYTHONDIR)" ]; then install -d $(DESTDIR)$(PYTHONDIR) && \
 	  install -m 644 python/eshm.py $(DESTDIR)$(PYTHONDIR)/; fi
 
@@ -254,6 +255,7 @@ uninstall:
 	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MANS)))) \
 	  $(addprefix $(DESTDIR)$(DATADIR)/bash-completion/completions/,$(notdir $(wildcard completions/bash/*))) \
 	  $(DESTDIR)$(DATADIR)/zsh/site-functions/_eshm \
+	  $(addprefix $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/,$(notdir $(wildcard completions/fish/*.fish))) \
 	  $(if $(PYTHONDIR),$(DESTDIR)$(PYTHONDIR)/eshm.py) \
 	  $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
 
