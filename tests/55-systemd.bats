@@ -3,16 +3,7 @@
 
 load helpers
 
-SRC="$BATS_TEST_DIRNAME/.."
-BUILD="${ESHM_BUILD:-$SRC/build}"
 UNITS=(eshm-clean.service eshm-clean.timer eshm-worker@.service)
-
-# make_here ARG...: this tree's Makefile on the build the tests use, as a
-# make of its own even when make check runs the tests
-make_here() {
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-        make -s --no-print-directory -C "$SRC" B="$BUILD" "$@"
-}
 
 # install_prefix: install the tools, their man pages and the units into
 # the prefix $TMP/prefix, as a user would into /usr/local; sets UNITDIR.
