@@ -8,6 +8,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
+# where systemd looks for units of the local administrator (make install-systemd)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 PYTHONDIR ?= $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))' 2>/dev/null)
 
 CC ?= cc
@@ -36,10 +38,11 @@ TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/tests/%)
 ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/asan/tests/%)
 MANS := $(wildcard man/*.1 man/*.3 man/*.7)
+UNITS := $(patsubst contrib/systemd/%.in,%,$(wildcard contrib/systemd/*.in))
 
 .DELETE_ON_ERROR:
 .PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz stress test-bats lint format bench install \
-	uninstall clean demo
+	install-systemd uninstall clean demo
 
 all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
 
@@ -223,7 +226,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/bash-completion/completions \
-	  $(DESTDIR)$(DATADIR)/zsh/site-functions
+	  $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(B)/libeshm.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(B)/libeshm.so $(DESTDIR)$(LIBDIR)/libeshm.so.0
@@ -235,8 +238,18 @@ install: all
 	install -m 644 $(filter %.7,$(MANS)) $(DESTDIR)$(MANDIR)/man7/
 	for c in completions/bash/*; do install -m 644 $$c $(DESTDIR)$(DATADIR)/bash-completion/completions/; done
 	install -m 644 completions/zsh/_eshm $(DESTDIR)$(DATADIR)/zsh/site-functions/
+	install -m 644 completions/fish/*.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/
 	if [ -n "$(PYTHONDIR)" ]; then install -d $(DESTDIR)$(PYTHONDIR) && \
 	  install -m 644 python/eshm.py $(DESTDIR)$(PYTHONDIR)/; fi
+
+# The systemd units, only when asked: contrib/systemd/*.in with the path
+# of the tools put in. Not part of install, as not every host runs systemd.
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(UNITS); do \
+	  sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/$$u.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(LIBDIR)/libeshm.a \
@@ -247,7 +260,9 @@ uninstall:
 	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MANS)))) \
 	  $(addprefix $(DESTDIR)$(DATADIR)/bash-completion/completions/,$(notdir $(wildcard completions/bash/*))) \
 	  $(DESTDIR)$(DATADIR)/zsh/site-functions/_eshm \
-	  $(if $(PYTHONDIR),$(DESTDIR)$(PYTHONDIR)/eshm.py)
+	  $(addprefix $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/,$(notdir $(wildcard completions/fish/*.fish))) \
+	  $(if $(PYTHONDIR),$(DESTDIR)$(PYTHONDIR)/eshm.py) \
+	  $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
 
 clean:
 	rm -rf $(B)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 50-completions.bats - the bash and zsh completions offer what the tools' --help lists.
+# 50-completions.bats - the bash, zsh and fish completions offer what the tools' --help lists.
 
 load helpers
 
@@ -340,6 +340,215 @@ count_offers_with_failglob() {
     run zsh -n "$COMPLETIONS/zsh/_eshm"
     [ "$status" -eq 0 ]
     [ -z "$output" ]
+}
+
+# need_fish: fail, saying what to install, when fish is missing
+need_fish() {
+    if ! command -v fish >/dev/null; then
+        echo "fish is missing: apt-get install -y fish" >&2
+        return 1
+    fi
+}
+
+# complete_fish LINE: what fish offers for the command line LINE, with
+# the cursor at its end, one a line (the word, a tab, its description).
+# --no-config and a fish_complete_path of ours alone, so that fish loads
+# these files by command name as it would installed, and no other.
+complete_fish() {
+    fish --no-config -c 'set fish_complete_path $argv[1]; complete -C $argv[2]' \
+        "$COMPLETIONS/fish" "$1"
+}
+
+# fish_offers LINE: the words alone, sorted
+fish_offers() {
+    complete_fish "$1" | cut -f1 | LC_ALL=C sort
+}
+
+# help_short_options TOOL: the short options TOOL --help lists, one a line
+help_short_options() {
+    "$1" --help | grep -oE -- '^ +-[[:alnum:]],' | grep -oE -- '-[[:alnum:]]' | LC_ALL=C sort -u
+}
+
+# help_options TOOL: the long and short options TOOL --help lists, sorted
+help_options() {
+    { help_long_options "$1" && help_short_options "$1"; } | LC_ALL=C sort
+}
+
+# fish_options TOOL: the options fish offers after "TOOL -", one a line;
+# "--watch=", offered for an option whose value is optional, is --watch
+fish_options() {
+    fish_offers "$1 -" | sed 's/=$//' | LC_ALL=C sort -u
+}
+
+@test "the fish completions parse" {
+    need_fish
+    local f
+    for f in "$COMPLETIONS"/fish/*.fish; do
+        run fish -n "$f"
+        echo "$f: $output"
+        [ "$status" -eq 0 ]
+        [ -z "$output" ]
+    done
+    # one file per tool, named after it, as fish loads them
+    run -0 ls "$COMPLETIONS/fish"
+    [ "${lines[*]}" = "eshm-bench.fish eshm-clean.fish eshm-recv.fish eshm-send.fish eshm-stat.fish" ]
+}
+
+@test "the fish completion offers exactly the options that --help lists" {
+    need_fish
+    local tool missing extra
+    for tool in "${TOOLS[@]}"; do
+        fish_options "$tool" >"$TMP/offered"
+        [ -s "$TMP/offered" ]
+        missing=$(LC_ALL=C comm -23 <(help_options "$tool") "$TMP/offered")
+        extra=$(LC_ALL=C comm -13 <(help_options "$tool") "$TMP/offered")
+        echo "$tool: in --help but not offered: $missing"
+        echo "$tool: offered but not in --help: $extra"
+        [ -z "$missing" ]
+        [ -z "$extra" ]
+    done
+}
+
+@test "the fish completion offers live segments for NAME, and nothing else in /dev/shm" {
+    need_fish
+    eshm-send --keep "$SEG" </dev/null
+    run -0 fish_offers "eshm-recv ${SEG:0:5}"
+    COMPREPLY=("${lines[@]}")
+    offered "$SEG"
+    # with its description
+    run -0 complete_fish "eshm-send $SEG"
+    [ "$output" = "$SEG"$'\t'segment ]
+
+    # As for bash: the file is gone before any check can fail.
+    touch "/dev/shm/notanseg-$SEG"
+    local every_status
+    local -a every
+    run fish_offers "eshm-recv "
+    every_status=$status
+    every=("${lines[@]}")
+    rm "/dev/shm/notanseg-$SEG"
+    [ "$every_status" -eq 0 ]
+    COMPREPLY=("${every[@]}")
+    offered "$SEG"
+    not_offered "notanseg-$SEG"
+    not_offered "eshm_$SEG"
+    local w
+    for w in "${every[@]}"; do
+        [[ $w != */* && $w != eshm_* ]]
+    done
+}
+
+@test "the fish completion offers one NAME to eshm-send and eshm-recv, any number to eshm-stat and eshm-clean, none to eshm-bench" {
+    need_fish
+    local s tool
+    for s in a b; do
+        eshm-send --keep "$SEG-$s" </dev/null
+    done
+    for tool in eshm-send eshm-recv; do
+        run -0 fish_offers "$tool $SEG-"
+        [ "${lines[*]}" = "$SEG-a $SEG-b" ]
+        run -0 fish_offers "$tool $SEG-a $SEG-"
+        [ -z "$output" ]
+        # an option's value is not NAME; after --, NAME is still to come
+        run -0 fish_offers "$tool -v --retries 5 $SEG-"
+        [ "${lines[*]}" = "$SEG-a $SEG-b" ]
+        run -0 fish_offers "$tool -c 1M -- $SEG-"
+        [ "${lines[*]}" = "$SEG-a $SEG-b" ]
+    done
+    run -0 fish_offers "eshm-recv -n 5 --group audit $SEG-b $SEG-"
+    [ -z "$output" ]
+    for tool in eshm-stat eshm-clean; do
+        run -0 fish_offers "$tool $SEG-a $SEG-"
+        [ "${lines[*]}" = "$SEG-a $SEG-b" ]
+    done
+    run -0 fish_offers "eshm-clean --older-than 1h -v $SEG-a $SEG-"
+    [ "${lines[*]}" = "$SEG-a $SEG-b" ]
+    run -0 fish_offers "eshm-bench $SEG-"
+    [ -z "$output" ]
+    run -0 fish_offers "eshm-bench -c latency -- $SEG-"
+    [ -z "$output" ]
+}
+
+@test "the fish completion of eshm-stat takes -w's value only attached, and -n's always" {
+    need_fish
+    eshm-send --keep "$SEG" </dev/null
+    local line
+    # In "--watch 5", "-w 5" and "-jw 5" the 5 would be a NAME, and in
+    # "-wn" the n is the value of -w.
+    for line in "--watch" "-w" "-jw" "-wn" "-w2 --bytes" "--watch=2" "-n 3"; do
+        run -0 fish_offers "eshm-stat $line ${SEG:0:5}"
+        COMPREPLY=("${lines[@]}")
+        echo "eshm-stat $line"
+        offered "$SEG"
+    done
+    for line in "-n" "-jn" "--count"; do
+        run -0 fish_offers "eshm-stat $line ${SEG:0:5}"
+        echo "eshm-stat $line: $output"
+        [ -z "$output" ]
+    done
+    run -0 fish_offers "eshm-stat --watch="
+    [ "${lines[*]}" = "--watch=1 --watch=2 --watch=5" ]
+}
+
+@test "the fish completion offers likely values for the options that take one" {
+    need_fish
+    run -0 fish_offers "eshm-send --mode "
+    [ "${lines[*]}" = "0600 0640 0660 0666" ]
+    run -0 fish_offers "eshm-recv -pc 1"
+    [ "${lines[*]}" = "16M 1M" ]
+    run -0 fish_offers "eshm-send --capacity=25"
+    [ "${lines[*]}" = "--capacity=256M" ]
+    run -0 fish_offers "eshm-recv --role "
+    [ "${lines[*]}" = "master slave" ]
+    run -0 fish_offers "eshm-send --timeout 1"
+    [ "${lines[*]}" = "100ms 1m 1s" ]
+    run -0 fish_offers "eshm-recv -n "
+    [ -z "$output" ]
+    run -0 fish_offers "eshm-clean --older-than "
+    [ "${lines[*]}" = "10m 1h 24h" ]
+    run -0 fish_offers "eshm-send --shm-group roo"
+    [ "${lines[*]}" = root ]
+    run -0 fish_offers "eshm-recv --shm-group=roo"
+    [ "${lines[*]}" = --shm-group=root ]
+    # a command to run, from PATH
+    run -0 fish_offers "eshm-recv --exec eshm-sen"
+    [ "${lines[*]}" = eshm-send ]
+    # eshm-bench: -c is --case, not --capacity
+    run -0 fish_offers "eshm-bench -c "
+    [ "${lines[*]}" = "all idle latency throughput" ]
+    run -0 fish_offers "eshm-bench -jc i"
+    [ "${lines[*]}" = idle ]
+    run -0 fish_offers "eshm-bench --capacity "
+    [ "${lines[*]}" = "16M 1M 64K" ]
+}
+
+@test "the fish completion offers nothing, and says nothing, when no segment exists at all" {
+    need_fish
+    # in an empty /dev/shm of its own, where the glob matches nothing;
+    # then with one segment there, to show that the completion was loaded
+    run -0 --separate-stderr private_shm "$(declare -f complete_fish fish_offers)
+        COMPLETIONS=$(printf %q "$COMPLETIONS")
+        for tool in eshm-send eshm-recv eshm-stat eshm-clean; do
+            fish_offers \"\$tool \"
+        done
+        echo ---
+        eshm-send --keep only </dev/null
+        for tool in eshm-send eshm-recv eshm-stat eshm-clean; do
+            fish_offers \"\$tool \"
+        done"
+    echo "$stderr"
+    [ "${lines[*]}" = "--- only only only only" ]
+    [ -z "$stderr" ]
+}
+
+@test "fish finds the completions where make install puts them" {
+    need_fish
+    make_here install PREFIX="$TMP/prefix"
+    # a fish of a user with no configuration, whose system's data is
+    # in that prefix
+    run -0 env HOME="$TMP" XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/data" \
+        XDG_DATA_DIRS="$TMP/prefix/share" fish -c 'complete -C "eshm-recv --gro"'
+    [ "$output" = "--group"$'\t'"read in this consumer group" ]
 }
 
 @test "shellcheck finds nothing in the bash completion" {

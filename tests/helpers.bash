@@ -108,6 +108,15 @@ set -e
 '"$1"
 }
 
+# make_here ARG...: this tree's Makefile on the build the tests use, as a
+# make of its own even when make check runs the tests (for the install
+# targets: into a temporary PREFIX or DESTDIR, never the system's)
+make_here() {
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+        make -s --no-print-directory -C "$BATS_TEST_DIRNAME/.." \
+        B="${ESHM_BUILD:-$BATS_TEST_DIRNAME/../build}" "$@"
+}
+
 # json QUERY: evaluate a Python expression on the JSON document on stdin
 # (bound to `d`), with a real parser; prints the result.
 json() {
