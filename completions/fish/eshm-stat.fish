@@ -10,6 +10,7 @@
 function __eshm_stat_names
     set -l words (commandline -opc)
     argparse -i j/json 'w/watch=?' n/count= bytes noheadings check brief \
+        max-age= max-pending= max-idle= max-fill= openmetrics \
         h/help V/version -- $words[2..-1] 2>/dev/null
     or return
     # set, not a command: no segment is no error
@@ -28,6 +29,11 @@ complete -c eshm-stat -s n -l count -d 'with --watch: stop after N refreshes'
 complete -c eshm-stat -l bytes -d 'exact byte counts instead of human units'
 complete -c eshm-stat -l noheadings -d 'no heading line'
 complete -c eshm-stat -l check -d 'one line per problem; exit 1 if any'
+complete -c eshm-stat -l max-age -x -a '1m 5m 1h' -d "--check: a group's oldest message waited longer"
+complete -c eshm-stat -l max-pending -x -a '1000 10000 1M' -d '--check: more messages (N) or bytes (SIZE) waiting'
+complete -c eshm-stat -l max-idle -x -a '1m 5m 1h' -d '--check: messages waited, none released, longer'
+complete -c eshm-stat -l max-fill -x -a '80 90' -d '--check: a ring more than PCT percent full'
 complete -c eshm-stat -l brief -d 'one line for segment NAME'
+complete -c eshm-stat -l openmetrics -d 'gauges and counters in the Prometheus text format'
 complete -c eshm-stat -s h -l help -d 'show the help and exit'
 complete -c eshm-stat -s V -l version -d 'show the version and exit'
