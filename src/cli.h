@@ -29,6 +29,10 @@ void cli_init(const char *prog);
 void cli_need_std(int fd);
 /* "prog: NAME: message" on stderr */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line of -v on stderr, "2026-11-29T23:10:00.123+0000 prog: NAME: message":
+ * the local time first (ISO 8601, milliseconds), unless stderr is the
+ * journal (JOURNAL_STREAM), which stamps each line itself. */
+void cli_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: message" and "Try 'prog --help'." on stderr, exit 2 */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

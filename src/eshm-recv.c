@@ -495,7 +495,7 @@ say_missed(struct run *rn, bool always)
 			 "skipped to the release point",
 			 who, (unsigned long long)msgs, (unsigned long long)bytes);
 	else if (always)
-		cli_warn("%s missed nothing", who);
+		cli_log("%s missed nothing", who);
 }
 
 static _Noreturn void
@@ -506,7 +506,7 @@ finish(struct run *rn, int status, int sig)
 	snprintf(said, sizeof said, "%s", eshm_errmsg(rn->h));
 	cli_progress_done(&rn->pg);
 	if (rn->o->verbose)
-		cli_warn("received %llu messages", (unsigned long long)rn->got);
+		cli_log("received %llu messages", (unsigned long long)rn->got);
 	say_missed(rn, rn->o->verbose);
 	int r = eshm_detach(rn->h, 0, &err);
 	if (r && (status == EX_OK || strcmp(said, cli_err_text(&err, r))))
@@ -600,7 +600,7 @@ pump(struct run *rn)
 			continue;
 		if (r == ESHM_EOF) {
 			if (o->verbose)
-				cli_warn("end of stream");
+				cli_log("end of stream");
 			if (o->follow)
 				continue;
 			finish(rn, EX_OK, 0);
@@ -634,13 +634,13 @@ main(int argc, char **argv)
 	}
 	rn.h = cli_open(cli_segment, &o.cfg, -1);
 	if (o.verbose)
-		cli_warn("%s segment, %s channel %s; writer %s",
-			 eshm_created(rn.h) ? "created" : "attached to",
-			 o.tap    ? "tapping"
-			 : o.peek ? "peeking at"
-				  : "reading",
-			 eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
-			 eshm_peer_state_name(eshm_peer_state(rn.h)));
+		cli_log("%s segment, %s channel %s; writer %s",
+			eshm_created(rn.h) ? "created" : "attached to",
+			o.tap    ? "tapping"
+			: o.peek ? "peeking at"
+				 : "reading",
+			eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
+			eshm_peer_state_name(eshm_peer_state(rn.h)));
 	rn.o = &o;
 	if (o.run.cmd) {
 		bool eos;

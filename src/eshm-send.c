@@ -648,10 +648,10 @@ main(int argc, char **argv)
 	}
 	h = cli_open(cli_segment, &o.cfg, o.timeout_ms);
 	if (o.verbose)
-		cli_warn("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
-			 eshm_created(h) ? "created" : "attached to",
-			 eshm_role(h) == ESHM_ROLE_MASTER ? "m2s" : "s2m", eshm_capacity(h),
-			 eshm_max_message(h));
+		cli_log("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
+			eshm_created(h) ? "created" : "attached to",
+			eshm_role(h) == ESHM_ROLE_MASTER ? "m2s" : "s2m", eshm_capacity(h),
+			eshm_max_message(h));
 
 	cli_progress_init(&pg, o.progress);
 	struct send sd = {.h = h, .o = &o, .pg = &pg};
@@ -664,9 +664,9 @@ main(int argc, char **argv)
 			cli_warn("%zu bytes of an unfinished last %s were not sent", sd.carry,
 				 o.delim ? "line" : "record");
 		if (o.verbose)
-			cli_warn("sent %llu bytes in %llu messages before a signal; the stream "
-				 "is not ended",
-				 (unsigned long long)pg.bytes, (unsigned long long)pg.msgs);
+			cli_log("sent %llu bytes in %llu messages before a signal; the stream "
+				"is not ended",
+				(unsigned long long)pg.bytes, (unsigned long long)pg.msgs);
 		detach(h, ESHM_DETACH_LOST, EX_FAIL, NULL);
 		cli_reraise(cli_signal);
 	}
@@ -684,8 +684,8 @@ main(int argc, char **argv)
 	}
 	cli_progress_done(&pg);
 	if (o.verbose)
-		cli_warn("sent %llu bytes in %llu messages", (unsigned long long)pg.bytes,
-			 (unsigned long long)pg.msgs);
+		cli_log("sent %llu bytes in %llu messages", (unsigned long long)pg.bytes,
+			(unsigned long long)pg.msgs);
 	status = detach(h, 0, status, NULL);
 	free(sd.in.buf);
 	cli_reraise(cli_signal);

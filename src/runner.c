@@ -149,8 +149,8 @@ ended(struct runner *r, pid_t pid, int st)
 			snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
 		if (j->tries < r->o->attempts && !cli_signal) {
 			if (r->o->verbose)
-				cli_warn("job failed (%s), attempt %u of %u: trying again", why,
-					 j->tries, r->o->attempts);
+				cli_log("job failed (%s), attempt %u of %u: trying again", why,
+					j->tries, r->o->attempts);
 			r->retried++;
 			start(r, j);
 			return;
@@ -318,7 +318,7 @@ runner_run(eshm_t *h, const struct runner_opts *o, bool *eos)
 		}
 		if (rc == ESHM_EOF) {
 			if (o->verbose)
-				cli_warn("end of stream");
+				cli_log("end of stream");
 			if (o->follow)
 				continue;
 			at_end = true;
@@ -342,13 +342,18 @@ runner_run(eshm_t *h, const struct runner_opts *o, bool *eos)
 		status = EX_FAIL;
 	}
 	cli_progress_done(&r.pg);
-	if (o->verbose || r.failed)
-		cli_warn("%llu message%s: %llu done, %llu moved to %s after %u attempt%s; "
-			 "%llu %s",
-			 (unsigned long long)(r.done + r.failed), r.done + r.failed == 1 ? "" : "s",
-			 (unsigned long long)r.done, (unsigned long long)r.failed, r.failed_name,
-			 o->attempts, o->attempts == 1 ? "" : "s", (unsigned long long)r.retried,
-			 r.retried == 1 ? "retry" : "retries");
+	/* with failures, the account of them; else a -v line */
+	char sum[512];
+	snprintf(sum, sizeof sum,
+		 "%llu message%s: %llu done, %llu moved to %s after %u attempt%s; %llu %s",
+		 (unsigned long long)(r.done + r.failed), r.done + r.failed == 1 ? "" : "s",
+		 (unsigned long long)r.done, (unsigned long long)r.failed, r.failed_name,
+		 o->attempts, o->attempts == 1 ? "" : "s", (unsigned long long)r.retried,
+		 r.retried == 1 ? "retry" : "retries");
+	if (r.failed)
+		cli_warn("%s", sum);
+	else if (o->verbose)
+		cli_log("%s", sum);
 	for (unsigned i = 0; i < r.n; i++)
 		close(at(&r, i)->fd);
 	free(r.win);
