@@ -56,12 +56,16 @@ $(B)/libeshm.so: $(LIB_OBJ) lib/libeshm.map
 	$(CC) -shared -Wl,-soname,libeshm.so.0 -Wl,--version-script=lib/libeshm.map $(LDFLAGS) $(LTO) \
 	  -o $@ $(LIB_OBJ)
 
+# (objects first: a tool's extra objects, below, come after the library in $^)
 $(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) -lm
 
 # the work runner of eshm-recv --exec
 $(B)/bin/eshm-recv: $(B)/src/runner.o
+
+# what -v says of the other holders of the channel
+$(B)/bin/eshm-recv $(B)/bin/eshm-send: $(B)/src/peers.o
 
 # rebuilt whenever the install directories change, so that
 # `make install PREFIX=/usr` never installs a file naming /usr/local

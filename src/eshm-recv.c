@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "peers.h"
 #include "runner.h"
 
 enum {
@@ -107,7 +108,9 @@ usage(void)
 	       "      --stale DURATION   heartbeat age reported as stale (default 100ms)\n"
 	       "\n"
 	       "  -p, --progress         show bytes, messages and rate on stderr\n"
-	       "  -v, --verbose          say what happens on stderr\n"
+	       "  -v, --verbose          say what happens on stderr, and when writers\n"
+	       "                         (and readers of the group) come, go, die or\n"
+	       "                         stall, a line each\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -476,6 +479,7 @@ struct run {
 	struct batch *b;
 	struct cli_progress pg;
 	uint64_t got;
+	struct peers *peers; /* -v */
 };
 
 /* Detach and exit. What detaching finds is reported, unless it is what
@@ -577,7 +581,16 @@ pump(struct run *rn)
 		if (o->unbuffered || o->out == OUT_STAMPED)
 			max = 1;            /* (a time for each message) */
 		struct eshm_chunk ck = {0}; /* (filled when 0 is returned) */
-		int r = eshm_peek_chunk(rn->h, &ck, max, b->nent ? 0 : o->timeout_ms);
+		int r;
+		if (b->nent) {
+			r = eshm_peek_chunk(rn->h, &ck, max, 0);
+		} else {
+			/* a wait: in slices with -v, to look at the peers */
+			int64_t dl = peers_deadline(o->timeout_ms);
+			do
+				r = eshm_peek_chunk(rn->h, &ck, max, peers_slice(rn->peers, dl));
+			while (peers_again(rn->peers, r, dl));
+		}
 		if (r == 0) {
 			if (!batch_add(b, &ck, o->out)) {
 				/* take it back, write what we have, then take it again */
@@ -632,6 +645,8 @@ main(int argc, char **argv)
 		cli_catch_children();
 		o.cfg.interrupt = &cli_wake;
 	}
+	if (o.verbose && !o.peek)
+		rn.peers = peers_new(cli_segment, &o.cfg);
 	rn.h = cli_open(cli_segment, &o.cfg, -1);
 	if (o.verbose)
 		cli_log("%s segment, %s channel %s; writer %s",
@@ -641,7 +656,9 @@ main(int argc, char **argv)
 				 : "reading",
 			eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
 			eshm_peer_state_name(eshm_peer_state(rn.h)));
+	peers_start(rn.peers, rn.h);
 	rn.o = &o;
+	o.run.peers = rn.peers;
 	if (o.run.cmd) {
 		bool eos;
 		int st = runner_run(rn.h, &o.run, &eos);
