@@ -17,6 +17,7 @@
 
 const char *cli_prog = "eshm";
 const char *cli_segment;
+bool cli_quiet;
 volatile sig_atomic_t cli_signal;
 volatile sig_atomic_t cli_wake;
 
@@ -69,6 +70,17 @@ void
 cli_warn(const char *fmt, ...)
 {
 	va_list ap;
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_note(const char *fmt, ...)
+{
+	va_list ap;
+	if (cli_quiet)
+		return;
 	va_start(ap, fmt);
 	vmsg("", fmt, ap);
 	va_end(ap);

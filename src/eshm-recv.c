@@ -41,6 +41,7 @@ static const struct option longopts[] = {
 	CLI_SEGMENT_LONGOPTS,
 	{"progress", no_argument, NULL, 'p'},
 	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -111,6 +112,7 @@ usage(void)
 	       "  -v, --verbose          say what happens on stderr, and when writers\n"
 	       "                         (and readers of the group) come, go, die or\n"
 	       "                         stall, a line each\n"
+	       "  -q, --quiet            no warnings on stderr, only errors\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -143,7 +145,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->run.jobs = 1;
 	o->run.attempts = 3;
 	bool stamped = false;
-	while ((c = getopt_long(argc, argv, "0n:t:fuj:c:pvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "0n:t:fuj:c:pvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LINES:
 			o->out = OUT_LINES;
@@ -204,11 +206,16 @@ parse(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'q':
+			cli_quiet = true;
+			break;
 		default:
 			if (!cli_segment_option(c, optarg, &o->cfg))
 				cli_other_option(c, usage);
 		}
 	}
+	if (o->verbose && cli_quiet)
+		cli_usage_error("--verbose and --quiet: one or the other");
 	if (stamped) {
 		if (o->out_given)
 			cli_usage_error(
@@ -495,7 +502,7 @@ say_missed(struct run *rn, bool always)
 		return;
 	const char *who = rn->o->tap ? "tap" : "peek";
 	if (bytes)
-		cli_warn("%s missed about %llu messages (%llu bytes): it fell behind and "
+		cli_note("%s missed about %llu messages (%llu bytes): it fell behind and "
 			 "skipped to the release point",
 			 who, (unsigned long long)msgs, (unsigned long long)bytes);
 	else if (always)
@@ -513,7 +520,9 @@ finish(struct run *rn, int status, int sig)
 		cli_log("received %llu messages", (unsigned long long)rn->got);
 	say_missed(rn, rn->o->verbose);
 	int r = eshm_detach(rn->h, 0, &err);
-	if (r && (status == EX_OK || strcmp(said, cli_err_text(&err, r))))
+	if (r == -EPERM)
+		cli_note("%s", cli_err_text(&err, r));
+	else if (r && (status == EX_OK || strcmp(said, cli_err_text(&err, r))))
 		cli_warn("%s", cli_err_text(&err, r));
 	if (r && r != -EPERM && !status)
 		status = EX_FAIL;

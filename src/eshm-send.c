@@ -23,13 +23,21 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"null", no_argument, NULL, '0'},          {"lines", no_argument, NULL, OPT_LINES},
-	{"raw", no_argument, NULL, OPT_RAW},       CLI_SEGMENT_LONGOPTS,
-	{"wait", no_argument, NULL, OPT_WAIT},     {"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
-	{"timeout", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'p'},
-	{"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-	{"replay", no_argument, NULL, OPT_REPLAY}, {"speed", required_argument, NULL, OPT_SPEED},
-	{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+	{"null", no_argument, NULL, '0'},
+	{"lines", no_argument, NULL, OPT_LINES},
+	{"raw", no_argument, NULL, OPT_RAW},
+	CLI_SEGMENT_LONGOPTS,
+	{"wait", no_argument, NULL, OPT_WAIT},
+	{"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
+	{"timeout", required_argument, NULL, 't'},
+	{"progress", no_argument, NULL, 'p'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"replay", no_argument, NULL, OPT_REPLAY},
+	{"speed", required_argument, NULL, OPT_SPEED},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
 };
 
 static void
@@ -83,6 +91,7 @@ usage(void)
 	       "  -p, --progress         show bytes, messages and rate on stderr\n"
 	       "  -v, --verbose          say what happens on stderr, and when readers\n"
 	       "                         come, go, die or stall, a line each\n"
+	       "  -q, --quiet            no warnings on stderr, only errors\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -112,7 +121,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->timeout_ms = -1;
 	o->speed = 1;
 	bool speed_given = false;
-	while ((c = getopt_long(argc, argv, "0c:t:pvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "0c:t:pvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case '0':
 			o->delim = '\0';
@@ -158,12 +167,17 @@ parse(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'q':
+			cli_quiet = true;
+			break;
 		default:
 			if (!cli_segment_option(c, optarg, &o->cfg))
 				cli_other_option(c, usage);
 		}
 	}
 	cli_one_name(argc, argv, &o->cfg);
+	if (o->verbose && cli_quiet)
+		cli_usage_error("--verbose and --quiet: one or the other");
 	if (o->replay && o->framed)
 		cli_usage_error("--replay sends in the recording's framing: no --lines, --null "
 				"or --raw");
@@ -181,7 +195,9 @@ detach(eshm_t *h, unsigned how, int status, const char *said)
 	struct eshm_error err;
 	int r = eshm_detach(h, how, &err);
 	const char *why = cli_err_text(&err, r);
-	if (r && !(said && !strcmp(said, why)))
+	if (r == -EPERM)
+		cli_note("%s", why);
+	else if (r && !(said && !strcmp(said, why)))
 		cli_warn("%s", why);
 	return r && r != -EPERM && status == EX_OK ? EX_FAIL : status;
 }
@@ -706,7 +722,7 @@ main(int argc, char **argv)
 		 * sees a lost writer after them. */
 		cli_progress_done(&pg);
 		if (sd.carry)
-			cli_warn("%zu bytes of an unfinished last %s were not sent", sd.carry,
+			cli_note("%zu bytes of an unfinished last %s were not sent", sd.carry,
 				 o.delim ? "line" : "record");
 		if (o.verbose)
 			cli_log("sent %llu bytes in %llu messages before a signal; the stream "
