@@ -94,8 +94,9 @@ $(B)/asan/libeshm.a: $(ASAN_LIB_OBJ)
 ASAN_TOOL_BIN := $(TOOLS:%=$(B)/asan/bin/%)
 $(B)/asan/bin/%: $(B)/asan/src/%.o $(B)/asan/src/cli.o $(B)/asan/libeshm.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) -lm
 $(B)/asan/bin/eshm-recv: $(B)/asan/src/runner.o
+$(B)/asan/bin/eshm-recv $(B)/asan/bin/eshm-send: $(B)/asan/src/peers.o
 
 $(B)/tests/soak-writer: tests/stress/soak-writer.c $(B)/libeshm.a
 	@mkdir -p $(@D)
