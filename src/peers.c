@@ -85,7 +85,7 @@ collect(const struct eshm_channel_info *c, struct peer *list)
 	for (int i = 0; i < c->nreaders; i++) {
 		int g = c->readers[i].group;
 		add(&list[n++], &c->readers[i], false,
-		    g >= 0 && g < c->ngroups ? c->groups[g].name : "-");
+		    g >= 0 && g < c->ngroups ? c->groups[g].name : "?");
 	}
 	return n;
 }

@@ -24,6 +24,11 @@
  * The tool looks (eshm_stats) at most every 100 ms, when its loop passes
  * by peers_look or waits through peers_slice: nothing is asked per
  * message. A holder that comes and goes between two looks is not seen.
+ * Nor is how a holder went when its place was cleared before we looked:
+ * a slot freed by its holder and one cleared after its holder died look
+ * the same (a dead reader is cleared by another reader of its group once
+ * that one idles 50 ms; a dead writer by the next writer when no other
+ * lives), and are told as left or ended.
  */
 struct peers;
 
