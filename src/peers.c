@@ -189,8 +189,9 @@ compare(struct peers *p)
 		}
 	}
 	/* holders gone: taken over (the next claim of their slot, by another
-	 * process, while they still run), else gone of their own accord;
-	 * a dead one's slot was only cleared */
+	 * process, while they still run), else gone: they left, or died and
+	 * their slot was cleared since, which looks the same (see peers.h);
+	 * one seen dead already was only cleared */
 	for (int j = 0; j < p->nprev; j++) {
 		struct peer *o = &prev[j], *by = NULL;
 		if (o->matched || o->state == ESHM_PEER_DEAD)
