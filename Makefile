@@ -59,12 +59,16 @@ $(B)/libeshm.so: $(LIB_OBJ) lib/libeshm.map
 	$(CC) -shared -Wl,-soname,libeshm.so.0 -Wl,--version-script=lib/libeshm.map $(LDFLAGS) $(LTO) \
 	  -o $@ $(LIB_OBJ)
 
+# (objects first: a tool's extra objects, below, come after the library in $^)
 $(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) -lm
 
 # the work runner of eshm-recv --exec
 $(B)/bin/eshm-recv: $(B)/src/runner.o
+
+# what -v says of the other holders of the channel
+$(B)/bin/eshm-recv $(B)/bin/eshm-send: $(B)/src/peers.o
 
 # rebuilt whenever the install directories change, so that
 # `make install PREFIX=/usr` never installs a file naming /usr/local
@@ -93,8 +97,9 @@ $(B)/asan/libeshm.a: $(ASAN_LIB_OBJ)
 ASAN_TOOL_BIN := $(TOOLS:%=$(B)/asan/bin/%)
 $(B)/asan/bin/%: $(B)/asan/src/%.o $(B)/asan/src/cli.o $(B)/asan/libeshm.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) -lm
 $(B)/asan/bin/eshm-recv: $(B)/asan/src/runner.o
+$(B)/asan/bin/eshm-recv $(B)/asan/bin/eshm-send: $(B)/asan/src/peers.o
 
 $(B)/tests/soak-writer: tests/stress/soak-writer.c $(B)/libeshm.a
 	@mkdir -p $(@D)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 const char *cli_prog = "eshm";
 const char *cli_segment;
+bool cli_quiet;
 volatile sig_atomic_t cli_signal;
 volatile sig_atomic_t cli_wake;
 
@@ -51,15 +53,17 @@ cli_need_std(int fd)
 		cli_die(EX_FAIL, "standard %s is closed", names[fd]);
 }
 
+/* One line, written whole: stderr is unbuffered, and glibc writes each
+ * fprintf to such a stream at once. */
 static void
-vmsg(const char *fmt, va_list ap)
+vmsg(const char *stamp, const char *fmt, va_list ap)
 {
 	char buf[1024];
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	if (cli_segment)
-		fprintf(stderr, "%s: %s: %s\n", cli_prog, cli_segment, buf);
+		fprintf(stderr, "%s%s: %s: %s\n", stamp, cli_prog, cli_segment, buf);
 	else
-		fprintf(stderr, "%s: %s\n", cli_prog, buf);
+		fprintf(stderr, "%s%s: %s\n", stamp, cli_prog, buf);
 }
 
 void
@@ -67,7 +71,60 @@ cli_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_note(const char *fmt, ...)
+{
+	va_list ap;
+	if (cli_quiet)
+		return;
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+/* Whether stderr is the journal. systemd names the stream it gives a
+ * service in JOURNAL_STREAM, "DEVICE:INODE" (systemd.exec(5)); the
+ * variable is inherited, and stderr may have been redirected since (a
+ * script's 2>file), so compare it with what stderr is. */
+static bool
+stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	struct stat st;
+	char *e;
+	if (!v || !(*v >= '0' && *v <= '9') || fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	errno = 0;
+	unsigned long long dev = strtoull(v, &e, 10);
+	if (errno || *e != ':' || !(e[1] >= '0' && e[1] <= '9'))
+		return false;
+	unsigned long long ino = strtoull(e + 1, &e, 10);
+	return !errno && !*e && dev == (unsigned long long)st.st_dev &&
+	       ino == (unsigned long long)st.st_ino;
+}
+
+void
+cli_log(const char *fmt, ...)
+{
+	static int journal = -1; /* stderr stays what it was */
+	char stamp[64] = "";
+	va_list ap;
+	if (journal < 0)
+		journal = stderr_is_journal();
+	struct timespec ts;
+	struct tm tm;
+	if (!journal && clock_gettime(CLOCK_REALTIME, &ts) == 0 && localtime_r(&ts.tv_sec, &tm)) {
+		char day[32], zone[16];
+		strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+		strftime(zone, sizeof zone, "%z", &tm);
+		snprintf(stamp, sizeof stamp, "%s.%03ld%s ", day, ts.tv_nsec / 1000000, zone);
+	}
+	va_start(ap, fmt);
+	vmsg(stamp, fmt, ap);
 	va_end(ap);
 }
 
@@ -76,7 +133,7 @@ cli_die(int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vmsg("", fmt, ap);
 	va_end(ap);
 	exit(status);
 }

@@ -15,6 +15,7 @@ enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_TIMEOUT = 124 };
 
 extern const char *cli_prog;             /* tool name, for messages */
 extern const char *cli_segment;          /* segment name, for messages, or NULL */
+extern bool cli_quiet;                   /* -q, --quiet: cli_note says nothing */
 extern volatile sig_atomic_t cli_signal; /* INT/TERM/HUP received, or 0 */
 /* Set by every signal cli_signals catches, and by SIGCHLD after
  * cli_catch_children: a tool clears it before a wait that such a signal
@@ -29,6 +30,13 @@ void cli_init(const char *prog);
 void cli_need_std(int fd);
 /* "prog: NAME: message" on stderr */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for a warning: worth saying, but no failure (the exit status
+ * does not change for it); -q hushes it. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line of -v on stderr, "2026-11-29T23:10:00.123+0000 prog: NAME: message":
+ * the local time first (ISO 8601, milliseconds), unless stderr is the
+ * journal (JOURNAL_STREAM), which stamps each line itself. */
+void cli_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: message" and "Try 'prog --help'." on stderr, exit 2 */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,6 +21,7 @@ static const struct option longopts[] = {
 	{"group", required_argument, NULL, OPT_GROUP},
 	{"dry-run", no_argument, NULL, 'n'},
 	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -48,6 +49,8 @@ usage(void)
 	       "                             live reader\n"
 	       "  -n, --dry-run              say what would be removed, remove nothing\n"
 	       "  -v, --verbose              also say what is kept, and why\n"
+	       "  -q, --quiet                no warnings on stderr (a sweep's invalid\n"
+	       "                             files), only errors\n"
 	       "  -h, --help                 show this help and exit\n"
 	       "  -V, --version              show the version and exit\n"
 	       "\n"
@@ -70,7 +73,7 @@ parse(int argc, char **argv, struct opts *o)
 {
 	int c;
 	o->older_ms = -1;
-	while ((c = getopt_long(argc, argv, "nvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_OLDER: {
 			int64_t ms;
@@ -98,10 +101,15 @@ parse(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'q':
+			cli_quiet = true;
+			break;
 		default:
 			cli_other_option(c, usage);
 		}
 	}
+	if (o->verbose && cli_quiet)
+		cli_usage_error("--verbose and --quiet: one or the other");
 	if (o->force && optind == argc)
 		cli_usage_error("--force needs the NAMEs of the segments to remove");
 	if (o->group && optind == argc)
@@ -189,12 +197,17 @@ clean_one(const struct opts *o, const char *name, bool named)
 		if (named || o->verbose)
 			cli_warn("%s: %s", name, why);
 		return !named;
-	case ESHM_ENOTSEG:
-		if (strstr(why, "not a regular file"))
-			cli_warn("%s: %s", name, why);
+	case ESHM_ENOTSEG: {
+		char hint[ESHM_NAME_MAX + 48] = "";
+		if (!strstr(why, "not a regular file"))
+			snprintf(hint, sizeof hint, "; 'eshm-clean --force %s' removes it", name);
+		/* by name, a failure; in a sweep, a warning */
+		if (named)
+			cli_warn("%s: %s%s", name, why, hint);
 		else
-			cli_warn("%s: %s; 'eshm-clean --force %s' removes it", name, why, name);
+			cli_note("%s: %s%s", name, why, hint);
 		return !named;
+	}
 	default:
 		cli_warn("%s: %s", name, why);
 		return false;
@@ -246,7 +259,7 @@ clean_leftover(const struct opts *o, const char *path)
 			cli_warn("%s: %s", path, why);
 		return true;
 	case ESHM_ENOTSEG:
-		cli_warn("%s: %s", path, why);
+		cli_note("%s: %s", path, why); /* a warning: nothing failed */
 		return true;
 	default:
 		cli_warn("%s: %s", path, why);

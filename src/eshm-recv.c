@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "peers.h"
 #include "runner.h"
 
 enum {
@@ -40,6 +41,7 @@ static const struct option longopts[] = {
 	CLI_SEGMENT_LONGOPTS,
 	{"progress", no_argument, NULL, 'p'},
 	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -107,7 +109,10 @@ usage(void)
 	       "      --stale DURATION   heartbeat age reported as stale (default 100ms)\n"
 	       "\n"
 	       "  -p, --progress         show bytes, messages and rate on stderr\n"
-	       "  -v, --verbose          say what happens on stderr\n"
+	       "  -v, --verbose          say what happens on stderr, and when writers\n"
+	       "                         (and readers of the group) come, go, die or\n"
+	       "                         stall, a line each\n"
+	       "  -q, --quiet            no warnings on stderr, only errors\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -140,7 +145,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->run.jobs = 1;
 	o->run.attempts = 3;
 	bool stamped = false;
-	while ((c = getopt_long(argc, argv, "0n:t:fuj:c:pvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "0n:t:fuj:c:pvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LINES:
 			o->out = OUT_LINES;
@@ -201,11 +206,16 @@ parse(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'q':
+			cli_quiet = true;
+			break;
 		default:
 			if (!cli_segment_option(c, optarg, &o->cfg))
 				cli_other_option(c, usage);
 		}
 	}
+	if (o->verbose && cli_quiet)
+		cli_usage_error("--verbose and --quiet: one or the other");
 	if (stamped) {
 		if (o->out_given)
 			cli_usage_error(
@@ -476,6 +486,7 @@ struct run {
 	struct batch *b;
 	struct cli_progress pg;
 	uint64_t got;
+	struct peers *peers; /* -v */
 };
 
 /* Detach and exit. What detaching finds is reported, unless it is what
@@ -491,11 +502,11 @@ say_missed(struct run *rn, bool always)
 		return;
 	const char *who = rn->o->tap ? "tap" : "peek";
 	if (bytes)
-		cli_warn("%s missed about %llu messages (%llu bytes): it fell behind and "
+		cli_note("%s missed about %llu messages (%llu bytes): it fell behind and "
 			 "skipped to the release point",
 			 who, (unsigned long long)msgs, (unsigned long long)bytes);
 	else if (always)
-		cli_warn("%s missed nothing", who);
+		cli_log("%s missed nothing", who);
 }
 
 static _Noreturn void
@@ -506,10 +517,12 @@ finish(struct run *rn, int status, int sig)
 	snprintf(said, sizeof said, "%s", eshm_errmsg(rn->h));
 	cli_progress_done(&rn->pg);
 	if (rn->o->verbose)
-		cli_warn("received %llu messages", (unsigned long long)rn->got);
+		cli_log("received %llu messages", (unsigned long long)rn->got);
 	say_missed(rn, rn->o->verbose);
 	int r = eshm_detach(rn->h, 0, &err);
-	if (r && (status == EX_OK || strcmp(said, cli_err_text(&err, r))))
+	if (r == -EPERM)
+		cli_note("%s", cli_err_text(&err, r));
+	else if (r && (status == EX_OK || strcmp(said, cli_err_text(&err, r))))
 		cli_warn("%s", cli_err_text(&err, r));
 	if (r && r != -EPERM && !status)
 		status = EX_FAIL;
@@ -577,7 +590,16 @@ pump(struct run *rn)
 		if (o->unbuffered || o->out == OUT_STAMPED)
 			max = 1;            /* (a time for each message) */
 		struct eshm_chunk ck = {0}; /* (filled when 0 is returned) */
-		int r = eshm_peek_chunk(rn->h, &ck, max, b->nent ? 0 : o->timeout_ms);
+		int r;
+		if (b->nent) {
+			r = eshm_peek_chunk(rn->h, &ck, max, 0);
+		} else {
+			/* a wait: in slices with -v, to look at the peers */
+			int64_t dl = peers_deadline(o->timeout_ms);
+			do
+				r = eshm_peek_chunk(rn->h, &ck, max, peers_slice(rn->peers, dl));
+			while (peers_again(rn->peers, r, dl));
+		}
 		if (r == 0) {
 			if (!batch_add(b, &ck, o->out)) {
 				/* take it back, write what we have, then take it again */
@@ -600,7 +622,7 @@ pump(struct run *rn)
 			continue;
 		if (r == ESHM_EOF) {
 			if (o->verbose)
-				cli_warn("end of stream");
+				cli_log("end of stream");
 			if (o->follow)
 				continue;
 			finish(rn, EX_OK, 0);
@@ -632,16 +654,20 @@ main(int argc, char **argv)
 		cli_catch_children();
 		o.cfg.interrupt = &cli_wake;
 	}
+	if (o.verbose && !o.peek)
+		rn.peers = peers_new(cli_segment, &o.cfg);
 	rn.h = cli_open(cli_segment, &o.cfg, -1);
 	if (o.verbose)
-		cli_warn("%s segment, %s channel %s; writer %s",
-			 eshm_created(rn.h) ? "created" : "attached to",
-			 o.tap    ? "tapping"
-			 : o.peek ? "peeking at"
-				  : "reading",
-			 eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
-			 eshm_peer_state_name(eshm_peer_state(rn.h)));
+		cli_log("%s segment, %s channel %s; writer %s",
+			eshm_created(rn.h) ? "created" : "attached to",
+			o.tap    ? "tapping"
+			: o.peek ? "peeking at"
+				 : "reading",
+			eshm_role(rn.h) == ESHM_ROLE_MASTER ? "s2m" : "m2s",
+			eshm_peer_state_name(eshm_peer_state(rn.h)));
+	peers_start(rn.peers, rn.h);
 	rn.o = &o;
+	o.run.peers = rn.peers;
 	if (o.run.cmd) {
 		bool eos;
 		int st = runner_run(rn.h, &o.run, &eos);

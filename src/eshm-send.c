@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "peers.h"
 
 enum {
 	OPT_LINES = CLI_OPT_NEXT,
@@ -22,13 +23,21 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"null", no_argument, NULL, '0'},          {"lines", no_argument, NULL, OPT_LINES},
-	{"raw", no_argument, NULL, OPT_RAW},       CLI_SEGMENT_LONGOPTS,
-	{"wait", no_argument, NULL, OPT_WAIT},     {"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
-	{"timeout", required_argument, NULL, 't'}, {"progress", no_argument, NULL, 'p'},
-	{"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-	{"replay", no_argument, NULL, OPT_REPLAY}, {"speed", required_argument, NULL, OPT_SPEED},
-	{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+	{"null", no_argument, NULL, '0'},
+	{"lines", no_argument, NULL, OPT_LINES},
+	{"raw", no_argument, NULL, OPT_RAW},
+	CLI_SEGMENT_LONGOPTS,
+	{"wait", no_argument, NULL, OPT_WAIT},
+	{"wait-turn", no_argument, NULL, OPT_WAIT_TURN},
+	{"timeout", required_argument, NULL, 't'},
+	{"progress", no_argument, NULL, 'p'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"replay", no_argument, NULL, OPT_REPLAY},
+	{"speed", required_argument, NULL, OPT_SPEED},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
 };
 
 static void
@@ -80,7 +89,9 @@ usage(void)
 	       "                         --wait, the longest wait at the end)\n"
 	       "      --wait             at the end, wait until the reader took everything\n"
 	       "  -p, --progress         show bytes, messages and rate on stderr\n"
-	       "  -v, --verbose          say what happens on stderr\n"
+	       "  -v, --verbose          say what happens on stderr, and when readers\n"
+	       "                         come, go, die or stall, a line each\n"
+	       "  -q, --quiet            no warnings on stderr, only errors\n"
 	       "  -h, --help             show this help and exit\n"
 	       "  -V, --version          show the version and exit\n"
 	       "\n"
@@ -110,7 +121,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->timeout_ms = -1;
 	o->speed = 1;
 	bool speed_given = false;
-	while ((c = getopt_long(argc, argv, "0c:t:pvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "0c:t:pvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case '0':
 			o->delim = '\0';
@@ -156,12 +167,17 @@ parse(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'q':
+			cli_quiet = true;
+			break;
 		default:
 			if (!cli_segment_option(c, optarg, &o->cfg))
 				cli_other_option(c, usage);
 		}
 	}
 	cli_one_name(argc, argv, &o->cfg);
+	if (o->verbose && cli_quiet)
+		cli_usage_error("--verbose and --quiet: one or the other");
 	if (o->replay && o->framed)
 		cli_usage_error("--replay sends in the recording's framing: no --lines, --null "
 				"or --raw");
@@ -179,7 +195,9 @@ detach(eshm_t *h, unsigned how, int status, const char *said)
 	struct eshm_error err;
 	int r = eshm_detach(h, how, &err);
 	const char *why = cli_err_text(&err, r);
-	if (r && !(said && !strcmp(said, why)))
+	if (r == -EPERM)
+		cli_note("%s", why);
+	else if (r && !(said && !strcmp(said, why)))
 		cli_warn("%s", why);
 	return r && r != -EPERM && status == EX_OK ? EX_FAIL : status;
 }
@@ -227,23 +245,40 @@ struct send {
 	const struct opts *o;
 	struct cli_progress *pg;
 	struct input in;
-	size_t carry; /* bytes of an unfinished message, carried in the ring */
+	size_t carry;        /* bytes of an unfinished message, carried in the ring */
+	struct peers *peers; /* -v */
 };
 
 #define IDLE_CHECK_MS 500
 
+/* eshm_reserve waiting up to timeout_ms for room: with -v in slices, to
+ * look at the readers meanwhile (a reader that died is told while we wait
+ * for the room it will never make). */
+static int
+reserve(struct send *sd, size_t min, void **p, size_t *avail, int timeout_ms)
+{
+	int64_t dl = peers_deadline(timeout_ms);
+	int r;
+	do
+		r = eshm_reserve(sd->h, min, p, avail, peers_slice(sd->peers, dl));
+	while (peers_again(sd->peers, r, dl));
+	return r;
+}
+
 /*
  * Wait until standard input has something (or its end) to read, holding no
  * ring space meanwhile. Every IDLE_CHECK_MS, make sure the segment is still
- * ours: not taken over while we were stopped, not removed. 0 when there is
- * input, -1 on a signal; a failure ends the program.
+ * ours: not taken over while we were stopped, not removed; with -v, look
+ * at the readers when it is time. 0 when there is input, -1 on a signal; a
+ * failure ends the program.
  */
 static int
 wait_input(struct send *sd)
 {
 	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 	for (;;) {
-		int n = poll(&pfd, 1, IDLE_CHECK_MS);
+		int n = poll(&pfd, 1, peers_slice(sd->peers, peers_deadline(IDLE_CHECK_MS)));
+		peers_look(sd->peers);
 		if (n < 0 && errno == EINTR) {
 			if (cli_signal)
 				return -1;
@@ -382,7 +417,7 @@ finish_message(struct send *sd)
 		too_long(sd, len, true);
 	void *p;
 	size_t avail;
-	int r = eshm_reserve(sd->h, len < max ? len + 1 : len, &p, &avail, sd->o->timeout_ms);
+	int r = reserve(sd, len < max ? len + 1 : len, &p, &avail, sd->o->timeout_ms);
 	if (r == -EINTR && cli_signal)
 		return -1;
 	if (r)
@@ -449,7 +484,7 @@ pump(struct send *sd)
 			int e = read_ahead(sd);
 			if (e)
 				return e < 0 ? -1 : 0;
-			r = eshm_reserve(h, 1, &p, &avail, o->timeout_ms);
+			r = reserve(sd, 1, &p, &avail, o->timeout_ms);
 		}
 		if (r == -EINTR && cli_signal)
 			return -1;
@@ -476,6 +511,7 @@ pump(struct send *sd)
 		if (m < 0)
 			fail(h, (int)m, sd->pg);
 		cli_progress_add(sd->pg, (uint64_t)n, (uint64_t)m);
+		peers_look(sd->peers);
 		if (cli_signal)
 			return -1;
 	}
@@ -519,24 +555,44 @@ replay_start(FILE *in)
 	return f;
 }
 
-/* Wait until start + (t - t0) / speed; 0, or -1 on a signal. */
-static int
-replay_wait(const struct timespec *start, double t, double t0, double speed)
+/* t plus secs seconds */
+static struct timespec
+ts_add(struct timespec t, double secs)
 {
+	t.tv_sec += (time_t)secs;
+	t.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+/* Wait until start + (t - t0) / speed; 0, or -1 on a signal. With -v in
+ * slices, to look at the readers during a long pause. */
+static int
+replay_wait(struct send *sd, const struct timespec *start, double t, double t0)
+{
+	double speed = sd->o->speed;
 	if (speed <= 0 || t <= t0)
 		return 0;
-	double d = (t - t0) / speed;
-	struct timespec at = *start;
-	at.tv_sec += (time_t)d;
-	at.tv_nsec += (long)((d - (double)(time_t)d) * 1e9);
-	if (at.tv_nsec >= 1000000000) {
-		at.tv_sec++;
-		at.tv_nsec -= 1000000000;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
-		if (cli_signal)
+	struct timespec at = ts_add(*start, (t - t0) / speed);
+	for (;;) {
+		struct timespec until = at, now;
+		int ms = peers_slice(sd->peers, -1);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		now = ts_add(now, ms / 1000.0);
+		bool last = ms < 0 || now.tv_sec > at.tv_sec ||
+			    (now.tv_sec == at.tv_sec && now.tv_nsec >= at.tv_nsec);
+		if (!last)
+			until = now;
+		int e = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+		if (e == EINTR && cli_signal)
 			return -1;
-	return 0;
+		peers_look(sd->peers);
+		if (e == 0 && last)
+			return 0;
+	}
 }
 
 /*
@@ -595,14 +651,13 @@ replay(struct send *sd, FILE *in, int framing)
 		if (first)
 			t0 = t;
 		first = false;
-		if (replay_wait(&start, t, t0, sd->o->speed))
+		if (replay_wait(sd, &start, t, t0))
 			goto out;
 		int r;
 		if (delim >= 0) {
 			void *p;
 			size_t avail;
-			if ((r = eshm_reserve(sd->h, (size_t)len + 1, &p, &avail,
-					      sd->o->timeout_ms)))
+			if ((r = reserve(sd, (size_t)len + 1, &p, &avail, sd->o->timeout_ms)))
 				fail(sd->h, r, sd->pg);
 			memcpy(p, buf, (size_t)len);
 			((unsigned char *)p)[len] = (unsigned char)delim;
@@ -611,7 +666,11 @@ replay(struct send *sd, FILE *in, int framing)
 				fail(sd->h, (int)m, sd->pg);
 			cli_progress_add(sd->pg, len + 1, (uint64_t)m);
 		} else {
-			if ((r = eshm_write(sd->h, buf, (size_t)len, sd->o->timeout_ms)))
+			int64_t dl = peers_deadline(sd->o->timeout_ms);
+			do
+				r = eshm_write(sd->h, buf, (size_t)len, peers_slice(sd->peers, dl));
+			while (peers_again(sd->peers, r, dl));
+			if (r)
 				fail(sd->h, r, sd->pg);
 			cli_progress_add(sd->pg, len, 1);
 		}
@@ -646,27 +705,29 @@ main(int argc, char **argv)
 			o.cfg.framing == ESHM_FRAMING_LINE || o.cfg.framing == ESHM_FRAMING_NULL;
 		o.delim = delimited ? eshm_framing_delim(o.cfg.framing) : -1;
 	}
+	struct peers *peers = o.verbose ? peers_new(cli_segment, &o.cfg) : NULL;
 	h = cli_open(cli_segment, &o.cfg, o.timeout_ms);
 	if (o.verbose)
-		cli_warn("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
-			 eshm_created(h) ? "created" : "attached to",
-			 eshm_role(h) == ESHM_ROLE_MASTER ? "m2s" : "s2m", eshm_capacity(h),
-			 eshm_max_message(h));
+		cli_log("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
+			eshm_created(h) ? "created" : "attached to",
+			eshm_role(h) == ESHM_ROLE_MASTER ? "m2s" : "s2m", eshm_capacity(h),
+			eshm_max_message(h));
+	peers_start(peers, h);
 
 	cli_progress_init(&pg, o.progress);
-	struct send sd = {.h = h, .o = &o, .pg = &pg};
+	struct send sd = {.h = h, .o = &o, .pg = &pg, .peers = peers};
 	if (o.replay ? replay(&sd, stdin, o.cfg.framing) : pump(&sd)) {
 		/* Interrupted: the input did not end, so neither does the
 		 * stream. Whole messages read so far are committed; a reader
 		 * sees a lost writer after them. */
 		cli_progress_done(&pg);
 		if (sd.carry)
-			cli_warn("%zu bytes of an unfinished last %s were not sent", sd.carry,
+			cli_note("%zu bytes of an unfinished last %s were not sent", sd.carry,
 				 o.delim ? "line" : "record");
 		if (o.verbose)
-			cli_warn("sent %llu bytes in %llu messages before a signal; the stream "
-				 "is not ended",
-				 (unsigned long long)pg.bytes, (unsigned long long)pg.msgs);
+			cli_log("sent %llu bytes in %llu messages before a signal; the stream "
+				"is not ended",
+				(unsigned long long)pg.bytes, (unsigned long long)pg.msgs);
 		detach(h, ESHM_DETACH_LOST, EX_FAIL, NULL);
 		cli_reraise(cli_signal);
 	}
@@ -675,7 +736,17 @@ main(int argc, char **argv)
 		fail(h, r, &pg);
 	int status = EX_OK;
 	if (o.wait && !cli_signal) {
-		r = eshm_flush(h, o.timeout_ms);
+		if (peers && o.timeout_ms < 0) {
+			/* with -v in slices, to look at the readers while we
+			 * wait for them; only when the wait is for good, as
+			 * the message of one that timed out names the timeout
+			 * it was given */
+			do
+				r = eshm_flush(h, peers_slice(peers, -1));
+			while (peers_again(peers, r, -1));
+		} else {
+			r = eshm_flush(h, o.timeout_ms);
+		}
 		if (r && !(r == -EINTR && cli_signal)) {
 			/* the stream is complete; only the wait failed */
 			cli_warn("%s", eshm_errmsg(h));
@@ -684,10 +755,11 @@ main(int argc, char **argv)
 	}
 	cli_progress_done(&pg);
 	if (o.verbose)
-		cli_warn("sent %llu bytes in %llu messages", (unsigned long long)pg.bytes,
-			 (unsigned long long)pg.msgs);
+		cli_log("sent %llu bytes in %llu messages", (unsigned long long)pg.bytes,
+			(unsigned long long)pg.msgs);
 	status = detach(h, 0, status, NULL);
 	free(sd.in.buf);
+	peers_free(peers);
 	cli_reraise(cli_signal);
 	return status;
 }

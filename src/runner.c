@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -149,8 +150,8 @@ ended(struct runner *r, pid_t pid, int st)
 			snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
 		if (j->tries < r->o->attempts && !cli_signal) {
 			if (r->o->verbose)
-				cli_warn("job failed (%s), attempt %u of %u: trying again", why,
-					 j->tries, r->o->attempts);
+				cli_log("job failed (%s), attempt %u of %u: trying again", why,
+					j->tries, r->o->attempts);
 			r->retried++;
 			start(r, j);
 			return;
@@ -179,7 +180,18 @@ reap(struct runner *r, bool block)
 {
 	int st;
 	pid_t pid;
-	if (block && r->running) {
+	if (block && r->running && r->o->peers) {
+		/* with -v, in slices (SIGCHLD ends one early), to look at
+		 * the peers while a long job runs */
+		while ((pid = waitpid(-1, &st, WNOHANG)) == 0 && !cli_signal) {
+			int ms = peers_slice(r->o->peers, -1);
+			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+			nanosleep(&ts, NULL);
+			peers_look(r->o->peers);
+		}
+		if (pid > 0)
+			ended(r, pid, st);
+	} else if (block && r->running) {
 		pid = waitpid(-1, &st, 0);
 		if (pid > 0)
 			ended(r, pid, st);
@@ -303,7 +315,14 @@ runner_run(eshm_t *h, const struct runner_opts *o, bool *eos)
 			to = left > 0 ? (int)left : 0;
 		}
 		struct eshm_chunk ck = {0};
-		int rc = cli_wake ? -EINTR : eshm_peek_chunk(h, &ck, 1, to);
+		int rc = -EINTR;
+		if (!cli_wake) {
+			/* in slices with -v, to look at the peers */
+			int64_t dl = peers_deadline(to);
+			do
+				rc = eshm_peek_chunk(h, &ck, 1, peers_slice(o->peers, dl));
+			while (peers_again(o->peers, rc, dl));
+		}
 		if (rc == 0) {
 			take(&r, &ck);
 			idle_since = cli_now_ms();
@@ -318,7 +337,7 @@ runner_run(eshm_t *h, const struct runner_opts *o, bool *eos)
 		}
 		if (rc == ESHM_EOF) {
 			if (o->verbose)
-				cli_warn("end of stream");
+				cli_log("end of stream");
 			if (o->follow)
 				continue;
 			at_end = true;
@@ -342,13 +361,18 @@ runner_run(eshm_t *h, const struct runner_opts *o, bool *eos)
 		status = EX_FAIL;
 	}
 	cli_progress_done(&r.pg);
-	if (o->verbose || r.failed)
-		cli_warn("%llu message%s: %llu done, %llu moved to %s after %u attempt%s; "
-			 "%llu %s",
-			 (unsigned long long)(r.done + r.failed), r.done + r.failed == 1 ? "" : "s",
-			 (unsigned long long)r.done, (unsigned long long)r.failed, r.failed_name,
-			 o->attempts, o->attempts == 1 ? "" : "s", (unsigned long long)r.retried,
-			 r.retried == 1 ? "retry" : "retries");
+	/* with failures, the account of them; else a -v line */
+	char sum[512];
+	snprintf(sum, sizeof sum,
+		 "%llu message%s: %llu done, %llu moved to %s after %u attempt%s; %llu %s",
+		 (unsigned long long)(r.done + r.failed), r.done + r.failed == 1 ? "" : "s",
+		 (unsigned long long)r.done, (unsigned long long)r.failed, r.failed_name,
+		 o->attempts, o->attempts == 1 ? "" : "s", (unsigned long long)r.retried,
+		 r.retried == 1 ? "retry" : "retries");
+	if (r.failed)
+		cli_warn("%s", sum);
+	else if (o->verbose)
+		cli_log("%s", sum);
 	for (unsigned i = 0; i < r.n; i++)
 		close(at(&r, i)->fd);
 	free(r.win);

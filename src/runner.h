@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "peers.h"
 
 struct runner_opts {
 	const char *cmd;   /* run as sh -c CMD, the message on its stdin */
@@ -15,6 +16,7 @@ struct runner_opts {
 	int timeout_ms;    /* give up after this long with no message and no job */
 	unsigned mode;     /* of NAME.failed when it is created */
 	bool follow, progress, verbose;
+	struct peers *peers; /* -v: told of the channel's other holders */
 };
 
 /* Run jobs for the messages h reads (h's config must set interrupt to
