@@ -18,5 +18,6 @@ complete -c eshm-clean -l force -d 'remove the named segments whatever they hold
 complete -c eshm-clean -l group -x -d 'remove this consumer group from the named segments'
 complete -c eshm-clean -s n -l dry-run -d 'say what would be removed, remove nothing'
 complete -c eshm-clean -s v -l verbose -d 'also say what is kept, and why'
+complete -c eshm-clean -s q -l quiet -d 'no warnings, errors only'
 complete -c eshm-clean -s h -l help -d 'show the help and exit'
 complete -c eshm-clean -s V -l version -d 'show the version and exit'

@@ -11,7 +11,7 @@ function __eshm_recv_names
     if argparse -i lines 0/null raw timestamps n/count= t/timeout= f/follow \
             u/unbuffered group= tap peek exec= j/jobs= attempts= c/capacity= \
             mode= shm-group= keep no-create retries= role= exclusive takeover \
-            heartbeat= stale= p/progress v/verbose h/help V/version \
+            heartbeat= stale= p/progress v/verbose q/quiet h/help V/version \
             -- $words[2..-1] 2>/dev/null
         # an unknown option is no NAME either (and a NAME never starts with -)
         string match -qv -- '-*' $argv
@@ -57,5 +57,6 @@ complete -c eshm-recv -l stale -x -a '100ms 1s 5s 1m' -d 'heartbeat age reported
 
 complete -c eshm-recv -s p -l progress -d 'show bytes, messages and rate on stderr'
 complete -c eshm-recv -s v -l verbose -d 'say what happens on stderr'
+complete -c eshm-recv -s q -l quiet -d 'no warnings, errors only'
 complete -c eshm-recv -s h -l help -d 'show the help and exit'
 complete -c eshm-recv -s V -l version -d 'show the version and exit'

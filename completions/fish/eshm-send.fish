@@ -10,7 +10,7 @@ function __eshm_send_names
     set -l words (commandline -opc)
     if argparse -i lines 0/null raw wait-turn replay speed= c/capacity= mode= \
             shm-group= keep no-create retries= role= exclusive takeover \
-            heartbeat= stale= t/timeout= wait p/progress v/verbose h/help \
+            heartbeat= stale= t/timeout= wait p/progress v/verbose q/quiet h/help \
             V/version -- $words[2..-1] 2>/dev/null
         # an unknown option is no NAME either (and a NAME never starts with -)
         string match -qv -- '-*' $argv
@@ -47,5 +47,6 @@ complete -c eshm-send -s t -l timeout -x -a '100ms 1s 5s 1m' -d 'give up when th
 complete -c eshm-send -l wait -d 'at the end, wait until the reader took everything'
 complete -c eshm-send -s p -l progress -d 'show bytes, messages and rate on stderr'
 complete -c eshm-send -s v -l verbose -d 'say what happens on stderr'
+complete -c eshm-send -s q -l quiet -d 'no warnings, errors only'
 complete -c eshm-send -s h -l help -d 'show the help and exit'
 complete -c eshm-send -s V -l version -d 'show the version and exit'
