@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
-# Python's zero-copy calls (ESHM.reserve, ESHM.peek).
+# Python's zero-copy calls (ESHM.reserve, ESHM.peek) and numpy arrays through them.
 
 load helpers
 
 PEER="${ESHM_BUILD:-$BATS_TEST_DIRNAME/../build}/tests/interop-peer"
+EXAMPLES="$BATS_TEST_DIRNAME/../python/examples"
 
 # py CODE...: run Python with eshm importable from the source tree
 py() {
@@ -11,6 +12,10 @@ py() {
 class Boom(Exception):
     pass
 $1" "${@:2}"
+}
+
+need_numpy() {
+    python3 -c 'import numpy' 2>/dev/null || skip "numpy not installed"
 }
 
 @test "reserve writes messages in place that a C++ reader gets byte for byte" {
@@ -285,4 +290,84 @@ r.close()' "$SEG"
     [ "${lines[2]}" = "a message of 4081 bytes exceeds the 4080 bytes a 4096-byte channel can carry" ]
     [ "${lines[3]}" = "end of stream" ]
     seg_gone
+}
+
+@test "numpy arrays of many dtypes and shapes cross exactly through numpy_arrays.py's functions" {
+    need_numpy
+    run -0 py '
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+import numpy_arrays as na
+name = sys.argv[1]
+w = eshm.ESHM(name, role="master", ends="write", capacity=1 << 22)
+r = eshm.ESHM(name, role="slave", ends="read")
+arrays = na.samples() + [
+    np.arange(6, dtype=np.uint64).reshape(1, 2, 3, 1),
+    np.full((1000, 100), np.nan),
+    np.array([], dtype=">c16"),
+    np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+    np.arange(1 << 18, dtype=np.float64).reshape(512, 512),   # 2 MiB
+]
+for a in arrays:
+    na.send(w, a, timeout=5)
+    b = na.receive(r, timeout=5)
+    assert (b.dtype.str, b.shape) == (a.dtype.str, a.shape), (a.dtype, b.dtype, a.shape, b.shape)
+    assert b.tobytes() == a.tobytes(), a.dtype
+    assert b.flags.writeable and b.flags.owndata
+# in place: read-only, over the message, inside the block
+na.send(w, arrays[0])
+with r.peek(timeout=5) as view:
+    a = na.array_in(view)
+    assert not a.flags.writeable and np.array_equal(a, arrays[0])
+    del a
+# an array kept past the block: BufferError, and the message stays
+na.send(w, arrays[1])
+try:
+    with r.peek(timeout=5) as view:
+        kept = na.array_in(view)
+    raise SystemExit("released with an array alive")
+except BufferError:
+    pass
+del kept
+assert np.array_equal(na.receive(r, timeout=0), arrays[1])
+# an array over a reservation kept past the block: nothing committed
+try:
+    with w.reserve(16) as buf:
+        f = np.frombuffer(buf, np.float64)
+        f[:] = 1
+    raise SystemExit("committed with an array alive")
+except BufferError:
+    pass
+del f
+try:
+    na.send(w, np.array([object()]))
+except ValueError as e:
+    print(e)
+assert r.read(timeout=0) is None
+w.close()
+assert list(r) == []
+r.close()
+print(len(arrays), "arrays")' "$SEG" "$EXAMPLES"
+    [ "${lines[0]}" = "numpy_arrays: only plain dtypes travel as a string, not object" ]
+    [ "${lines[1]}" = "17 arrays" ]
+    seg_gone
+}
+
+@test "numpy_arrays.py sends its arrays from one process to another" {
+    need_numpy
+    bg_sh "exec python3 $EXAMPLES/numpy_arrays.py recv $SEG >$TMP/got"
+    reader=$BG_PID
+    run -0 python3 "$EXAMPLES/numpy_arrays.py" send "$SEG"
+    [ "${#lines[@]}" -eq 12 ]
+    [ "${lines[0]}" = "<f8 (3, 4) crc32=f89907f0" ]
+    printf '%s\n' "${lines[@]}" >"$TMP/sent"
+    wait_exit "$reader"
+    [ "$EXIT_STATUS" -eq 0 ]
+    diff "$TMP/sent" "$TMP/got"
+    seg_gone
+    run -0 python3 "$EXAMPLES/numpy_arrays.py" demo "$SEG-demo"
+    [ "${lines[-1]}" = "12 arrays sent and received exactly" ]
+    seg_gone "$SEG-demo"
+    run -2 python3 "$EXAMPLES/numpy_arrays.py" send
+    [ "${lines[0]}" = "usage:" ]
 }
