@@ -371,3 +371,14 @@ print(len(arrays), "arrays")' "$SEG" "$EXAMPLES"
     run -2 python3 "$EXAMPLES/numpy_arrays.py" send
     [ "${lines[0]}" = "usage:" ]
 }
+
+@test "performance_test.py zerocopy measures arrays in place against write and read" {
+    need_numpy
+    run -0 python3 "$EXAMPLES/performance_test.py" zerocopy --count 20 --runs 1 --size 65536 \
+        --capacity 1048576
+    [ "${lines[0]}" = "20 float64 arrays of 65536 bytes, Python -> Python, 1048576-byte channel; median of 1 runs, interleaved" ]
+    [[ "$output" == *"in place: reserve + copyto / peek "* ]]
+    [[ "$output" == *"write(head + a.tobytes()) / read() "*" 1.00x "* ]]
+    run -1 python3 "$EXAMPLES/performance_test.py" zerocopy --size 7
+    [ "$output" = "performance_test.py: --size must be a positive multiple of 8 (float64)" ]
+}
