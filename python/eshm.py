@@ -25,6 +25,7 @@ import array
 import ctypes
 import ctypes.util
 import grp
+import operator
 import os
 import pwd
 import time
@@ -465,7 +466,7 @@ class _Reservation:
     __slots__ = ("_ch", "_size", "_timeout", "_held")
 
     def __init__(self, ch, size, timeout):
-        size = size.__index__()
+        size = operator.index(size)  # TypeError for a float, as slicing says
         if size < 0:
             raise ValueError("eshm: a reservation of %d bytes" % size)
         _ms(timeout)  # checked now, not at the first wait
@@ -854,13 +855,14 @@ class ESHM:
         given back at once, and readers get the next message as if this
         one had never been.
 
-        Errors: entering raises ESHMError with code ETIMEDOUT if the channel
-        stays full, EMSGSIZE if size exceeds max_message, or another code;
-        ValueError on a closed handle (or a negative size); RuntimeError if
-        a reservation of this handle is open already: they do not nest, and
-        meanwhile write(), write_many() and eos() raise RuntimeError too.
-        Leaving normally raises ESHMError if the commit fails, BufferError
-        as below.
+        Errors: reserve() raises ValueError for a negative size or timeout,
+        TypeError for a size that is no integer. Entering raises ESHMError
+        with code ETIMEDOUT if the channel stays full, EMSGSIZE if size
+        exceeds max_message, or another code; ValueError on a closed
+        handle; RuntimeError if a reservation of this handle is open
+        already: they do not nest, and meanwhile write(), write_many() and
+        eos() raise RuntimeError too. Leaving normally raises ESHMError if
+        the commit fails, BufferError as below.
 
         Lifetime: buf is the library's memory, lent for the block. Leaving
         the block releases it: any later use raises ValueError. Nothing made
@@ -891,12 +893,13 @@ class ESHM:
         or iteration of this handle gets it again, so a failing handler
         loses nothing and may see a message twice.
 
-        Errors: entering raises EndOfStream when the writer has finished and
-        everything was read, ESHMError for other failures, ValueError on a
-        closed handle, RuntimeError if a peek of this handle is open already:
-        they do not nest, and meanwhile read(), readinto(), read_many() and
-        iteration raise RuntimeError too. Leaving normally raises ESHMError
-        if the release fails, BufferError as below.
+        Errors: peek() raises ValueError for a negative timeout. Entering
+        raises EndOfStream when the writer has finished and everything was
+        read, ESHMError for other failures, ValueError on a closed handle,
+        RuntimeError if a peek of this handle is open already: they do not
+        nest, and meanwhile read(), readinto(), read_many() and iteration
+        raise RuntimeError too. Leaving normally raises ESHMError if the
+        release fails, BufferError as below.
 
         Lifetime: view is the library's memory, lent for the block. Leaving
         the block releases it: any later use raises ValueError. Nothing made
