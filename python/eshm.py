@@ -6,21 +6,31 @@
         reply = ch.read(timeout=1.0)      # bytes, or None after 1 s
 
 Messages are bytes (any length up to the channel's limit, zero included,
-NUL bytes included) and arrive whole, in order, exactly once. A segment
-is shared with the command-line tools and with C and C++ programs: see
-eshm(7) and libeshm(3). The library is found next to this module's source
-tree (build/libeshm.so), next to the module, where it was installed, or
-wherever ESHM_LIBRARY says.
+NUL bytes included) and arrive whole, in order, exactly once. Large ones
+go without a copy through memoryviews of the shared memory, valid inside
+a `with` block only (ESHM.reserve and ESHM.peek; examples/numpy_arrays.py):
+
+    with ch.reserve(len(data)) as buf:    # committed when the block ends
+        buf[:] = data
+    with ch.peek() as view:               # released when the block ends
+        handle(view)
+
+A segment is shared with the command-line tools and with C and C++
+programs: see eshm(7) and libeshm(3). The library is found next to this
+module's source tree (build/libeshm.so), next to the module, where it was
+installed, or wherever ESHM_LIBRARY says.
 """
 
 import array
 import ctypes
 import ctypes.util
 import grp
+import operator
 import os
 import pwd
 import time
 import warnings
+import weakref
 
 __all__ = [
     "ESHM", "ESHMError", "EndOfStream", "inspect", "unlink", "segments",
@@ -192,6 +202,16 @@ _write_batch = _proto(_lib, "eshm_write_batch", _ssz, _vp, _vp, _u32p, _sz, _int
 _write_batch_nb = _proto(_plib, "eshm_write_batch", _ssz, _vp, _vp, _u32p, _sz, _int)
 _read_batch = _proto(_lib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _int)
 _read_batch_nb = _proto(_plib, "eshm_read_batch", _ssz, _vp, _vp, _sz, _u32p, _sz, _int)
+# zero-copy: reserve() and peek()
+_vpp, _szp = _c.POINTER(_vp), _c.POINTER(_sz)
+_reserve = _proto(_lib, "eshm_reserve", _int, _vp, _sz, _vpp, _szp, _int)
+_reserve_nb = _proto(_plib, "eshm_reserve", _int, _vp, _sz, _vpp, _szp, _int)
+_commit = _proto(_lib, "eshm_commit", _int, _vp, _sz)  # may wait (another writer's room)
+_commit_lines = _proto(_plib, "eshm_commit_lines", _ssz, _vp, _sz, _int, _szp)
+_peek = _proto(_lib, "eshm_peek", _int, _vp, _vpp, _szp, _int)
+_peek_nb = _proto(_plib, "eshm_peek", _int, _vp, _vpp, _szp, _int)
+_release = _proto(_plib, "eshm_release", _int, _vp)
+_rewind = _proto(_plib, "eshm_rewind", None, _vp)
 
 # The error codes of eshm.h, the values of ESHMError.code: ESHM_EOF is
 # EOF_, the others lose their ESHM_ prefix (ESHM_ETIMEDOUT is ETIMEDOUT).
@@ -399,6 +419,153 @@ def _info_dict(info):
     return d
 
 
+# ------------------------------------------------------------ zero-copy
+#
+# reserve() and peek() lend a memoryview of memory that belongs to the
+# library: the ring, mapped until close, and reused as soon as the message
+# is committed and released. Python cannot take a memoryview back from who
+# holds it, so the view is made over a ctypes array that nothing else
+# references: once the view is released, a weak reference to the array
+# tells whether anything made from the view (a slice, a numpy array, its
+# .obj) can still reach the memory, and then the block refuses to commit or
+# release (BufferError) rather than let that object see the memory reused.
+
+
+def _ring_view(ptr, n, ctype, readonly):
+    """A memoryview (format "B") of the n bytes at address ptr, over a
+    ctypes array (of type ctype, at least n bytes: one type per handle, as
+    ctypes keeps every array type it makes) that only the view references;
+    and a weak reference to that array."""
+    base = ctype.from_address(ptr or 0)
+    with memoryview(base) as whole, whole.cast("B") as raw:
+        view = raw[:n].toreadonly() if readonly else raw[:n]
+    return view, weakref.ref(base)
+
+
+def _revoke(view, ref):
+    """Release view; whether the memory under it is still reachable (by a
+    slice of it, an export such as a numpy array over it, or its .obj)."""
+    try:
+        view.release()
+    except BufferError:
+        return True
+    return ref() is not None
+
+
+def _kept(exc, what):
+    """After a block that raised exc, with the view's memory still reachable:
+    say so on the exception, which goes on (the frame's locals, an array
+    over the view among them, often live until it is handled)."""
+    if hasattr(exc, "add_note"):  # Python 3.11
+        exc.add_note("eshm: " + what)
+
+
+class _Reservation:
+    """What ESHM.reserve() returns: enter it with `with`, see there."""
+
+    __slots__ = ("_ch", "_size", "_timeout", "_held")
+
+    def __init__(self, ch, size, timeout):
+        size = operator.index(size)  # TypeError for a float, as slicing says
+        if size < 0:
+            raise ValueError("eshm: a reservation of %d bytes" % size)
+        _ms(timeout)  # checked now, not at the first wait
+        self._ch, self._size, self._timeout, self._held = ch, size, timeout, None
+
+    def __enter__(self):
+        ch, n = self._ch, self._size
+        h = ch._writing()  # reservations do not nest
+        ptr, avail = ch._zc_ptr, ch._zc_len
+        pp, ap = _c.byref(ptr), _c.byref(avail)
+        r = _reserve_nb(h, n, pp, ap, 0)
+        if r == ETIMEDOUT and self._timeout != 0:
+            r = _sliced(lambda ms: _reserve(h, n, pp, ap, ms), self._timeout)
+        if r:
+            ch._fail(r)
+        self._held = ch._resv = _ring_view(ptr.value, n, ch._ring_type(n), False)
+        return self._held[0]
+
+    def __exit__(self, exc_type, exc, tb):
+        ch, held, self._held = self._ch, self._held, None
+        if held is None or ch._resv is not held:
+            # the handle was closed in the block, which revoked the view
+            if exc_type is None:
+                ch._handle()
+            return False
+        ch._resv = None
+        kept = _revoke(*held)
+        h = ch._h
+        if exc_type is None and not kept:
+            r = _commit(h, self._size)
+            if r:
+                ch._fail(r)
+            return False
+        # Nothing to commit. libeshm has no call that only gives a
+        # reservation back; the next reserve or write would, but until
+        # then a reservation in the ring holds back what other writers
+        # commit after it. A commit_lines of 0 bytes publishes nothing,
+        # carries nothing and gives the room back now.
+        _commit_lines(h, 0, 10, _c.byref(ch._zc_len))
+        what = ("nothing committed: something made from the %d-byte reservation's "
+                "memoryview (a slice, a numpy array...) outlived its with block"
+                % self._size)
+        if exc_type is None:
+            raise BufferError("eshm: " + what)
+        if kept:
+            _kept(exc, what)
+        return False
+
+
+class _Peek:
+    """What ESHM.peek() returns: enter it with `with`, see there."""
+
+    __slots__ = ("_ch", "_timeout", "_held")
+
+    def __init__(self, ch, timeout):
+        _ms(timeout)
+        self._ch, self._timeout, self._held = ch, timeout, None
+
+    def __enter__(self):
+        ch = self._ch
+        h = ch._reading()  # peeks do not nest
+        ptr, ln = ch._zc_ptr, ch._zc_len
+        pp, lp = _c.byref(ptr), _c.byref(ln)
+        r = _peek_nb(h, pp, lp, 0)
+        if r == ETIMEDOUT and self._timeout != 0:
+            r = _sliced(lambda ms: _peek(h, pp, lp, ms), self._timeout)
+        if r == ETIMEDOUT:
+            return None
+        if r:
+            ch._fail(r)
+        n = ln.value
+        self._held = ch._peeked = _ring_view(ptr.value, n, ch._ring_type(n), True)
+        return self._held[0]
+
+    def __exit__(self, exc_type, exc, tb):
+        ch, held, self._held = self._ch, self._held, None
+        if held is None or ch._peeked is not held:
+            # timed out (the view was None), or the handle was closed in the block
+            if exc_type is None and held is not None:
+                ch._handle()
+            return False
+        ch._peeked = None
+        kept = _revoke(*held)
+        h = ch._h
+        if exc_type is None and not kept:
+            r = _release(h)
+            if r:
+                ch._fail(r)
+            return False
+        _rewind(h)  # the next read or peek starts at this message again
+        what = ("message not released: something made from its memoryview (a slice, a "
+                "numpy array...) outlived the with block")
+        if exc_type is None:
+            raise BufferError("eshm: " + what)
+        if kept:
+            _kept(exc, what)
+        return False
+
+
 class ESHM:
     """One process's side of segment `name`.
 
@@ -464,6 +631,7 @@ class ESHM:
                  shm_group=None, exclusive=False, group=None, tap=False, peek=False,
                  batch=None):
         self._h = None
+        self._resv = self._peeked = None  # the views reserve() and peek() lent
         cfg = _Config()
         _config_init(_c.byref(cfg))
         try:
@@ -526,11 +694,30 @@ class ESHM:
         self._buf = _c.create_string_buffer(max(self.max_message, 1))
         self._view = memoryview(self._buf)
         self._lens = (_c.c_uint32 * 1024)()
+        self._zc_ptr, self._zc_len = _vp(), _sz()
+        self._ring_t = _c.c_ubyte * max(self.max_message, 1)
 
     def _handle(self):
         if self._h is None:
             raise ValueError("eshm: operation on a closed channel")
         return self._h
+
+    def _writing(self):
+        """The handle, for a call that would end an open reservation."""
+        if self._resv is not None:
+            raise RuntimeError("eshm: a reservation of this handle is open: leave its "
+                               "with block first")
+        return self._handle()
+
+    def _reading(self):
+        """The handle, for a call that would release an open peek's message."""
+        if self._peeked is not None:
+            raise RuntimeError("eshm: a peek of this handle is open: leave its with "
+                               "block first")
+        return self._handle()
+
+    def _ring_type(self, n):
+        return self._ring_t if n <= self._ring_t._length_ else _c.c_ubyte * n
 
     def _fail(self, r):
         if r == EOF_:
@@ -543,7 +730,7 @@ class ESHM:
         """Send one message (bytes-like). Waits while the channel is full,
         up to timeout seconds (None: as long as it takes); raises
         ESHMError (code ETIMEDOUT) if it stays full."""
-        h = self._handle()
+        h = self._writing()
         if not isinstance(data, bytes):
             data = bytes(data)
         n = len(data)
@@ -556,7 +743,7 @@ class ESHM:
     def write_many(self, messages, timeout=None):
         """Send several messages with one library call per batch: much
         cheaper per message than write() from Python."""
-        h = self._handle()
+        h = self._writing()
         msgs = [m if isinstance(m, bytes) else bytes(m) for m in messages]
         while msgs:
             data = b"".join(msgs)
@@ -571,7 +758,7 @@ class ESHM:
 
     def eos(self):
         """Mark the end of the stream now (close does it too)."""
-        r = _eos(self._handle())
+        r = _eos(self._writing())
         if r:
             self._fail(r)
 
@@ -588,7 +775,7 @@ class ESHM:
         """The next message as bytes, or None if none came within timeout
         seconds (None: wait as long as it takes; 0: just look). Raises
         EndOfStream when the writer has finished and all was read."""
-        h = self._handle()
+        h = self._reading()
         buf, cap = self._buf, len(self._buf)
         n = _read_nb(h, buf, cap, 0)
         if n == ETIMEDOUT and timeout != 0:
@@ -603,7 +790,7 @@ class ESHM:
         """Read the next message straight into a writable buffer (bytearray,
         memoryview...); its length, or None on timeout. ESHMError (ETRUNC)
         if the buffer is too small, the message staying in place."""
-        h = self._handle()
+        h = self._reading()
         cbuf = (_c.c_char * len(buffer)).from_buffer(buffer)
         cap = len(buffer)
         n = _read_nb(h, cbuf, cap, 0)
@@ -619,7 +806,7 @@ class ESHM:
         """Up to max messages with one library call: waits (timeout) for
         the first, then takes what is already there. A list, empty on
         timeout; EndOfStream as read()."""
-        h = self._handle()
+        h = self._reading()
         if max > len(self._lens):
             self._lens = (_c.c_uint32 * max)()
         buf, cap, lens = self._buf, len(self._buf), self._lens
@@ -645,6 +832,84 @@ class ESHM:
             except EndOfStream:
                 return
             yield from batch
+
+    # ---------------------------------------------------------- zero-copy
+
+    def reserve(self, size, timeout=None):
+        """Write one message of `size` bytes in place, with no copy:
+
+            with ch.reserve(len(data)) as buf:
+                buf[:] = data    # or np.frombuffer(buf, dtype)[:] = array
+
+        Entering the block waits for room for `size` bytes in the channel
+        (eshm_reserve), up to timeout seconds (None: as long as it takes;
+        0: not at all), and gives buf, a writable memoryview (format "B")
+        of exactly `size` bytes: the message itself in the shared memory
+        when this handle is the channel's only writer (with others, a
+        buffer of the handle that the commit copies in, so that no claim
+        holds them back while Python fills it; the commit then waits if
+        another writer took the room meanwhile). Leaving the block normally
+        commits the `size` bytes as one message (eshm_commit): fill all of
+        them, as bytes left unwritten hold whatever was there before (old
+        messages). Leaving it by an exception commits nothing: the room is
+        given back at once, and readers get the next message as if this
+        one had never been.
+
+        Errors: reserve() raises ValueError for a negative size or timeout,
+        TypeError for a size that is no integer. Entering raises ESHMError
+        with code ETIMEDOUT if the channel stays full, EMSGSIZE if size
+        exceeds max_message, or another code; ValueError on a closed
+        handle; RuntimeError if a reservation of this handle is open
+        already: they do not nest, and meanwhile write(), write_many() and
+        eos() raise RuntimeError too. Leaving normally raises ESHMError if
+        the commit fails, BufferError as below.
+
+        Lifetime: buf is the library's memory, lent for the block. Leaving
+        the block releases it: any later use raises ValueError. Nothing made
+        from it may outlive the block (a slice, a numpy array over it,
+        buf.obj): the memory becomes the reader's, then the next message's.
+        Leaving normally with such an object alive commits nothing and
+        raises BufferError; leaving by an exception, that exception goes on,
+        with a note saying so. So copy into it without keeping a name for
+        the array (`np.frombuffer(buf, dtype)[:] = a`, or np.copyto), or
+        `del` the name before the block ends. A reservation not entered
+        with `with` reserves nothing."""
+        return _Reservation(self, size, timeout)
+
+    def peek(self, timeout=None):
+        """Read the next message in place, with no copy:
+
+            with ch.peek(timeout=1.0) as view:
+                if view is not None:
+                    total = sum(view)    # or np.frombuffer(view, dtype).sum()
+
+        Entering the block waits for the next message up to timeout seconds
+        (None: as long as it takes; 0: just look) and gives view, a
+        read-only memoryview (format "B") of exactly that message in the
+        shared memory (eshm_peek), or None if none came in time, as read()
+        returns. Leaving the block normally takes the message (eshm_release):
+        its memory goes back to the writers. Leaving it by an exception
+        leaves the message in place (eshm_rewind): the next read(), peek()
+        or iteration of this handle gets it again, so a failing handler
+        loses nothing and may see a message twice.
+
+        Errors: peek() raises ValueError for a negative timeout. Entering
+        raises EndOfStream when the writer has finished and everything was
+        read, ESHMError for other failures, ValueError on a closed handle,
+        RuntimeError if a peek of this handle is open already: they do not
+        nest, and meanwhile read(), readinto(), read_many() and iteration
+        raise RuntimeError too. Leaving normally raises ESHMError if the
+        release fails, BufferError as below.
+
+        Lifetime: view is the library's memory, lent for the block. Leaving
+        the block releases it: any later use raises ValueError. Nothing made
+        from it may outlive the block (a slice, a numpy array over it,
+        view.obj), as writers reuse the memory once the message is taken:
+        copy what must stay (bytes(view), np.frombuffer(view, dtype).copy()).
+        Leaving normally with such an object alive does not take the
+        message (it stays for the next read) and raises BufferError; leaving
+        by an exception, that exception goes on, with a note saying so."""
+        return _Peek(self, timeout)
 
     # ---------------------------------------------------------- the rest
 
@@ -686,9 +951,18 @@ class ESHM:
         return _info_dict(info)
 
     def _detach(self, flags):
-        h, self._h = self._h, None
-        if h is None:
+        if self._h is None:
             return
+        # a view lent by reserve() or peek() must not outlive the mapping
+        for name in ("_resv", "_peeked"):
+            held = getattr(self, name)
+            setattr(self, name, None)
+            if held is not None and _revoke(*held):
+                setattr(self, name, held)
+                raise BufferError("eshm: not closed: something made from the memoryview of "
+                                  "an open %s (a slice, a numpy array...) is still alive"
+                                  % ("reservation" if name == "_resv" else "peek"))
+        h, self._h = self._h, None
         err = _Error()
         r = _detach(h, flags, _c.byref(err))
         if r == _EPERM:

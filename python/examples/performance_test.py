@@ -4,6 +4,7 @@
     python3 performance_test.py master NAME [COUNT] [--size N] [--batch]
     python3 performance_test.py slave NAME [COUNT] [--batch]
     python3 performance_test.py compare [--count N] [--runs R] [--size N]
+    python3 performance_test.py zerocopy [--count N] [--runs R] [--size N] [--capacity N]
 
 master sends COUNT messages of N bytes (default 100000 of 64) and marks the
 end; slave receives until the end (or COUNT) and reports the rate. Either
@@ -14,6 +15,12 @@ one library call per batch instead of per message.
 compare measures, in one run, interleaved, the median of R runs each:
 Python to Python, Python to C (eshm-recv), C (eshm-send) to Python, over
 eshm per message and batched, and over os.pipe and multiprocessing.Pipe.
+
+zerocopy measures numpy arrays of N bytes (default 1 MiB, float64) from
+one Python process to another, interleaved, the median of R runs each: in
+place (ESHM.reserve and ESHM.peek, as examples/numpy_arrays.py sends them)
+against write(bytes) and read(), in MB/s and as a ratio. The channel holds
+--capacity bytes (default 8 MiB). Needs numpy.
 """
 import argparse
 import multiprocessing
@@ -211,6 +218,113 @@ def compare(count, runs, size):
         print("%-36s %12s %9.2fx" % (label, "{:,.0f}".format(rate), rate / base))
 
 
+# ------------------------------------------------------------ zerocopy
+#
+# One writer and one reader process per run. The writer times from the
+# reader's arrival to flush() returning, when the reader has taken every
+# array: the transfer alone, not the processes' start. Each side does what
+# a program moving arrays does: the writer has an array, the reader ends
+# up with an array (and checks its last element).
+
+ZC_ROWS = [
+    # label, how the writer sends, how the reader receives
+    ("in place: reserve + copyto / peek", "reserve", "peek"),
+    ("in place, the reader copies it out", "reserve", "peek-copy"),
+    ("write(head + a.tobytes()) / read()", "tobytes", "read"),
+    ("write(b''.join((head, a.data))) / read()", "join", "read"),
+]
+# the plain way, and the one that makes the message with one copy fewer
+ZC_PLAIN, ZC_JOIN = ZC_ROWS[2][0], ZC_ROWS[3][0]
+
+
+def _zc_write(name, count, size, capacity, how, elapsed):
+    import numpy as np
+    import numpy_arrays as na
+    a = np.arange(size // 8, dtype=np.float64)
+    head = na.header(a.dtype, a.shape)
+    with ESHM(name, role="master", ends="write", capacity=capacity) as ch:
+        deadline = time.monotonic() + 10
+        while ch.peer_state() != "alive":
+            if time.monotonic() > deadline:
+                sys.exit("performance_test.py: the reader did not come")
+            time.sleep(0.001)
+        t0 = time.perf_counter()
+        if how == "reserve":
+            for _ in range(count):
+                na.send(ch, a)
+        elif how == "tobytes":
+            for _ in range(count):
+                ch.write(head + a.tobytes())
+        else:
+            for _ in range(count):
+                ch.write(b"".join((head, a.data)))
+        ch.flush(timeout=600)
+        elapsed.value = time.perf_counter() - t0
+
+
+def _zc_read(name, count, size, capacity, how):
+    import numpy_arrays as na
+    last, n = size // 8 - 1, 0
+    with ESHM(name, role="slave", ends="read", capacity=capacity) as ch:
+        try:
+            while True:
+                if how == "peek":
+                    with ch.peek() as view:
+                        a = na.array_in(view)
+                        ok = a[-1] == last
+                        del a
+                elif how == "peek-copy":
+                    a = na.receive(ch)
+                    ok = a[-1] == last
+                else:
+                    a = na.array_in(ch.read())
+                    ok = a[-1] == last
+                if not ok:
+                    os._exit(3)
+                n += 1
+        except eshm.EndOfStream:
+            pass
+    os._exit(0 if n == count else 1)
+
+
+def zerocopy_run(count, size, capacity, send_how, recv_how):
+    name = "perf-zc-%d-%d" % (os.getpid(), time.monotonic_ns())
+    elapsed = multiprocessing.Value("d", 0.0)
+    reader = fork(_zc_read, name, count, size, capacity, recv_how)
+    writer = fork(_zc_write, name, count, size, capacity, send_how, elapsed)
+    for p in (writer, reader):
+        if _join(p):
+            raise RuntimeError("a side failed with status %s" % p.exitcode)
+    return count * size / elapsed.value / 1e6
+
+
+def zerocopy(count, runs, size, capacity):
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        sys.exit("performance_test.py: zerocopy needs numpy (apt-get install python3-numpy)")
+    if size % 8 or size <= 0:
+        sys.exit("performance_test.py: --size must be a positive multiple of 8 (float64)")
+    mbs = {label: [] for label, _, _ in ZC_ROWS}
+    for r in range(runs):
+        for label, send_how, recv_how in ZC_ROWS:
+            if sys.stderr.isatty():
+                print("\r\033[Krun %d/%d: %s" % (r + 1, runs, label), end="",
+                      file=sys.stderr, flush=True)
+            mbs[label].append(zerocopy_run(count, size, capacity, send_how, recv_how))
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr)
+    print("%d float64 arrays of %d bytes, Python -> Python, %d-byte channel; median of "
+          "%d runs, interleaved\n" % (count, size, capacity, runs))
+    med = {label: statistics.median(v) for label, v in mbs.items()}
+    print("%-42s %7s %13s %9s %9s" % ("HOW", "MB/S", "(MIN-MAX)", "VS PLAIN", "VS JOIN"))
+    for label, _, _ in ZC_ROWS:
+        print("%-42s %7.0f %13s %8.2fx %8.2fx" % (
+            label, med[label], "(%.0f-%.0f)" % (min(mbs[label]), max(mbs[label])),
+            med[label] / med[ZC_PLAIN], med[label] / med[ZC_JOIN]))
+    print("\nplain: %s; join: %s" % (ZC_PLAIN, ZC_JOIN))
+
+
 # ------------------------------------------------------------ main
 
 def main():
@@ -229,6 +343,11 @@ def main():
     c.add_argument("--count", type=int, default=200000)
     c.add_argument("--runs", type=int, default=3)
     c.add_argument("--size", type=int, default=64)
+    z = sub.add_parser("zerocopy", help="numpy arrays in place against write and read")
+    z.add_argument("--count", type=int, default=2000)
+    z.add_argument("--runs", type=int, default=5)
+    z.add_argument("--size", type=int, default=1 << 20)
+    z.add_argument("--capacity", type=int, default=8 << 20)
     a = ap.parse_args()
     if a.cmd == "master":
         t0 = time.perf_counter()
@@ -240,6 +359,8 @@ def main():
         n = receive(a.name, a.count, a.batch)
         t = time.perf_counter() - t0
         print("[SLAVE] Messages: received=%d, rate=%.0f msg/sec" % (n, n / t))
+    elif a.cmd == "zerocopy":
+        zerocopy(a.count, a.runs, a.size, a.capacity)
     else:
         compare(a.count, a.runs, a.size)
     return 0
