@@ -8,14 +8,24 @@ EXAMPLES="$BATS_TEST_DIRNAME/../python/examples"
 
 # py CODE...: run Python with eshm importable from the source tree
 py() {
-    PYTHONPATH="$BATS_TEST_DIRNAME/../python" python3 -c "import eshm, sys, os, time
+    PYTHONPATH="$BATS_TEST_DIRNAME/../python" "${PY:-python3}" -c "import eshm, sys, os, time
 class Boom(Exception):
     pass
 $1" "${@:2}"
 }
 
+# need_numpy: skip unless a Python with numpy is there, and set PY to it:
+# python3 on PATH, else Debian's (a pyenv python3 does not see Debian's
+# python3-numpy, which .ci/run installs)
 need_numpy() {
-    python3 -c 'import numpy' 2>/dev/null || skip "numpy not installed"
+    local p
+    for p in python3 /usr/bin/python3; do
+        if "$p" -c 'import numpy' 2>/dev/null; then
+            PY=$p
+            return 0
+        fi
+    done
+    skip "numpy not installed"
 }
 
 @test "reserve writes messages in place that a C++ reader gets byte for byte" {
@@ -355,9 +365,9 @@ print(len(arrays), "arrays")' "$SEG" "$EXAMPLES"
 
 @test "numpy_arrays.py sends its arrays from one process to another" {
     need_numpy
-    bg_sh "exec python3 $EXAMPLES/numpy_arrays.py recv $SEG >$TMP/got"
+    bg_sh "exec $PY $EXAMPLES/numpy_arrays.py recv $SEG >$TMP/got"
     reader=$BG_PID
-    run -0 python3 "$EXAMPLES/numpy_arrays.py" send "$SEG"
+    run -0 "$PY" "$EXAMPLES/numpy_arrays.py" send "$SEG"
     [ "${#lines[@]}" -eq 12 ]
     [ "${lines[0]}" = "<f8 (3, 4) crc32=f89907f0" ]
     printf '%s\n' "${lines[@]}" >"$TMP/sent"
@@ -365,20 +375,20 @@ print(len(arrays), "arrays")' "$SEG" "$EXAMPLES"
     [ "$EXIT_STATUS" -eq 0 ]
     diff "$TMP/sent" "$TMP/got"
     seg_gone
-    run -0 python3 "$EXAMPLES/numpy_arrays.py" demo "$SEG-demo"
+    run -0 "$PY" "$EXAMPLES/numpy_arrays.py" demo "$SEG-demo"
     [ "${lines[-1]}" = "12 arrays sent and received exactly" ]
     seg_gone "$SEG-demo"
-    run -2 python3 "$EXAMPLES/numpy_arrays.py" send
+    run -2 "$PY" "$EXAMPLES/numpy_arrays.py" send
     [ "${lines[0]}" = "usage:" ]
 }
 
 @test "performance_test.py zerocopy measures arrays in place against write and read" {
     need_numpy
-    run -0 python3 "$EXAMPLES/performance_test.py" zerocopy --count 20 --runs 1 --size 65536 \
+    run -0 "$PY" "$EXAMPLES/performance_test.py" zerocopy --count 20 --runs 1 --size 65536 \
         --capacity 1048576
     [ "${lines[0]}" = "20 float64 arrays of 65536 bytes, Python -> Python, 1048576-byte channel; median of 1 runs, interleaved" ]
     [[ "$output" == *"in place: reserve + copyto / peek "* ]]
     [[ "$output" == *"write(head + a.tobytes()) / read() "*" 1.00x "* ]]
-    run -1 python3 "$EXAMPLES/performance_test.py" zerocopy --size 7
+    run -1 "$PY" "$EXAMPLES/performance_test.py" zerocopy --size 7
     [ "$output" = "performance_test.py: --size must be a positive multiple of 8 (float64)" ]
 }
