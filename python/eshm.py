@@ -16,14 +16,26 @@ a `with` block only (ESHM.reserve and ESHM.peek; examples/numpy_arrays.py):
         handle(view)
 
 A segment is shared with the command-line tools and with C and C++
-programs: see eshm(7) and libeshm(3). The library is found next to this
-module's source tree (build/libeshm.so), next to the module, where it was
-installed, or wherever ESHM_LIBRARY says.
+programs: see eshm(7) and libeshm(3).
+
+Installing: `pip install ./python` (from the source tree) or `make install`
+installs this module; it needs libeshm.so, which `make install` puts in
+PREFIX/lib (and, as root, tells the loader about with ldconfig). From the
+source tree, `PYTHONPATH=python` after `make` needs nothing installed.
+
+The library is the first of these that loads (library_path says which):
+  1. $ESHM_LIBRARY, the path of a libeshm.so; when set, nothing else;
+  2. build/libeshm.so of the source tree, when this is its python/eshm.py;
+  3. libeshm.so or libeshm.so.0 next to this module;
+  4. libeshm.so.0 where the loader finds it (LD_LIBRARY_PATH, then what
+     ldconfig knows of /etc/ld.so.conf's directories, then /lib, /usr/lib);
+  5. PREFIX/lib/libeshm.so.0 beside PREFIX/lib/pythonX.Y/site-packages, where
+     `make install PREFIX=...` put both, for a PREFIX the loader does not know.
+Otherwise importing eshm raises ImportError, saying where it looked.
 """
 
 import array
 import ctypes
-import ctypes.util
 import grp
 import operator
 import os
@@ -37,45 +49,80 @@ __all__ = [
     "library_path",
 ]
 
+__version__ = "0.1.0"  # the Makefile's VERSION; pyproject.toml reads it from here
+
 # ------------------------------------------------------------ the library
+
+_SONAME = "libeshm.so.0"  # the ABI these declarations are written for
 
 
 def _candidates():
-    here = os.path.dirname(os.path.abspath(__file__))
+    """Where to look, in the order of the module's docstring."""
     env = os.environ.get("ESHM_LIBRARY")
     if env:
         return [env]  # asked for explicitly: nothing else
-    paths = [
-        os.path.join(here, "..", "build", "libeshm.so"),  # the source tree
-        os.path.join(here, "libeshm.so"),                 # next to the module
-        os.path.join(here, "libeshm.so.0"),
-    ]
-    # installed: PREFIX/lib/pythonX.Y/site-packages/eshm.py, PREFIX/lib/libeshm.so.0
-    lib = here
-    for _ in range(3):
-        lib = os.path.dirname(lib)
-        paths.append(os.path.join(lib, "libeshm.so.0"))
-        paths.append(os.path.join(lib, "lib", "libeshm.so.0"))
-    found = ctypes.util.find_library("eshm")
-    if found:
-        paths.append(found)
+    here = os.path.dirname(os.path.abspath(__file__))
+    tree = os.path.exists(os.path.join(here, "..", "lib", "eshm.h"))
+    paths = [os.path.join(here, "..", "build", "libeshm.so")] if tree else []
+    paths += [os.path.join(here, "libeshm.so"), os.path.join(here, _SONAME), _SONAME]
+    if not tree:
+        # PREFIX/lib/pythonX.Y/site-packages/eshm.py: PREFIX/lib, and
+        # PREFIX/lib when site-packages is under PREFIX/lib64
+        paths.append(os.path.join(here, "..", "..", _SONAME))
+        paths.append(os.path.join(here, "..", "..", "..", "lib", _SONAME))
     return paths
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p),
+                ("sname", ctypes.c_char_p), ("saddr", ctypes.c_void_p)]
+
+
+def _loaded_from(lib, name):
+    """The file the loader chose for a library loaded by name (dladdr)."""
+    try:
+        dladdr = ctypes.CDLL(None).dladdr
+    except (OSError, AttributeError):  # glibc before 2.34 has it in libdl
+        return name
+    dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)]
+    info = _DlInfo()
+    if dladdr(ctypes.cast(lib.eshm_strerror, ctypes.c_void_p), ctypes.byref(info)) \
+            and info.fname:
+        return os.fsdecode(info.fname)
+    return name
 
 
 def _load():
     tried = []
+    seen = set()
     for path in _candidates():
-        path = os.path.normpath(path) if os.sep in path else path
-        if os.sep in path and not os.path.exists(path):
-            tried.append(path)
-            continue
+        if os.sep in path:
+            path = os.path.normpath(path)
+            if path in seen:
+                continue
+            seen.add(path)
+            if not os.path.exists(path):
+                tried.append(path)
+                continue
         try:
-            return path, ctypes.CDLL(path), ctypes.PyDLL(path)
+            lib = ctypes.CDLL(path)
         except OSError as e:
-            tried.append("%s (%s)" % (path, e))
-    raise ImportError(
-        "eshm: cannot find libeshm.so; looked in: %s. Build it with `make`, "
-        "or set ESHM_LIBRARY to its path." % ", ".join(tried))
+            if os.sep in path:
+                tried.append("%s (%s)" % (path, e))
+            else:
+                env = os.environ.get("LD_LIBRARY_PATH")
+                tried.append("%s through the loader (%s, ld.so.cache, /lib, /usr/lib)" % (
+                    path, "LD_LIBRARY_PATH=" + env if env else "LD_LIBRARY_PATH unset"))
+            continue
+        where = path if os.sep in path else _loaded_from(lib, path)
+        return where, lib, ctypes.PyDLL(path)
+    if os.environ.get("ESHM_LIBRARY"):
+        fix = "Set ESHM_LIBRARY to the path of libeshm.so, or unset it to look in the usual places."
+    else:
+        fix = ("Install it with `make install` (as root, which runs ldconfig), set "
+               "ESHM_LIBRARY to its path (build/libeshm.so of a source tree after `make`), "
+               "or add its directory to LD_LIBRARY_PATH.")
+    raise ImportError("eshm: cannot find libeshm.so; looked in: %s. %s" % (", ".join(tried), fix))
 
 
 library_path, _lib, _plib = _load()
