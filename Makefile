@@ -10,6 +10,9 @@ MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
 # where systemd looks for units of the local administrator (make install-systemd)
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# run after installing into this system (DESTDIR empty) as root, so that the
+# loader finds libeshm.so.0 in LIBDIR; LDCONFIG= skips it
+LDCONFIG ?= ldconfig
 PYTHONDIR ?= $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))' 2>/dev/null)
 
 CC ?= cc
@@ -246,6 +249,7 @@ install: all
 	install -m 644 completions/fish/*.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/
 	if [ -n "$(PYTHONDIR)" ]; then install -d $(DESTDIR)$(PYTHONDIR) && \
 	  install -m 644 python/eshm.py $(DESTDIR)$(PYTHONDIR)/; fi
+	$(if $(LDCONFIG),if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then $(LDCONFIG); fi)
 
 # The systemd units, only when asked: contrib/systemd/*.in with the path
 # of the tools put in. Not part of install, as not every host runs systemd.

@@ -110,11 +110,12 @@ set -e
 
 # make_here ARG...: this tree's Makefile on the build the tests use, as a
 # make of its own even when make check runs the tests (for the install
-# targets: into a temporary PREFIX or DESTDIR, never the system's)
+# targets: into a temporary PREFIX or DESTDIR, never the system's, so
+# without ldconfig unless an ARG sets LDCONFIG)
 make_here() {
     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
         make -s --no-print-directory -C "$BATS_TEST_DIRNAME/.." \
-        B="${ESHM_BUILD:-$BATS_TEST_DIRNAME/../build}" "$@"
+        B="${ESHM_BUILD:-$BATS_TEST_DIRNAME/../build}" LDCONFIG= "$@"
 }
 
 # json QUERY: evaluate a Python expression on the JSON document on stdin
