@@ -7,17 +7,22 @@ load helpers
 
 ROOT="$BATS_TEST_DIRNAME/.."
 BUILD="${ESHM_BUILD:-$ROOT/build}"
-# Debian's, with Debian's pip, setuptools and wheel: a python3 earlier in
-# PATH (pyenv, conda) may lack them
-SYSPY=/usr/bin/python3
 
-# need_pip: fail, saying what to install, when Debian's pip or setuptools is missing
+# need_pip: set SYSPY to a Python with pip, setuptools and wheel: python3 on
+# PATH, else Debian's (a pyenv python3 may lack them, and does not see
+# Debian's python3-pip and python3-setuptools, which .ci/run installs); fail,
+# saying what to install, when there is none
 need_pip() {
-    if ! "$SYSPY" -c 'import importlib.util as u, sys
-sys.exit(not all(u.find_spec(m) for m in ("pip", "setuptools", "wheel")))'; then
-        echo "pip or setuptools is missing: apt-get install -y python3-venv python3-pip python3-setuptools" >&2
-        return 1
-    fi
+    local p
+    for p in python3 /usr/bin/python3; do
+        if "$p" -c 'import importlib.util as u, sys
+sys.exit(not all(u.find_spec(m) for m in ("pip", "setuptools", "wheel")))' 2>/dev/null; then
+            SYSPY=$p
+            return 0
+        fi
+    done
+    echo "pip or setuptools is missing: apt-get install -y python3-venv python3-pip python3-setuptools" >&2
+    return 1
 }
 
 # offline CMD...: run CMD in a network namespace of its own, with no network
@@ -106,7 +111,7 @@ print(m.version("eshm"), eshm.__version__, m.metadata("eshm")["Requires-Python"]
 
 @test "without ESHM_LIBRARY, and with the loader finding nothing, importing eshm says where it looked and what to do" {
     unset ESHM_LIBRARY LD_LIBRARY_PATH
-    if "$SYSPY" -c 'import ctypes; ctypes.CDLL("libeshm.so.0")' 2>/dev/null; then
+    if "$VENV/bin/python" -c 'import ctypes; ctypes.CDLL("libeshm.so.0")' 2>/dev/null; then
         skip "this host's loader finds a libeshm.so.0 (make install was run): nothing to miss"
     fi
     installed
