@@ -8,6 +8,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
+# the example programs, built and with their sources (not tools: not in BINDIR)
+EXAMPLEDIR ?= $(DATADIR)/doc/eshm/examples
 # where systemd looks for units of the local administrator (make install-systemd)
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 # run after installing into this system (DESTDIR empty) as root, so that the
@@ -36,6 +38,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 TOOLS := $(patsubst src/%.c,%,$(filter src/eshm-%.c,$(wildcard src/*.c)))
 TOOL_BIN := $(TOOLS:%=$(B)/bin/%)
 CLI_OBJ := $(B)/src/cli.o
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
 TEST_SRC := $(wildcard tests/lib/test-*.c)
 TEST_BIN := $(TEST_SRC:tests/lib/%.c=$(B)/tests/%)
 ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
@@ -47,7 +51,7 @@ UNITS := $(patsubst contrib/systemd/%.in,%,$(wildcard contrib/systemd/*.in))
 .PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz stress test-bats lint format bench install \
 	install-systemd uninstall clean demo
 
-all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(B)/eshm.pc
+all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(EXAMPLE_BIN) $(B)/eshm.pc
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -66,6 +70,11 @@ $(B)/libeshm.so: $(LIB_OBJ) lib/libeshm.map
 $(B)/bin/%: $(B)/src/%.o $(CLI_OBJ) $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) -lm
+
+# examples/: programs on the public API alone, each one file and libeshm.a
+$(B)/examples/%: examples/%.c $(B)/libeshm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $< $(B)/libeshm.a
 
 # the work runner of eshm-recv --exec
 $(B)/bin/eshm-recv: $(B)/src/runner.o
@@ -191,8 +200,8 @@ test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN) $(ST
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
 
 # C formatting follows .clang-format: make format fixes, make check checks
-FORMAT_SRC := $(wildcard lib/*.c lib/*.h src/*.c src/*.h bench/*.c tests/lib/*.c tests/lib/*.h \
-	tests/fuzz/*.c tests/stress/*.c tests/hostile/*.c tests/interop/*.cpp)
+FORMAT_SRC := $(wildcard lib/*.c lib/*.h src/*.c src/*.h examples/*.c bench/*.c tests/lib/*.c \
+	tests/lib/*.h tests/fuzz/*.c tests/stress/*.c tests/hostile/*.c tests/interop/*.cpp)
 format:
 	clang-format -i $(FORMAT_SRC)
 
@@ -234,8 +243,11 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/bash-completion/completions \
-	  $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	  $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d \
+	  $(DESTDIR)$(EXAMPLEDIR)
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(EXAMPLE_BIN) $(DESTDIR)$(EXAMPLEDIR)/
+	install -m 644 $(EXAMPLE_SRC) $(DESTDIR)$(EXAMPLEDIR)/
 	install -m 644 $(B)/libeshm.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(B)/libeshm.so $(DESTDIR)$(LIBDIR)/libeshm.so.0
 	ln -sf libeshm.so.0 $(DESTDIR)$(LIBDIR)/libeshm.so
@@ -264,6 +276,7 @@ uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(LIBDIR)/libeshm.a \
 	  $(DESTDIR)$(LIBDIR)/libeshm.so $(DESTDIR)$(LIBDIR)/libeshm.so.0 \
 	  $(DESTDIR)$(INCLUDEDIR)/eshm.h $(DESTDIR)$(LIBDIR)/pkgconfig/eshm.pc \
+	  $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(notdir $(EXAMPLE_BIN) $(EXAMPLE_SRC))) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MANS)))) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(filter %.3,$(MANS)))) \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MANS)))) \
