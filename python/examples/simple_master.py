@@ -4,8 +4,10 @@
     python3 simple_master.py NAME [COUNT]
 
 Pairs with simple_slave.py, or with any slave: eshm-recv NAME reads the
-greetings, `eshm-send --role slave NAME` can answer. Exits 0 once every
-greeting was acknowledged, 1 if an acknowledgement did not come within 5 s.
+greetings, `eshm-send --role slave NAME` can answer, and so does the C
+demo's slave (examples/eshm-demo.c), whose strings end with a NUL as the
+original demo's did (not printed). Exits 0 once every greeting was
+acknowledged, 1 if an acknowledgement did not come within 5 s.
 """
 import sys
 
@@ -32,7 +34,8 @@ def main():
             if ack is None:
                 print("[MASTER] no acknowledgement within 5 s", file=sys.stderr)
                 return 1
-            print("[MASTER] Received: %s" % ack.decode(errors="replace"), flush=True)
+            text = ack.decode(errors="replace").rstrip("\0")
+            print("[MASTER] Received: %s" % text, flush=True)
     return 0
 
 

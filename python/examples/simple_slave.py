@@ -4,8 +4,12 @@
     python3 simple_slave.py NAME [COUNT]
 
 Pairs with simple_master.py, or with any master: `eshm-send NAME` sends it
-lines, `eshm-recv --role master NAME` reads the acknowledgements. Ends at
-the master's end of stream, or after COUNT messages.
+lines, `eshm-recv --role master NAME` reads the acknowledgements, and the
+C demo's master (examples/eshm-demo.c) greets it as in the original guide.
+Ends at the master's end of stream, or after COUNT messages.
+
+A C program's strings may come with their terminating NUL (eshm-demo's do,
+as the original demo's did): it counts in the length, but is not printed.
 """
 import sys
 
@@ -22,8 +26,8 @@ def main():
     with ESHM(name, role="slave") as ch:
         print("Initialized as SLAVE", flush=True)
         for i, msg in enumerate(ch):
-            print("[SLAVE] Received (%d bytes): %s" % (len(msg), msg.decode(errors="replace")),
-                  flush=True)
+            text = msg.decode(errors="replace").rstrip("\0")
+            print("[SLAVE] Received (%d bytes): %s" % (len(msg), text), flush=True)
             ack = b"ACK from Python slave #%d" % i
             ch.write(ack)
             print("[SLAVE] Sent: %s" % ack.decode(), flush=True)
