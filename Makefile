@@ -48,8 +48,8 @@ MANS := $(wildcard man/*.1 man/*.3 man/*.7)
 UNITS := $(patsubst contrib/systemd/%.in,%,$(wildcard contrib/systemd/*.in))
 
 .DELETE_ON_ERROR:
-.PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz stress test-bats lint format bench install \
-	install-systemd uninstall clean demo
+.PHONY: FORCE all check test-lib test-asan test-tsan test-fuzz fuzz stress test-bats interop lint format \
+	bench install install-systemd uninstall clean demo
 
 all: $(B)/libeshm.a $(B)/libeshm.so $(TOOL_BIN) $(EXAMPLE_BIN) $(B)/eshm.pc
 
@@ -196,8 +196,13 @@ $(B)/tests/interop-peer: tests/interop/peer.cpp lib/eshm.h $(B)/libeshm.a
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Ilib -o $@ $< $(B)/libeshm.a -pthread
 
+# (all builds the examples: tests/76-interop-demo.bats runs eshm-demo)
 test-bats: all $(B)/tests/interop-peer $(B)/tests/scribble $(ASAN_TOOL_BIN) $(STRESS_TOOLS)
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests
+
+# the original guide's interop tests 1-3: eshm-demo with the Python examples
+interop: all
+	PATH="$(CURDIR)/$(B)/bin:$$PATH" ESHM_BUILD="$(CURDIR)/$(B)" bats tests/76-interop-demo.bats
 
 # C formatting follows .clang-format: make format fixes, make check checks
 FORMAT_SRC := $(wildcard lib/*.c lib/*.h src/*.c src/*.h examples/*.c bench/*.c tests/lib/*.c \
