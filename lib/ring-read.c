@@ -26,6 +26,8 @@
 static void save_undo(struct rside *r);
 static int peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms,
 		      bool take_eos);
+static int peek_once(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms,
+		     bool take_eos);
 static int rrefresh(struct eshm *h);
 
 int
@@ -319,8 +321,11 @@ wait_data(struct eshm *h, int64_t deadline)
 		.peers = slot_chan(h->rend) * SLOTS_PER_CHAN + SLOT_W,
 		.npeers = ESHM_WRITERS,
 		.waits = &h->r.n.waits,
+		/* (and a poller's: lowered by us, it would miss the next
+		 * commit) */
 		.shared_flag = atomic_load_explicit(&h->r.c->ngroups, memory_order_relaxed) > 1 ||
-			       atomic_load_explicit(&h->r.c->ntaps, memory_order_relaxed) > 0,
+			       atomic_load_explicit(&h->r.c->ntaps, memory_order_relaxed) > 0 ||
+			       atomic_load_explicit(&h->r.c->rpoll, memory_order_relaxed) != 0,
 	};
 	return eshm_wait(h, &wt, deadline);
 }
@@ -483,6 +488,7 @@ rpublish(struct eshm *h)
 		atomic_store_explicit(&r->c->space_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&r->c->space_wait);
 		eshm_count_add(&r->n.wakes, 1);
+		eshm_poll_kick(h, h->hdr, ch, POLL_SPACE);
 	}
 	/* the last batch of an ended stream: readers of the group waiting
 	 * for the others to finish may end now */
@@ -490,6 +496,7 @@ rpublish(struct eshm *h)
 	    atomic_load_explicit(&r->c->data_wait, memory_order_relaxed)) {
 		atomic_store_explicit(&r->c->data_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&r->c->data_wait);
+		eshm_poll_kick(h, h->hdr, ch, POLL_DATA);
 	}
 }
 
@@ -642,10 +649,54 @@ eshm_peek_chunk(eshm_t *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_m
 	return peek_chunk(h, ck, max_msgs, timeout_ms, true);
 }
 
+/* Our descriptor's reader found nothing (a read with timeout 0): empty
+ * its FIFO, raise data_wait, and look again, as a sleeper does before it
+ * sleeps (wait.c): a commit after this look sees the flag and writes the
+ * FIFO; one before it is seen here, and we write the FIFO ourselves. The
+ * look is at the claim, whose store pairs with the flag's load (a record
+ * claimed and not yet committed counts: its commit may load the flag
+ * before our store). */
+static void
+rearm(struct eshm *h)
+{
+	eshm_poll_drain(&h->pr);
+	atomic_store_explicit(&h->r.c->data_wait, 1, memory_order_seq_cst);
+	if (data_ready(h))
+		eshm_poll_ready(&h->pr);
+}
+
+int
+eshm_fileno(eshm_t *h)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (h->pr.fd >= 0)
+		return h->pr.fd;
+	if (h->rend < 0)
+		return eshm_seterr(h, ESHM_ENOEND,
+				   "this handle does not read in a consumer group (a tap or a "
+				   "peek has no descriptor)");
+	int rc = eshm_poll_open(h, h->rend, &h->pr);
+	if (rc)
+		return rc > 0 ? eshm_not_owned(h, h->rend) : rc;
+	rearm(h);
+	return h->pr.fd;
+}
+
 /* take_eos: take the end of the stream when it is met with nothing peeked
- * before it; otherwise it is only reported, and stays for the next call. */
+ * before it; otherwise it is only reported, and stays for the next call.
+ * A poll that finds nothing re-arms our descriptor. */
 static int
 peek_chunk(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms, bool take_eos)
+{
+	int rc = peek_once(h, ck, max_msgs, timeout_ms, take_eos);
+	if (rc == ESHM_ETIMEDOUT && timeout_ms == 0 && h->pr.fd >= 0)
+		rearm(h);
+	return rc;
+}
+
+static int
+peek_once(struct eshm *h, struct eshm_chunk *ck, size_t max_msgs, int timeout_ms, bool take_eos)
 {
 	if (!h)
 		return ESHM_EINVAL;
