@@ -550,4 +550,8 @@ asyncio.run(main())' "$SEG"
     run -0 python3 "$EXAMPLES/performance_test.py" compare --count 2000 --runs 1
     [[ "$output" == *"eshm   Python -> C, batched"* ]]
     [[ "$output" == *"os.pipe Python -> Python"*"1.00x"* ]]
+    run -0 python3 "$EXAMPLES/performance_test.py" roundtrip --count 200 --runs 1
+    [ "${lines[0]}" = "200 round trips of 64 bytes to a Python echo, 1 runs, interleaved" ]
+    [[ "${lines[3]}" == "eshm   await awrite() + aread() "* ]]
+    [[ "${lines[5]}" == "socket asyncio streams "* ]]
 }
