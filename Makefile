@@ -243,6 +243,8 @@ bench: all $(B)/bench/pace
 	sh bench/taps.sh $(B)/bin $(B)/bench-1G
 	@echo
 	python3 python/examples/performance_test.py compare
+	@echo
+	python3 python/examples/performance_test.py roundtrip
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \

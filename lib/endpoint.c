@@ -105,6 +105,7 @@ reader_leave(struct eshm *h, int s)
 		/* readers of the group asleep for data: there is some again */
 		atomic_store_explicit(&h->hdr->chan[ch].data_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&h->hdr->chan[ch].data_wait);
+		eshm_poll_kick(h, h->hdr, ch, POLL_DATA);
 		return;
 	}
 	batch_set_empty(b, nx);
@@ -136,6 +137,7 @@ clear_slot(struct eshm *h, int s)
 		}
 	}
 	retire_counts(h, s);
+	eshm_poll_forget(h->hdr, s);
 	atomic_store_explicit(&sl->pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&sl->flags, 0, memory_order_relaxed);
 }
@@ -160,6 +162,8 @@ take_slot(struct eshm *h, int s, uint32_t flags, uint64_t *gen, struct eshm_erro
 	atomic_store_explicit(&sl->cpus, h->cpus, memory_order_relaxed);
 	atomic_store_explicit(&sl->flags, flags, memory_order_relaxed);
 	atomic_store_explicit(&sl->intent_pos, UINT64_MAX, memory_order_relaxed);
+	/* a holder we displaced polled for itself, not for us */
+	eshm_poll_forget(h->hdr, s);
 	atomic_store_explicit(&sl->pid, (uint32_t)getpid(), memory_order_relaxed);
 	atomic_store_explicit(&sl->claimer, (uint32_t)getpid(), memory_order_relaxed);
 	*gen = atomic_fetch_add_explicit(&sl->generation, 1, memory_order_relaxed) + 1;
@@ -547,6 +551,7 @@ eshm_stream_end(struct eshm *h)
 	/* readers decide the end when they see it: wake them */
 	atomic_store_explicit(&c->data_wait, 0, memory_order_relaxed);
 	eshm_futex_wake(&c->data_wait);
+	eshm_poll_kick(h, h->hdr, ch, POLL_DATA);
 }
 
 /* We write again after ending our stream: it is open again. Under the
@@ -598,6 +603,7 @@ eshm_ends_release(struct eshm *h, bool lost)
 			/* readers re-decide: the stream may have ended or been lost */
 			atomic_store_explicit(&c->data_wait, 0, memory_order_relaxed);
 			eshm_futex_wake(&c->data_wait);
+			eshm_poll_kick(h, h->hdr, slot_chan(s), POLL_DATA);
 		}
 		eshm_slot_lock(h->fd, s, F_UNLCK);
 		h->wend = -1;

@@ -57,8 +57,6 @@
 #define ESHM_FORMAT 2
 #define ESHM_CL 64
 #define ESHM_LOCK_BASE 0
-/* a segment being created: ESHM_DIR/.eshm-new.PID.N, flocked by its creator */
-#define ESHM_NEW_PREFIX ".eshm-new."
 
 enum { CH_M2S = 0, CH_S2M = 1 };
 
@@ -122,7 +120,8 @@ struct eshm_slot {
 	_Atomic uint64_t intent_pos;   /* a writer's open claim (or the claim it is
 					* about to make), UINT64_MAX if none */
 	_Atomic uint32_t intent_size;  /* its bytes */
-	uint32_t pad;
+	_Atomic uint32_t poll;         /* N of the holder's descriptor, the FIFO
+					* ESHM_DIR/.eshm-poll.PID.N (poll.c), or 0 */
 };
 
 /* One side's traffic: in the handle (written by its thread only; atomics,
@@ -242,10 +241,16 @@ struct eshm_chan {
 	_Atomic uint32_t ntaps; /* taps attached (a hint: dead ones count until
 				 * their slot is taken again) */
 	char pad2[ESHM_CL - 16];
-	/* futex words: 1 while a reader (data) or a writer (space) sleeps */
+	/* futex words: 1 while a reader (data) or a writer (space) sleeps,
+	 * or a poller waits on its descriptor */
 	_Atomic uint32_t data_wait;
 	_Atomic uint32_t space_wait;
-	char pad3[ESHM_CL - 8];
+	/* the pollers (poll.c): bit k for reader slot SLOT_R + k (rpoll)
+	 * and writer slot SLOT_W + k (wpoll) of the channel; in the line the
+	 * waker loads the flag from anyway (zeros in a segment made before) */
+	_Atomic uint64_t rpoll;
+	_Atomic uint64_t wpoll;
+	char pad3[ESHM_CL - 24];
 	/* the stream, changed under the flock */
 	_Atomic uint32_t framing;   /* of the last writer to attach */
 	_Atomic uint32_t excl;      /* slot + 1 of an exclusive or raw writer, or 0 */
@@ -289,6 +294,7 @@ struct eshm_header {
 #define ESHM_HEADER_SIZE ((sizeof(struct eshm_header) + 4095) & ~(size_t)4095)
 
 _Static_assert(sizeof(struct eshm_slot) == ESHM_CL, "slot is one line");
+_Static_assert(ESHM_WRITERS <= 64 && ESHM_READERS <= 64, "a bit each in rpoll, wpoll");
 _Static_assert(sizeof(struct eshm_slot_counts) == ESHM_CL, "counts are one line");
 _Static_assert(sizeof(struct eshm_group) == 3 * ESHM_CL, "group lines");
 _Static_assert(sizeof(struct eshm_batch) == ESHM_CL, "batch is one line");
@@ -413,6 +419,20 @@ struct tapper {
 	struct eshm_tap *line; /* ours in the header, for a tap */
 };
 
+/* A descriptor of ours that poll(2) waits on: our FIFO (poll.c). */
+struct pollside {
+	int fd; /* opened O_RDWR and flocked, or -1 */
+	uint32_t n;
+	char path[ESHM_LEFTOVER_PATH_MAX]; /* ESHM_DIR/.eshm-poll.PID.N */
+};
+
+/* A poller's FIFO we write to, cached by slot (poll.c). */
+struct eshm_poke {
+	uint64_t gen;
+	uint32_t pid, n; /* the slot's holder and its FIFO's N, when opened */
+	int fd;          /* -1: none open; -2: that FIFO could not be opened */
+};
+
 struct eshm {
 	char name[ESHM_NAME_MAX + 1];
 	char path[ESHM_PATH_MAX];
@@ -443,6 +463,9 @@ struct eshm {
 	pthread_cond_t hb_cv;
 	bool hb_stop;
 	int guard; /* slot in guard.c's table, or -1 */
+	/* descriptors of eshm_fileno and eshm_fileno_write (poll.c) */
+	struct pollside pr, pw;
+	struct eshm_poke *pokes; /* by slot: NSLOTS, or NULL until we wake a poller */
 	char err[256];
 };
 
@@ -627,6 +650,16 @@ struct eshm_waiter {
 				  * flag too: leave it up when done */
 };
 int eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline);
+
+/* poll.c: the descriptors of eshm_fileno, eshm_fileno_write */
+enum { POLL_DATA = 0, POLL_SPACE = 1 };
+int eshm_poll_open(struct eshm *h, int end, struct pollside *ps);
+void eshm_poll_close(struct eshm *h, int end, struct pollside *ps);
+void eshm_poll_drain(const struct pollside *ps);
+void eshm_poll_ready(const struct pollside *ps);
+void eshm_poll_kick(struct eshm *h, struct eshm_header *hdr, int ch, int what);
+void eshm_poll_forget(struct eshm_header *hdr, int slot);
+void eshm_poll_end(struct eshm *h);
 
 /* ring-write.c, ring-read.c */
 int eshm_wside_init(struct eshm *h, int ch);

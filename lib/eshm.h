@@ -284,6 +284,68 @@ ssize_t eshm_read_batch(eshm_t *h, void *buf, size_t cap, uint32_t *lens, size_t
 /* Mark end of stream now (eshm_close does it too). */
 int eshm_eos(eshm_t *h);
 
+/*
+ * Event loops: descriptors that poll(2), epoll(7), select(2), libuv or
+ * asyncio wait on, beside sockets, instead of a blocking call.
+ *
+ * eshm_fileno: a descriptor that becomes readable when the channel this
+ * handle reads may have something for it: a message, the end of the
+ * stream, or a writer that detached without ending it (all that a read
+ * would now return without waiting, bar ESHM_EWRITERLOST, below).
+ * Edge-style, re-armed when found empty: once it polls readable, read
+ * (eshm_read, eshm_read_batch, eshm_peek or eshm_peek_chunk) with
+ * timeout 0 until that returns ESHM_ETIMEDOUT, then wait on it again. That
+ * ESHM_ETIMEDOUT re-arms it: the read empties the descriptor, asks the
+ * writers to make it readable at their next commit, and looks again; if
+ * something came meanwhile it makes the descriptor readable itself. So
+ * no wakeup is lost. It may poll readable with nothing to read (another
+ * reader of the group took it, or a wakeup meant for another): the read
+ * returns ESHM_ETIMEDOUT and re-arms it. Readable at first if something
+ * is there already. Release what you peeked before waiting on it.
+ *
+ * A writer killed outright (SIGKILL) makes nothing readable: nothing runs
+ * to do it, and a read with timeout 0 never returns ESHM_EWRITERLOST,
+ * which a blocking read returns after waiting max_retries x retry_ms for
+ * a new writer. A loop that must notice asks eshm_peer_state
+ * (ESHM_PEER_DEAD: the writer died) on a timer of its own.
+ *
+ * The same descriptor at every call, opened O_NONBLOCK and O_CLOEXEC. It
+ * belongs to the handle: never close, read or write it; eshm_close
+ * closes it. It is a FIFO, /dev/shm/.eshm-poll.PID.N (PID ours), with the
+ * segment's mode and group, so that every process that may write the
+ * segment can open it: eshm_close removes it; a poller killed leaves it,
+ * and eshm-clean removes it (see eshm_leftovers). Cost: none on a
+ * writer's fast path (only when it wakes sleepers does it also write a
+ * byte to each poller's FIFO, which it keeps open); a read(2) at each
+ * re-arm. Every process writing the channel must use a libeshm that has
+ * eshm_fileno: an older one does not make the descriptor readable.
+ *
+ * Returns the descriptor (>= 0), or:
+ *   ESHM_EINVAL   h is NULL;
+ *   ESHM_ENOEND   the handle does not read in a consumer group (it only
+ *                 writes, or it is a tap or a peek);
+ *   ESHM_ETAKEN, ESHM_ECORRUPT  our end is not ours any more;
+ *   a negated errno from making, opening or sharing the FIFO in /dev/shm:
+ *                 -ENOSPC, -EMFILE, -EACCES, -EPERM (we may not give it
+ *                 the segment's group, which its mode needs)...
+ *                 eshm_errmsg says which.
+ */
+int eshm_fileno(eshm_t *h);
+
+/*
+ * eshm_fileno_write: the same for the channel this handle writes: a
+ * descriptor that becomes readable when readers may have made room after
+ * a write (eshm_write, eshm_write_batch, eshm_reserve) with timeout 0
+ * found the channel full (ESHM_ETIMEDOUT, which re-arms it). Readable at
+ * first unless the channel is full. Readers make room known as they wake
+ * writers asleep: once a quarter of the channel is free, or all of it; so
+ * it can stay unreadable while the readers stop with less free, even if
+ * a smaller message would fit. ESHM_ENOEND for a handle that does not
+ * write; otherwise as eshm_fileno, of which it is independent (another
+ * FIFO, another descriptor).
+ */
+int eshm_fileno_write(eshm_t *h);
+
 /* Zero-copy writing: reserve room for at least min bytes; *ptr and *avail
  * give the contiguous room (avail >= min). The reservation may move between
  * calls: its contents are not carried over, except the bytes that
@@ -473,10 +535,17 @@ enum {
 int eshm_unlink(const char *name, unsigned flags, int64_t min_idle_ms, struct eshm_info *info,
 		struct eshm_error *err);
 
-/* What a segment's creation leaves in /dev/shm until the segment gets its
- * name: the file /dev/shm/.eshm-new.PID.N, which its creator (process PID)
- * holds locked with flock(2) from the start. A creator killed before the
- * end leaves it behind, as big as the segment was to be. */
+/* Leftovers: what a process killed at the wrong time leaves in /dev/shm.
+ * - A segment's creation, until the segment gets its name: the file
+ *   /dev/shm/.eshm-new.PID.N (ESHM_NEW_PREFIX), which its creator (process
+ *   PID) holds locked with flock(2) from the start. A creator killed before
+ *   the end leaves it behind, as big as the segment was to be.
+ * - A poller's descriptor (eshm_fileno, eshm_fileno_write): the FIFO
+ *   /dev/shm/.eshm-poll.PID.N (ESHM_POLL_PREFIX), which its poller (process
+ *   PID, the "creator" below) holds locked with flock(2) while it lives.
+ *   eshm_close removes it; a poller killed leaves it behind. */
+#define ESHM_NEW_PREFIX ".eshm-new."
+#define ESHM_POLL_PREFIX ".eshm-poll."
 #define ESHM_LEFTOVER_PATH_MAX 64
 struct eshm_leftover {
 	char path[ESHM_LEFTOVER_PATH_MAX]; /* /dev/shm/.eshm-new.PID.N */

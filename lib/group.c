@@ -279,6 +279,7 @@ group_drop(struct eshm_header *hdr, int ch, int gi)
 		if (atomic_load_explicit(&c->space_wait, memory_order_seq_cst)) {
 			atomic_store_explicit(&c->space_wait, 0, memory_order_relaxed);
 			eshm_futex_wake(&c->space_wait);
+			eshm_poll_kick(NULL, hdr, ch, POLL_SPACE);
 		}
 	}
 }

@@ -290,6 +290,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct 
 	h->cfg.consumer_group = h->cgroup;
 	h->fd = -1;
 	h->guard = -1;
+	h->pr.fd = h->pw.fd = -1;
 	struct spin sp = {
 		.budget = h->cfg.spin_us >= 0 ? (int64_t)h->cfg.spin_us * 1000 : SPIN_START_NS,
 		.poll = 1,
@@ -373,6 +374,7 @@ eshm_open(const char *name, const struct eshm_config *cfg, eshm_t **out, struct 
 	*out = h;
 	return 0;
 fail:
+	eshm_poll_end(h);
 	if (h->base) {
 		eshm_guard_remove(h->guard);
 		munmap(h->base, h->g.size);
@@ -421,6 +423,9 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 	 * afterwards that the name is gone and starts over. */
 	while (flock(h->fd, LOCK_EX) < 0 && errno == EINTR)
 		;
+	/* our descriptors, while the ends they are known by are ours */
+	eshm_poll_close(h, h->rend, &h->pr);
+	eshm_poll_close(h, h->wend, &h->pw);
 	/* End the stream we wrote, if we wrote one and finished: a handle that
 	 * holds a write end it never used (a slave that only reads, say) must
 	 * not end a stream it never wrote. An empty stream is ended with
@@ -451,6 +456,7 @@ eshm_detach(eshm_t *h, unsigned flags, struct eshm_error *err)
 	flock(h->fd, LOCK_UN);
 	if (rc)
 		eshm_fill_error(err, rc, 0, "%s", h->err);
+	eshm_poll_end(h);
 	eshm_guard_remove(h->guard);
 	munmap(h->base, h->g.size);
 	close(h->fd);

@@ -1,4 +1,4 @@
-/* leftover.c - find and remove what a segment's creation left when its creator was killed. */
+/* leftover.c - find and remove what killed processes left: unfinished segments, pollers' FIFOs. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,17 +21,27 @@
  * lock is taken for a dead creator only when its pid no longer exists, or
  * the file has not changed for a minute: a pid reused by another process
  * must not keep a leftover forever.
+ *
+ * A poller's FIFO (poll.c) is judged by its lock alone: a poller checks,
+ * once it holds the lock, that the name still leads to its FIFO, and
+ * makes another if a cleaner took it meanwhile.
  */
 #define GRACE_MS 60000
 
-/* The PID in a file name .eshm-new.PID.N, or 0 if it is not of that form. */
+/* The PID in a file name .eshm-new.PID.N or .eshm-poll.PID.N, or 0 if it
+ * is of neither form; *fifo says which. */
 static pid_t
-name_pid(const char *name)
+name_pid(const char *name, bool *fifo)
 {
-	const size_t plen = sizeof ESHM_NEW_PREFIX - 1;
-	if (strncmp(name, ESHM_NEW_PREFIX, plen))
+	const size_t nlen = sizeof ESHM_NEW_PREFIX - 1, plen = sizeof ESHM_POLL_PREFIX - 1;
+	const char *p;
+	*fifo = !strncmp(name, ESHM_POLL_PREFIX, plen);
+	if (*fifo)
+		p = name + plen;
+	else if (!strncmp(name, ESHM_NEW_PREFIX, nlen))
+		p = name + nlen;
+	else
 		return 0;
-	const char *p = name + plen;
 	long long pid = 0;
 	int digits = 0;
 	for (; *p >= '0' && *p <= '9'; p++, digits++) {
@@ -47,21 +57,28 @@ name_pid(const char *name)
 	return digits && !*p ? (pid_t)pid : 0;
 }
 
-/* The PID of a path ESHM_DIR/.eshm-new.PID.N, or 0. */
+/* The PID of a path ESHM_DIR/.eshm-new.PID.N or .eshm-poll.PID.N, or 0. */
 static pid_t
-path_pid(const char *path)
+path_pid(const char *path, bool *fifo)
 {
 	const size_t dlen = sizeof ESHM_DIR - 1;
 	if (!path || strncmp(path, ESHM_DIR, dlen) || path[dlen] != '/' ||
 	    strlen(path) >= ESHM_LEFTOVER_PATH_MAX)
 		return 0;
-	return name_pid(path + dlen + 1);
+	return name_pid(path + dlen + 1, fifo);
+}
+
+/* The kind of file a leftover of that name is. */
+static bool
+right_kind(const struct stat *st, bool fifo)
+{
+	return fifo ? S_ISFIFO(st->st_mode) : S_ISREG(st->st_mode);
 }
 
 /* What st says, and whether the creator lives given whether its lock was
  * free. */
 static void
-describe(const struct stat *st, bool lock_free, struct eshm_leftover *lo)
+describe(const struct stat *st, bool lock_free, bool fifo, struct eshm_leftover *lo)
 {
 	int64_t now = eshm_now_real();
 	int64_t t = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
@@ -71,24 +88,24 @@ describe(const struct stat *st, bool lock_free, struct eshm_leftover *lo)
 	lo->uid = st->st_uid;
 	/* kill(pid, 0) sends nothing; EPERM: it exists, as another user's */
 	bool pid_exists = kill(lo->creator_pid, 0) == 0 || errno == EPERM;
-	lo->creator_alive = !lock_free || (pid_exists && lo->age_ms < GRACE_MS);
+	lo->creator_alive = !lock_free || (!fifo && pid_exists && lo->age_ms < GRACE_MS);
 }
 
 /* Look at one leftover without changing it: 0 with lo filled (lo->error
  * set if it could not be opened), or -1 to leave it out: gone meanwhile,
- * or not a regular file, so not made by a creation. */
+ * or not a regular file (a FIFO, for a poller's), so not ours. */
 static int
-examine(struct eshm_leftover *lo)
+examine(struct eshm_leftover *lo, bool fifo)
 {
 	struct stat st, fst;
-	if (lstat(lo->path, &st) < 0 || !S_ISREG(st.st_mode))
+	if (lstat(lo->path, &st) < 0 || !right_kind(&st, fifo))
 		return -1;
 	int fd = eshm_open_fd(lo->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP)
 			return -1;
 		lo->error = -errno;
-		describe(&st, false, lo);
+		describe(&st, false, fifo, lo);
 		lo->creator_alive = -1;
 		return 0;
 	}
@@ -103,7 +120,7 @@ examine(struct eshm_leftover *lo)
 	if (lock_free)
 		flock(fd, LOCK_UN);
 	close(fd);
-	describe(&fst, lock_free, lo);
+	describe(&fst, lock_free, fifo, lo);
 	if (!lock_free && e != EWOULDBLOCK) {
 		lo->error = -e;
 		lo->creator_alive = -1;
@@ -131,7 +148,8 @@ eshm_leftovers(struct eshm_leftover **out)
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		pid_t pid = name_pid(de->d_name);
+		bool fifo;
+		pid_t pid = name_pid(de->d_name, &fifo);
 		if (!pid)
 			continue;
 		if (n == cap) {
@@ -150,7 +168,7 @@ eshm_leftovers(struct eshm_leftover **out)
 		snprintf(lo->path, sizeof lo->path, "%s/%.*s", ESHM_DIR,
 			 (int)(sizeof lo->path - sizeof ESHM_DIR - 1), de->d_name);
 		lo->creator_pid = pid;
-		if (examine(lo) == 0)
+		if (examine(lo, fifo) == 0)
 			n++;
 	}
 	closedir(d);
@@ -192,11 +210,14 @@ eshm_leftover_unlink(const char *path, unsigned flags, struct eshm_leftover *inf
 	if (!info)
 		info = &local;
 	memset(info, 0, sizeof *info);
-	pid_t pid = path_pid(path);
+	bool fifo;
+	pid_t pid = path_pid(path, &fifo);
 	if (!pid)
 		return eshm_fill_error(err, ESHM_EINVAL, 0,
-				       "%s is not the file of an unfinished segment (%s/%sPID.N)",
-				       path ? path : "(null)", ESHM_DIR, ESHM_NEW_PREFIX);
+				       "%s is not the file of an unfinished segment (%s/%sPID.N) "
+				       "nor a poller's FIFO (%s/%sPID.N)",
+				       path ? path : "(null)", ESHM_DIR, ESHM_NEW_PREFIX, ESHM_DIR,
+				       ESHM_POLL_PREFIX);
 	snprintf(info->path, sizeof info->path, "%s", path);
 	info->creator_pid = pid;
 	int fd = eshm_open_fd(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
@@ -216,17 +237,22 @@ eshm_leftover_unlink(const char *path, unsigned flags, struct eshm_leftover *inf
 		close(fd);
 		return r;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!right_kind(&st, fifo)) {
 		close(fd);
-		return eshm_fill_error(err, ESHM_ENOTSEG, 0,
-				       "%s is not a regular file; not removing it", path);
+		return eshm_fill_error(err, ESHM_ENOTSEG, 0, "%s is not a %s; not removing it",
+				       path, fifo ? "FIFO" : "regular file");
 	}
-	/* Never wait: a held lock is a creation in progress. */
+	/* Never wait: a held lock is a creation in progress, or a live poller. */
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 		close(fd);
 		if (e == EWOULDBLOCK) {
-			describe(&st, false, info);
+			describe(&st, false, fifo, info);
+			if (fifo)
+				return eshm_fill_error(
+					err, ESHM_EBUSY, pid,
+					"%s is the descriptor of pid %d, which polls", path,
+					(int)pid);
 			return eshm_fill_error(err, ESHM_EBUSY, pid,
 					       "unfinished segment %s is being created by pid %d",
 					       path, (int)pid);
@@ -242,7 +268,7 @@ eshm_leftover_unlink(const char *path, unsigned flags, struct eshm_leftover *inf
 				    eshm_strerror(-errno));
 		goto out;
 	}
-	describe(&st, true, info);
+	describe(&st, true, fifo, info);
 	if (info->creator_alive) {
 		r = eshm_fill_error(err, ESHM_EBUSY, pid,
 				    "unfinished segment %s may still be being created by pid %d, "

@@ -94,9 +94,25 @@ space_ready(struct eshm *h)
 	return cl + h->w.need - h->w.limit <= h->w.cap;
 }
 
+/* Our descriptor's writer found the channel full (a write with timeout
+ * 0): empty its FIFO, raise space_wait, and look again, as a sleeper does
+ * before it sleeps (wait.c): a release after this look sees the flag and
+ * writes the FIFO (if it frees enough: rpublish); one before it is seen
+ * here, and we write the FIFO ourselves. */
+static void
+space_rearm(struct eshm *h)
+{
+	eshm_poll_drain(&h->pw);
+	atomic_store_explicit(&h->w.c->space_wait, 1, memory_order_seq_cst);
+	if (space_ready(h))
+		eshm_poll_ready(&h->pw);
+}
+
 static int
 space_expired(struct eshm *h, bool polled)
 {
+	if (polled && h->pw.fd >= 0)
+		space_rearm(h);
 	return eshm_seterr(h, ESHM_ETIMEDOUT,
 			   polled ? "channel %s of %s is full" : "channel %s of %s stayed full",
 			   eshm_chan_name(slot_chan(h->wend)), h->name);
@@ -127,6 +143,9 @@ wait_readers(struct eshm *h, int (*ready)(struct eshm *), int (*expired)(struct 
 		.peers = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_R,
 		.npeers = ESHM_READERS,
 		.waits = &h->w.n.waits,
+		/* a poller's flag must stay up for it: lowered by a sleeper
+		 * done waiting, it would miss the next release */
+		.shared_flag = atomic_load_explicit(&h->w.c->wpoll, memory_order_relaxed) != 0,
 	};
 	return eshm_wait(h, &wt, deadline);
 }
@@ -171,6 +190,7 @@ wake_readers(struct eshm *h)
 		atomic_store_explicit(&w->c->data_wait, 0, memory_order_relaxed);
 		eshm_futex_wake(&w->c->data_wait);
 		eshm_count_add(&w->n.wakes, 1);
+		eshm_poll_kick(h, h->hdr, slot_chan(h->wend), POLL_DATA);
 	}
 }
 
@@ -665,4 +685,22 @@ eshm_eos(eshm_t *h)
 	eshm_stream_end(h);
 	flock(h->fd, LOCK_UN);
 	return 0;
+}
+
+int
+eshm_fileno_write(eshm_t *h)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (h->pw.fd >= 0)
+		return h->pw.fd;
+	if (h->wend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
+	int r = eshm_poll_open(h, h->wend, &h->pw);
+	if (r)
+		return r > 0 ? eshm_not_owned(h, h->wend) : r;
+	/* readable at once unless the channel is full */
+	h->w.need = REC_HDR;
+	space_rearm(h);
+	return h->pw.fd;
 }

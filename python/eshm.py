@@ -5,6 +5,12 @@
         ch.write(b"hello")
         reply = ch.read(timeout=1.0)      # bytes, or None after 1 s
 
+    # or in an asyncio event loop, beside sockets (no thread, no polling)
+    async def serve():
+        with ESHM("jobs", role="slave") as ch:
+            async for msg in ch:          # until the writer ends its stream
+                await ch.awrite(b"done " + msg)
+
 Messages are bytes (any length up to the channel's limit, zero included,
 NUL bytes included) and arrive whole, in order, exactly once. Large ones
 go without a copy through memoryviews of the shared memory, valid inside
@@ -35,6 +41,7 @@ Otherwise importing eshm raises ImportError, saying where it looked.
 """
 
 import array
+import asyncio
 import ctypes
 import grp
 import operator
@@ -259,6 +266,8 @@ _peek = _proto(_lib, "eshm_peek", _int, _vp, _vpp, _szp, _int)
 _peek_nb = _proto(_plib, "eshm_peek", _int, _vp, _vpp, _szp, _int)
 _release = _proto(_plib, "eshm_release", _int, _vp)
 _rewind = _proto(_plib, "eshm_rewind", None, _vp)
+_fileno = _proto(_plib, "eshm_fileno", _int, _vp)
+_fileno_write = _proto(_plib, "eshm_fileno_write", _int, _vp)
 
 # The error codes of eshm.h, the values of ESHMError.code: ESHM_EOF is
 # EOF_, the others lose their ESHM_ prefix (ESHM_ETIMEDOUT is ETIMEDOUT).
@@ -310,6 +319,16 @@ _UNLINK_PENDING, _UNLINK_INVALID, _UNLINK_DRY_RUN, _UNLINK_KEPT = 1, 2, 4, 8
 # Blocking waits happen in slices of this many ms, so that Python runs its
 # signal handlers (a Ctrl-C becomes KeyboardInterrupt) at least this often.
 _SLICE_MS = 100
+
+# Which way a coroutine waits on a channel's descriptor (ESHM._waits).
+_READING, _WRITING = 0, 1
+
+
+def _settle(fut, value):
+    """Resolve fut with value unless it is resolved already (a descriptor's
+    callback and a timer's race for it)."""
+    if not fut.done():
+        fut.set_result(value)
 
 
 class ESHMError(Exception):
@@ -743,6 +762,8 @@ class ESHM:
         self._lens = (_c.c_uint32 * 1024)()
         self._zc_ptr, self._zc_len = _vp(), _sz()
         self._ring_t = _c.c_ubyte * max(self.max_message, 1)
+        # the coroutine waiting on each descriptor: (loop, fd, future) or None
+        self._waits = [None, None]
 
     def _handle(self):
         if self._h is None:
@@ -958,6 +979,158 @@ class ESHM:
         by an exception, that exception goes on, with a note saying so."""
         return _Peek(self, timeout)
 
+    # ---------------------------------------------------------- asyncio
+
+    def fileno(self):
+        """The descriptor of the channel this handle reads, for select,
+        poll, selectors or an event loop's add_reader: it polls readable
+        when a read may have something (a message, the end of the stream,
+        or a writer that detached without ending it). Edge-style: once
+        readable, read with timeout=0 until that returns None (or
+        read_many until []), which re-arms it; then wait on it again. It
+        may poll readable with nothing to read (another reader took it):
+        that read returns None and re-arms it, so no wakeup is lost.
+
+        The same int each call; it belongs to the channel, which closes it:
+        never close, read or write it. It is a FIFO, made at the first
+        call, in /dev/shm (.eshm-poll.PID.N). ESHMError: ENOEND if this
+        handle does not read in a consumer group (ends="write", a tap, a
+        peek); a negated errno if the FIFO cannot be made."""
+        fd = _fileno(self._handle())
+        if fd < 0:
+            self._fail(fd)
+        return fd
+
+    def fileno_write(self):
+        """The descriptor of the channel this handle writes: it polls
+        readable when readers may have made room after a write with
+        timeout=0 found the channel full (which re-arms it); readable at
+        first unless the channel is full. Readers make room known once a
+        quarter of the channel is free, or all of it. Otherwise as
+        fileno(); ESHMError(ENOEND) if this handle does not write."""
+        fd = _fileno_write(self._handle())
+        if fd < 0:
+            self._fail(fd)
+        return fd
+
+    async def _ready(self, way, deadline):
+        """Wait in the running loop until the descriptor of `way` polls
+        readable (True) or the loop's clock passes deadline (False; None:
+        never). One coroutine at a time per way."""
+        fd = self.fileno() if way == _READING else self.fileno_write()
+        if self._waits[way] is not None:
+            raise RuntimeError("eshm: another coroutine is already waiting to %s %r"
+                               % ("read" if way == _READING else "write", self))
+        loop = asyncio.get_running_loop()
+        timer = None
+        if deadline is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            fut = loop.create_future()
+            timer = loop.call_later(left, _settle, fut, False)
+        else:
+            fut = loop.create_future()
+        loop.add_reader(fd, _settle, fut, True)
+        self._waits[way] = (loop, fd, fut)
+        try:
+            return await fut
+        finally:
+            if self._waits[way] is not None and self._waits[way][2] is fut:
+                self._waits[way] = None
+                loop.remove_reader(fd)
+            if timer is not None:
+                timer.cancel()
+
+    @staticmethod
+    def _deadline(timeout):
+        """The running loop's clock after timeout seconds (None: never)."""
+        if timeout is None:
+            return None
+        if timeout < 0:
+            raise ValueError("timeout must be None or >= 0 seconds")
+        return asyncio.get_running_loop().time() + timeout
+
+    async def aread(self, timeout=None):
+        """The next message as bytes, waiting in the running asyncio loop
+        (other tasks run meanwhile) on fileno(): None if none came within
+        timeout seconds (None: as long as it takes; 0: just look).
+        EndOfStream when the writer has finished and all was read;
+        ESHMError as read(). Unlike read(), it never gives up on a writer
+        that was killed (ESHMError EWRITERLOST): it waits for a new one, as
+        long as timeout allows; peer_state() says "dead" meanwhile. One
+        coroutine at a time may wait to read a channel (RuntimeError)."""
+        h = self._handle()
+        self.fileno()
+        deadline = self._deadline(timeout)
+        while True:
+            buf, cap = self._buf, len(self._buf)
+            n = _read_nb(h, buf, cap, 0)
+            if n >= 0:
+                return self._view[:n].tobytes()
+            if n != ETIMEDOUT:
+                self._fail(n)
+            if timeout == 0 or not await self._ready(_READING, deadline):
+                return None
+            h = self._handle()
+
+    async def aread_many(self, max=1024, timeout=None):
+        """Up to max messages with one library call, as read_many(), waiting
+        for the first as aread() does: a list, empty on timeout."""
+        self.fileno()
+        deadline = self._deadline(timeout)
+        while True:
+            out = self.read_many(max, timeout=0)
+            if out or timeout == 0 or not await self._ready(_READING, deadline):
+                return out
+
+    async def awrite(self, data, timeout=None):
+        """Send one message (bytes-like), waiting in the running asyncio
+        loop on fileno_write() while the channel is full, up to timeout
+        seconds (None: as long as it takes; 0: only if there is room now).
+        ESHMError (code ETIMEDOUT) if it stays full; others as write(). One
+        coroutine at a time may wait to write a channel (RuntimeError)."""
+        h = self._handle()
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        n = len(data)
+        self.fileno_write()
+        deadline = self._deadline(timeout)
+        while True:
+            r = _write_nb(h, data, n, 0)
+            if r == 0:
+                return
+            if r != ETIMEDOUT or timeout == 0 or not await self._ready(_WRITING, deadline):
+                self._fail(r)
+            h = self._handle()
+
+    def __aiter__(self):
+        """`async for msg in ch`: every message until the end of the
+        stream, as aread() gets them (batched: one library call per run of
+        messages already there)."""
+        return self._messages()
+
+    async def _messages(self):
+        while True:
+            try:
+                batch = await self.aread_many()
+            except EndOfStream:
+                return
+            for msg in batch:
+                yield msg
+
+    def _unwait(self):
+        """Wake the coroutines waiting on our descriptors, which are about
+        to close: they see a closed channel (ValueError)."""
+        for way, w in enumerate(self._waits):
+            if w is None:
+                continue
+            loop, fd, fut = w
+            self._waits[way] = None
+            loop.remove_reader(fd)
+            if not fut.done():
+                fut.set_exception(ValueError("eshm: operation on a closed channel"))
+
     # ---------------------------------------------------------- the rest
 
     def tap_missed(self):
@@ -1000,6 +1173,8 @@ class ESHM:
     def _detach(self, flags):
         if self._h is None:
             return
+        if any(self._waits):
+            self._unwait()
         # a view lent by reserve() or peek() must not outlive the mapping
         for name in ("_resv", "_peeked"):
             held = getattr(self, name)

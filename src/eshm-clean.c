@@ -36,7 +36,8 @@ usage(void)
 	       "process holds: by default only those with nothing undelivered, and in a\n"
 	       "sweep of all of them not those created with --keep. A sweep also removes\n"
 	       "the unfinished segments (/dev/shm/.eshm-new.*) of processes killed while\n"
-	       "creating one.\n"
+	       "creating one, and the descriptors (/dev/shm/.eshm-poll.*) of processes\n"
+	       "killed while polling one.\n"
 	       "\n"
 	       "      --older-than DURATION  also remove those holding undelivered data,\n"
 	       "                             or created with --keep, idle for that long\n"
@@ -228,15 +229,20 @@ remove_group(const struct opts *o, const char *name)
 	return false;
 }
 
-/* What a process killed while creating a segment left, in a sweep: gone
- * only if its creator died. Returns true unless it failed in a way that
- * counts. */
+/* What a process killed while creating a segment, or polling one, left,
+ * in a sweep: gone only if that process died. Returns true unless it
+ * failed in a way that counts. */
 static bool
 clean_leftover(const struct opts *o, const char *path)
 {
 	struct eshm_leftover lo;
 	struct eshm_error err;
 	int r = eshm_leftover_unlink(path, o->dry ? ESHM_UNLINK_DRY_RUN : 0, &lo, &err);
+	if (r == 0 && strstr(path, "/" ESHM_POLL_PREFIX)) {
+		printf("%s %s (descriptor of pid %d, which died polling)\n",
+		       o->dry ? "would remove" : "removed", path, (int)lo.creator_pid);
+		return true;
+	}
 	if (r == 0) {
 		char size[32];
 		cli_human(lo.size, size, sizeof size);

@@ -198,7 +198,8 @@ struct snap {
 	size_t n;
 	int64_t when_ms;
 	bool sweep;               /* no NAME given: leftovers too */
-	struct eshm_leftover *lo; /* unfinished segments, in a sweep */
+	struct eshm_leftover *lo; /* unfinished segments and dead pollers'
+				   * descriptors, in a sweep */
 	size_t nlo;
 };
 
@@ -241,7 +242,12 @@ take(const struct opts *o, struct snap *s)
 		ssize_t k = eshm_leftovers(&s->lo);
 		if (k < 0)
 			cli_die(EX_FAIL, "cannot list /dev/shm: %s", eshm_strerror((int)k));
-		s->nlo = (size_t)k;
+		/* a live poller's descriptor is no leftover, only a dead one's */
+		s->nlo = 0;
+		for (ssize_t i = 0; i < k; i++)
+			if (s->lo[i].creator_alive <= 0 ||
+			    !strstr(s->lo[i].path, "/" ESHM_POLL_PREFIX))
+				s->lo[s->nlo++] = s->lo[i];
 	}
 }
 
@@ -1207,7 +1213,15 @@ print_table(const struct opts *o, const struct snap *s, const struct snap *prev)
 		const struct eshm_leftover *lo = &s->lo[i];
 		struct at a = {.ch = -1, .lo = lo};
 		char note[160];
-		if (lo->creator_alive > 0)
+		bool poll = strstr(lo->path, "/" ESHM_POLL_PREFIX) != NULL;
+		if (poll && lo->creator_alive == 0)
+			snprintf(note, sizeof note,
+				 "POLL: left by pid %d, which died; eshm-clean removes it",
+				 (int)lo->creator_pid);
+		else if (poll)
+			snprintf(note, sizeof note, "POLL: of pid %d, cannot tell if it lives: %s",
+				 (int)lo->creator_pid, eshm_strerror(lo->error));
+		else if (lo->creator_alive > 0)
 			snprintf(note, sizeof note, "UNFINISHED: being created by pid %d",
 				 (int)lo->creator_pid);
 		else if (lo->creator_alive == 0)
@@ -1821,9 +1835,14 @@ check(const struct opts *o, const struct snap *s, bool named)
 			continue; /* being created, or not ours to judge */
 		char size[32];
 		cli_human(lo->size, size, sizeof size);
-		printf("%s: unfinished segment left by pid %d, which died (%s); "
-		       "eshm-clean removes it\n",
-		       lo->path, (int)lo->creator_pid, size);
+		if (strstr(lo->path, "/" ESHM_POLL_PREFIX))
+			printf("%s: descriptor left by pid %d, which died polling; "
+			       "eshm-clean removes it\n",
+			       lo->path, (int)lo->creator_pid);
+		else
+			printf("%s: unfinished segment left by pid %d, which died (%s); "
+			       "eshm-clean removes it\n",
+			       lo->path, (int)lo->creator_pid, size);
 		problems++;
 	}
 	return problems;

@@ -387,6 +387,152 @@ except eshm.ESHMError as e:
 ' "$SEG"
 }
 
+@test "asyncio runs two eshm channels and a socket pair in one loop, every message in order on each" {
+    # channel a: eshm-send in another process to `async for`; channel b:
+    # awrite to aread in this loop, on a ring small enough to fill (a
+    # write that blocked the loop would stop the reader: a deadlock); and
+    # a socket pair through asyncio streams, meanwhile
+    bg_sh "seq 1 20000 | exec eshm-send --no-create --retries 100 $SEG-a"
+    sender=$BG_PID
+    run -0 py '
+import asyncio, socket
+N = 20000
+name = sys.argv[1]
+async def main():
+    a = eshm.ESHM(name + "-a", role="slave", ends="read")
+    bw = eshm.ESHM(name + "-b", role="master", ends="write", capacity=4096)
+    br = eshm.ESHM(name + "-b", role="slave", ends="read")
+    s1, s2 = socket.socketpair()
+    waits = {"a": 0, "b": 0}
+
+    async def read_a():
+        n = 0
+        async for m in a:
+            n += 1
+            assert m == str(n).encode(), (m, n)
+        return n
+
+    async def write_b():
+        for i in range(N):
+            await bw.awrite(b"b%d" % i)
+        bw.close()
+        return N
+
+    async def read_b():
+        n = 0
+        try:
+            while True:
+                m = await br.aread(timeout=0)
+                if m is None:
+                    waits["b"] += 1
+                    m = await br.aread()
+                assert m == b"b%d" % n, (m, n)
+                n += 1
+        except eshm.EndOfStream:
+            return n
+
+    async def sock_write():
+        r, w = await asyncio.open_connection(sock=s1)
+        for i in range(N):
+            w.write(b"s%d\n" % i)
+            if i % 64 == 0:
+                await w.drain()
+        await w.drain()
+        w.close()
+        return N
+
+    async def sock_read():
+        r, w = await asyncio.open_connection(sock=s2)
+        n = 0
+        while line := await r.readline():
+            assert line == b"s%d\n" % n, (line, n)
+            n += 1
+        w.close()
+        return n
+
+    got = await asyncio.wait_for(asyncio.gather(
+        read_a(), write_b(), read_b(), sock_write(), sock_read()), 120)
+    a.close()
+    br.close()
+    print(*got)
+    print("b waited", waits["b"] > 0)
+    st = eshm.inspect(name + "-b") if os.path.exists("/dev/shm/eshm_" + name + "-b") else None
+    print("b gone", st is None)
+asyncio.run(main())' "$SEG"
+    [ "${lines[0]}" = "20000 20000 20000 20000 20000" ]
+    [ "${lines[1]}" = "b waited True" ]
+    [ "${lines[2]}" = "b gone True" ]
+    wait_exit "$sender"
+    [ "$EXIT_STATUS" -eq 0 ]
+    seg_gone "$SEG-a"
+}
+
+@test "Python aread and awrite time out, see end of stream, and a closed channel wakes a waiting coroutine" {
+    run -0 py '
+import asyncio, time
+name = sys.argv[1]
+async def main():
+    w = eshm.ESHM(name, role="master", ends="write", capacity=4096)
+    r = eshm.ESHM(name, role="slave", ends="read")
+    loop = asyncio.get_running_loop()
+    t = loop.time()
+    assert await r.aread(timeout=0) is None
+    assert await r.aread(timeout=0.05) is None
+    assert loop.time() - t >= 0.05
+    assert r.fileno() == r.fileno() and r.fileno() != w.fileno_write()
+    try:
+        w.fileno()
+    except eshm.ESHMError as e:
+        print("write end only:", e.code == eshm.ENOEND)
+    n = 0
+    while True:
+        try:
+            await w.awrite(b"x" * 100, timeout=0)
+        except eshm.ESHMError as e:
+            assert e.code == eshm.ETIMEDOUT, e
+            break
+        n += 1
+    try:
+        await w.awrite(b"y", timeout=0.05)
+    except eshm.ESHMError as e:
+        print("full:", e)
+    # a writer waiting for room is woken by a reader in the same loop
+    async def drain():
+        await asyncio.sleep(0.01)
+        return [await r.aread() for _ in range(n)]
+    _, got = await asyncio.gather(w.awrite(b"z"), drain())
+    assert got == [b"x" * 100] * n
+    assert await r.aread() == b"z"
+    # two coroutines may not wait on one channel at once
+    waiter = asyncio.ensure_future(r.aread())
+    await asyncio.sleep(0.01)
+    try:
+        await r.aread()
+    except RuntimeError as e:
+        print("second:", "already waiting" in str(e))
+    w.close()
+    try:
+        await waiter
+    except eshm.EndOfStream:
+        print("end of stream")
+    # the end is reported once: a reader then waits for a new writer
+    assert await r.aread(timeout=0.01) is None
+    waiter = asyncio.ensure_future(r.aread())
+    await asyncio.sleep(0.01)
+    r.close()
+    try:
+        await waiter
+    except ValueError as e:
+        print("closed:", e)
+asyncio.run(main())' "$SEG"
+    [ "${lines[0]}" = "write end only: True" ]
+    [ "${lines[1]}" = "full: channel m2s of $SEG is full" ]
+    [ "${lines[2]}" = "second: True" ]
+    [ "${lines[3]}" = "end of stream" ]
+    [ "${lines[4]}" = "closed: eshm: operation on a closed channel" ]
+    seg_gone
+}
+
 @test "without the library, importing eshm says where it looked" {
     run -1 env ESHM_LIBRARY=/nonexistent/libeshm.so PYTHONPATH="$BATS_TEST_DIRNAME/../python" \
         python3 -c "import eshm"
@@ -404,4 +550,8 @@ except eshm.ESHMError as e:
     run -0 python3 "$EXAMPLES/performance_test.py" compare --count 2000 --runs 1
     [[ "$output" == *"eshm   Python -> C, batched"* ]]
     [[ "$output" == *"os.pipe Python -> Python"*"1.00x"* ]]
+    run -0 python3 "$EXAMPLES/performance_test.py" roundtrip --count 200 --runs 1
+    [ "${lines[0]}" = "200 round trips of 64 bytes to a Python echo, 1 runs, interleaved" ]
+    [[ "${lines[3]}" == "eshm   await awrite() + aread() "* ]]
+    [[ "${lines[5]}" == "socket asyncio streams "* ]]
 }

@@ -5,6 +5,7 @@
     python3 performance_test.py slave NAME [COUNT] [--batch]
     python3 performance_test.py compare [--count N] [--runs R] [--size N]
     python3 performance_test.py zerocopy [--count N] [--runs R] [--size N] [--capacity N]
+    python3 performance_test.py roundtrip [--count N] [--runs R] [--size N]
 
 master sends COUNT messages of N bytes (default 100000 of 64) and marks the
 end; slave receives until the end (or COUNT) and reports the rate. Either
@@ -21,8 +22,17 @@ one Python process to another, interleaved, the median of R runs each: in
 place (ESHM.reserve and ESHM.peek, as examples/numpy_arrays.py sends them)
 against write(bytes) and read(), in MB/s and as a ratio. The channel holds
 --capacity bytes (default 8 MiB). Needs numpy.
+
+roundtrip measures, in one run, interleaved, the time of a round trip to
+an echoing process: over eshm with blocking write() and read(), and with
+await awrite() and await aread() in an asyncio loop (waiting on the
+channel's descriptor, fileno()); for reference, over a Unix socket pair
+with blocking send and recv, and with asyncio streams. The peer is the
+same blocking Python echo for all; p50 and p99 of all round trips.
 """
 import argparse
+import asyncio
+import socket
 import multiprocessing
 import os
 import shutil
@@ -323,6 +333,127 @@ def zerocopy(count, runs, size, capacity):
             label, med[label], "(%.0f-%.0f)" % (min(mbs[label]), max(mbs[label])),
             med[label] / med[ZC_PLAIN], med[label] / med[ZC_JOIN]))
     print("\nplain: %s; join: %s" % (ZC_PLAIN, ZC_JOIN))
+# ------------------------------------------------------------ roundtrip
+
+def _eshm_echo(name):
+    with ESHM(name, role="slave") as ch:
+        for m in ch:
+            ch.write(m)
+
+
+def _sock_echo(sock, other):
+    other.close()  # (the parent's end, inherited: it must see its close)
+    while True:
+        m = sock.recv(65536)
+        if not m:
+            return
+        sock.sendall(m)
+
+
+def _eshm_pair():
+    name = "perf-%d-%d" % (os.getpid(), time.monotonic_ns())
+    ch = ESHM(name, role="master")
+    return ch, fork(_eshm_echo, name)
+
+
+def _sock_pair():
+    a, b = socket.socketpair()
+    p = fork(_sock_echo, b, a)
+    b.close()
+    return a, p
+
+
+def rt_eshm(count, size):
+    ch, peer = _eshm_pair()
+    msg, out = b"m" * size, []
+    write, read, now = ch.write, ch.read, time.perf_counter_ns
+    for _ in range(count):
+        t = now()
+        write(msg)
+        read()
+        out.append(now() - t)
+    ch.close()
+    _join(peer)
+    return out
+
+
+def rt_eshm_async(count, size):
+    ch, peer = _eshm_pair()
+    msg, out = b"m" * size, []
+
+    async def run():
+        now = time.perf_counter_ns
+        for _ in range(count):
+            t = now()
+            await ch.awrite(msg)
+            await ch.aread()
+            out.append(now() - t)
+    asyncio.run(run())
+    ch.close()
+    _join(peer)
+    return out
+
+
+def rt_sock(count, size):
+    sock, peer = _sock_pair()
+    msg, out = b"m" * size, []
+    now = time.perf_counter_ns
+    for _ in range(count):
+        t = now()
+        sock.sendall(msg)
+        got = 0
+        while got < size:
+            got += len(sock.recv(65536))
+        out.append(now() - t)
+    sock.close()
+    _join(peer)
+    return out
+
+
+def rt_sock_async(count, size):
+    sock, peer = _sock_pair()
+    msg, out = b"m" * size, []
+
+    async def run():
+        r, w = await asyncio.open_connection(sock=sock)
+        now = time.perf_counter_ns
+        for _ in range(count):
+            t = now()
+            w.write(msg)
+            await w.drain()
+            await r.readexactly(size)
+            out.append(now() - t)
+        w.close()
+    asyncio.run(run())
+    sock.close()
+    _join(peer)
+    return out
+
+
+def roundtrip(count, runs, size):
+    rows = [
+        ("eshm   blocking write() + read()", rt_eshm),
+        ("eshm   await awrite() + aread()", rt_eshm_async),
+        ("socket blocking sendall() + recv()", rt_sock),
+        ("socket asyncio streams", rt_sock_async),
+    ]
+    times = {label: [] for label, _ in rows}
+    for r in range(runs):
+        for label, fn in rows:
+            if sys.stderr.isatty():
+                print("\r\033[Krun %d/%d: %s" % (r + 1, runs, label), end="",
+                      file=sys.stderr, flush=True)
+            times[label] += fn(count, size)
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr)
+    print("%d round trips of %d bytes to a Python echo, %d runs, interleaved\n"
+          % (count, size, runs))
+    print("%-36s %10s %10s %12s" % ("TRANSPORT", "P50 US", "P99 US", "ROUND TRIPS/S"))
+    for label, _ in rows:
+        t = sorted(times[label])
+        p50, p99 = t[len(t) // 2], t[min(len(t) - 1, len(t) * 99 // 100)]
+        print("%-36s %10.1f %10.1f %12s" % (label, p50 / 1000, p99 / 1000,
+                                            "{:,.0f}".format(len(t) * 1e9 / sum(t))))
 
 
 # ------------------------------------------------------------ main
@@ -348,6 +479,10 @@ def main():
     z.add_argument("--runs", type=int, default=5)
     z.add_argument("--size", type=int, default=1 << 20)
     z.add_argument("--capacity", type=int, default=8 << 20)
+    r = sub.add_parser("roundtrip", help="round trips, blocking and asyncio, against a socket")
+    r.add_argument("--count", type=int, default=20000)
+    r.add_argument("--runs", type=int, default=3)
+    r.add_argument("--size", type=int, default=64)
     a = ap.parse_args()
     if a.cmd == "master":
         t0 = time.perf_counter()
@@ -361,6 +496,8 @@ def main():
         print("[SLAVE] Messages: received=%d, rate=%.0f msg/sec" % (n, n / t))
     elif a.cmd == "zerocopy":
         zerocopy(a.count, a.runs, a.size, a.capacity)
+    elif a.cmd == "roundtrip":
+        roundtrip(a.count, a.runs, a.size)
     else:
         compare(a.count, a.runs, a.size)
     return 0

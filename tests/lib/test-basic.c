@@ -1000,12 +1000,14 @@ leftover_unlink_touches_nothing_else(void)
 		"/dev/shm/.eshm-new.x.2",  "/dev/shm/.eshm-new.0.2",
 		"/dev/shm/.eshm-new.1.2x", "/dev/shm/.eshm-new.1.2/../eshm_q",
 		"/dev/shm//.eshm-new.1.2", ".eshm-new.1.2",
+		"/dev/shm/.eshm-poll.1",   "/dev/shm/.eshm-pol.1.2",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		CHECK_EQ(eshm_leftover_unlink(bad[i], 0, NULL, &e), ESHM_EINVAL);
 		CHECK(strstr(e.what, "is not the file of an unfinished segment") != NULL);
 	}
 	CHECK(strstr(e.what, "/dev/shm/.eshm-new.PID.N") != NULL);
+	CHECK(strstr(e.what, "/dev/shm/.eshm-poll.PID.N") != NULL);
 
 	/* a symbolic link and a directory named like leftovers of a dead
 	 * pid: neither listed nor removed, and the link is not followed */
