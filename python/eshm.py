@@ -321,7 +321,7 @@ _UNLINK_PENDING, _UNLINK_INVALID, _UNLINK_DRY_RUN, _UNLINK_KEPT = 1, 2, 4, 8
 _SLICE_MS = 100
 
 # Which way a coroutine waits on a channel's descriptor (ESHM._waits).
-_reading, _writing = 0, 1
+_way_read, _way_write = 0, 1  # the two descriptors a coroutine may wait on
 
 
 def _settle(fut, value):
@@ -1017,10 +1017,10 @@ class ESHM:
         """Wait in the running loop until the descriptor of `way` polls
         readable (True) or the loop's clock passes deadline (False; None:
         never). One coroutine at a time per way."""
-        fd = self.fileno() if way == _reading else self.fileno_write()
+        fd = self.fileno() if way == _way_read else self.fileno_write()
         if self._waits[way] is not None:
             raise RuntimeError("eshm: another coroutine is already waiting to %s %r"
-                               % ("read" if way == _reading else "write", self))
+                               % ("read" if way == _way_read else "write", self))
         loop = asyncio.get_running_loop()
         timer = None
         if deadline is not None:
@@ -1070,7 +1070,7 @@ class ESHM:
                 return self._view[:n].tobytes()
             if n != ETIMEDOUT:
                 self._fail(n)
-            if timeout == 0 or not await self._ready(_reading, deadline):
+            if timeout == 0 or not await self._ready(_way_read, deadline):
                 return None
             h = self._handle()
 
@@ -1081,7 +1081,7 @@ class ESHM:
         deadline = self._deadline(timeout)
         while True:
             out = self.read_many(max, timeout=0)
-            if out or timeout == 0 or not await self._ready(_reading, deadline):
+            if out or timeout == 0 or not await self._ready(_way_read, deadline):
                 return out
 
     async def awrite(self, data, timeout=None):
@@ -1100,7 +1100,7 @@ class ESHM:
             r = _write_nb(h, data, n, 0)
             if r == 0:
                 return
-            if r != ETIMEDOUT or timeout == 0 or not await self._ready(_writing, deadline):
+            if r != ETIMEDOUT or timeout == 0 or not await self._ready(_way_write, deadline):
                 self._fail(r)
             h = self._handle()
 
