@@ -5,8 +5,8 @@
 # is shown). Two files: DATAFILE (1 GiB, --raw, made once, as pipeline.sh
 # makes it) and 2 Mi lines of 64 bytes. Interleaved runs, medians. Then
 # the lines again with a running tap while a steady writer (pace, built
-# beside the tools: pv -L sends in bursts at full speed) is held to half
-# the rate the reader reached, through a 1 MiB ring (about a millisecond
+# beside the tools: pv -L sends in bursts at full speed; pace catches up
+# by one 64 KiB piece at most) is held to half the rate the reader reached, through a 1 MiB ring (about a millisecond
 # of that traffic: less than a scheduler's time slice) and an 8 MiB one:
 # what the tap missed.
 # Usage: sh bench/taps.sh BINDIR DATAFILE [RUNS]
@@ -64,7 +64,7 @@ run() {
     fi
     t0=$(now)
     if [ -n "${limit:-}" ]; then
-        "$pace" "$limit" <"$2" | eshm-send $opt "$seg" &
+        "$pace" -v "$limit" <"$2" 2>>"$work/pace-$capacity" | eshm-send $opt "$seg" &
     else
         eshm-send $opt "$seg" <"$2" &
     fi
@@ -129,8 +129,10 @@ for capacity in 1M 8M; do
         run halfrate "$work/lines" "$i" >>"$work/times-halfrate-lines"
         i=$((i + 1))
     done
-    awk -v l="$limit" -v c="$capacity" '{ m += $1; b += $2; n++; if ($2 == 0) z++ }
-        END { printf "\n2 Mi lines of 64 B, the writer held to %.0f MB/s (half the reader rate), a %s ring:\n", l / 1e6, c;
+    kept=$(sed -n 's/.*: \([0-9]*\) bytes\/s$/\1/p' "$work/pace-$capacity" | sort -n |
+        awk '{ v[NR] = $1 } END { printf "%.0f-%.0f", v[1] / 1e6, v[NR] / 1e6 }')
+    awk -v l="$limit" -v c="$capacity" -v kept="$kept" '{ m += $1; b += $2; n++; if ($2 == 0) z++ }
+        END { printf "\n2 Mi lines of 64 B, the writer held to %.0f MB/s (half the reader rate; it kept %s), a %s ring:\n", l / 1e6, kept, c;
               printf "a running tap missed nothing in %d of %d runs (mean %d messages, %d bytes)\n", z, n, m / n, b / n }' \
         "$work/missed-halfrate-lines"
     rm -f "$work/missed-halfrate-lines"

@@ -347,10 +347,12 @@ int eshm_fileno(eshm_t *h);
 int eshm_fileno_write(eshm_t *h);
 
 /* Zero-copy writing: reserve room for at least min bytes; *ptr and *avail
- * give the contiguous room (avail >= min). The reservation may move between
- * calls: its contents are not carried over, except the bytes that
- * eshm_commit_lines carried, which start the new reservation (and count
- * towards min). */
+ * give the contiguous room (avail >= min; at most a quarter of the
+ * channel's capacity unless min asks for more: the room is claimed at
+ * once, and a tap counts claimed room as written over). The reservation
+ * may move between calls: its contents are not carried over, except the
+ * bytes that eshm_commit_lines carried, which start the new reservation
+ * (and count towards min). */
 int eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms);
 /* Publish the first len reserved bytes as one message. */
 int eshm_commit(eshm_t *h, size_t len);

@@ -227,9 +227,9 @@ try_claim(struct wside *w, uint64_t *c, uint64_t need)
 
 /*
  * Claim `size` record bytes (at least; with `more`, as many more as are
- * free before the ring's end): *pos and *got. A record never crosses the
- * ring's end: one that does not fit is preceded by a PAD record we claim
- * and commit first. Waits (deadline) for room.
+ * free before the ring's end, up to a quarter of the ring): *pos and *got.
+ * A record never crosses the ring's end: one that does not fit is preceded
+ * by a PAD record we claim and commit first. Waits (deadline) for room.
  */
 static int
 claim(struct eshm *h, uint64_t size, bool more, int64_t *deadline, int timeout_ms, uint64_t *pos,
@@ -255,9 +255,17 @@ claim(struct eshm *h, uint64_t size, bool more, int64_t *deadline, int timeout_m
 			continue;
 		}
 		if (more && !pad) {
-			uint64_t free = w->limit + w->cap - c;
-			need = free < toend ? free : toend;
-			need -= need % REC_ALIGN;
+			/* as much as is free before the ring's end, up to a
+			 * quarter of the ring: a tap counts claimed room as
+			 * written over, so a reservation of all the free room
+			 * would make one a record behind the reader skip. */
+			uint64_t free = w->limit + w->cap - c, most = w->cap / 4;
+			uint64_t more_room = free < toend ? free : toend;
+			if (more_room > most)
+				more_room = most;
+			more_room -= more_room % REC_ALIGN;
+			if (more_room > need)
+				need = more_room;
 		}
 		if (!try_claim(w, &c, need))
 			continue;

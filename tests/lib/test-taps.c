@@ -178,6 +178,65 @@ a_tap_left_behind_skips_what_was_written_over_and_counts_it(void)
 	eshm_close(w);
 }
 
+/*
+ * A reservation is claimed at once, and a tap counts claimed room as
+ * written over. A writer that reserved all the free room (up to the
+ * release point + capacity) made a tap only a few records behind the
+ * reader skip, though nothing it had not read was written over.
+ * Reservations claim at most a quarter of the ring beyond what they need,
+ * so a tap less than three quarters of a ring behind the writer misses
+ * nothing, however close behind it the reader is.
+ */
+static void
+a_tap_three_quarters_of_a_ring_behind_the_writer_misses_nothing(void)
+{
+	const char *n = t_name();
+	const size_t cap = 1 << 16;
+	struct eshm_config wc = writer_cfg(cap), tc = tap_cfg();
+	struct eshm_config rc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	eshm_t *w, *t = NULL, *r;
+	OPEN(w, n, &wc);
+	OPEN(r, n, &rc);
+	/* lines through the writer and the reader, in records of 25; the
+	 * tap comes at three quarters of the ring and reads nothing until
+	 * the writer is half a ring further, the reader with it */
+	int lines = 0, first = -1;
+	uint64_t written = 0;
+	char buf[4096];
+	while (first < 0 || written < (uint64_t)cap * 3 / 4 + cap / 2) {
+		if (first < 0 && written >= (uint64_t)cap * 3 / 4) {
+			OPEN(t, n, &tc);
+			first = lines;
+		}
+		CHECK_EQ(write_lines(w, lines, lines + 25, 25), 0);
+		for (int k = 0; k < 25; k++) {
+			ssize_t m = eshm_read(r, buf, sizeof buf, 1000);
+			CHECK(m > 0);
+			written += (uint64_t)m + 1;
+		}
+		lines += 25;
+	}
+	/* a reservation waiting for input, as eshm-send's does */
+	void *p;
+	size_t avail;
+	CHECK_EQ(eshm_reserve(w, 1, &p, &avail, 0), 0);
+	/* the tap has every line since it came, and missed nothing */
+	struct eshm_chunk ck;
+	long next = first;
+	while (eshm_peek_chunk(t, &ck, 0, 0) == 0) {
+		CHECK_EQ(first_line(&ck), next);
+		next += (long)ck.nmsgs;
+		CHECK_EQ(eshm_consume(t, ESHM_ALL), 0);
+	}
+	uint64_t msgs, bytes;
+	CHECK_EQ(eshm_tap_missed(t, &msgs, &bytes), 0);
+	CHECK_EQ(bytes, 0);
+	CHECK_EQ(next, lines);
+	eshm_close(t);
+	eshm_close(r);
+	eshm_close(w);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -187,6 +246,8 @@ main(int argc, char **argv)
 		 what_is_taken_back_or_released_in_part_comes_again_counted_right},
 		{"a tap left behind skips what was written over and counts it",
 		 a_tap_left_behind_skips_what_was_written_over_and_counts_it},
+		{"a tap three quarters of a ring behind the writer misses nothing",
+		 a_tap_three_quarters_of_a_ring_behind_the_writer_misses_nothing},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
