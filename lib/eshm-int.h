@@ -650,6 +650,9 @@ struct eshm_waiter {
 				  * flag too: leave it up when done */
 };
 int eshm_wait(struct eshm *h, const struct eshm_waiter *w, int64_t deadline);
+int eshm_spin_only(struct eshm *h, const struct eshm_waiter *w);
+int eshm_spin_data(struct eshm *h);              /* ring-read.c */
+int eshm_spin_space(struct eshm *h, size_t len); /* ring-write.c */
 
 /* poll.c: the descriptors of eshm_fileno, eshm_fileno_write */
 enum { POLL_DATA = 0, POLL_SPACE = 1 };

@@ -346,6 +346,23 @@ int eshm_fileno(eshm_t *h);
  */
 int eshm_fileno_write(eshm_t *h);
 
+/* For an event loop, before it waits on a descriptor: look for data
+ * (end ESHM_END_READ) or for room for a message of len bytes
+ * (ESHM_END_WRITE; len is ignored for reads) by spinning, as a blocking
+ * read or write does before it sleeps, and never sleep. A peer that answers
+ * within microseconds is then seen without the system calls and the
+ * loop's round a descriptor costs. The spin adapts per handle: at most
+ * 50 us, shorter as spins fail, none where it cannot pay (one CPU, or more
+ * processes on the channel than CPUs). Raises no flag
+ * and writes no FIFO. Returns 1 when there is data (or the end of the
+ * stream) or room now, 0 when not; then read (write) with timeout 0 and
+ * wait on eshm_fileno (eshm_fileno_write). Errors: ESHM_EINVAL (h NULL, end
+ * neither), ESHM_ENOEND (h does not hold that end; a tap or a peek does
+ * not read in a group), ESHM_ETAKEN,
+ * ESHM_EMSGSIZE (len larger than the channel carries), ESHM_ECORRUPT,
+ * ESHM_EREMOVED. */
+int eshm_spin(eshm_t *h, int end, size_t len);
+
 /* Zero-copy writing: reserve room for at least min bytes; *ptr and *avail
  * give the contiguous room (avail >= min; at most a quarter of the
  * channel's capacity unless min asks for more: the room is claimed at
@@ -364,6 +381,12 @@ ssize_t eshm_commit_delimited(eshm_t *h, size_t len, int delim);
  * unfinished message) to the start of the next reservation; *carried
  * tells how many. Returns the number of messages published. */
 ssize_t eshm_commit_lines(eshm_t *h, size_t len, int delim, size_t *carried);
+/* Give back the open reservation (eshm_reserve) without publishing
+ * anything; bytes carried by eshm_commit_lines are dropped with it (the
+ * unfinished message is abandoned). With no reservation open it does
+ * nothing. 0, or ESHM_EINVAL (h NULL), ESHM_ENOEND (h does not write),
+ * ESHM_ETAKEN (the end was taken over). */
+int eshm_unreserve(eshm_t *h);
 /* Wait until the reader has taken everything written so far. */
 int eshm_flush(eshm_t *h, int timeout_ms);
 

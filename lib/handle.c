@@ -554,3 +554,15 @@ eshm_peer_state_name(int state)
 	}
 	return "?";
 }
+
+int
+eshm_spin(eshm_t *h, int end, size_t len)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (end == ESHM_END_READ)
+		return eshm_spin_data(h);
+	if (end == ESHM_END_WRITE)
+		return eshm_spin_space(h, len);
+	return eshm_seterr(h, ESHM_EINVAL, "end must be ESHM_END_READ or ESHM_END_WRITE");
+}

@@ -324,11 +324,12 @@ data_idle(struct eshm *h, int64_t now)
 	return 0;
 }
 
-/* Wait until a record is claimed beyond the cursor, or the stream ends. */
-static int
-wait_data(struct eshm *h, int64_t deadline)
+/* How a reader waits for data: a record claimed beyond the cursor, or the
+ * end of the stream. */
+static struct eshm_waiter
+data_waiter(struct eshm *h)
 {
-	struct eshm_waiter wt = {
+	return (struct eshm_waiter){
 		.flag = &h->r.c->data_wait,
 		.ready = data_ready,
 		.idle = data_idle,
@@ -344,7 +345,25 @@ wait_data(struct eshm *h, int64_t deadline)
 			       atomic_load_explicit(&h->r.c->ntaps, memory_order_relaxed) > 0 ||
 			       atomic_load_explicit(&h->r.c->rpoll, memory_order_relaxed) != 0,
 	};
+}
+
+static int
+wait_data(struct eshm *h, int64_t deadline)
+{
+	struct eshm_waiter wt = data_waiter(h);
 	return eshm_wait(h, &wt, deadline);
+}
+
+/* eshm_spin's reading side: readers of a consumer group, as eshm_fileno. */
+int
+eshm_spin_data(struct eshm *h)
+{
+	if (h->rend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not read in a consumer group");
+	if (!eshm_owns(h, h->rend))
+		return eshm_not_owned(h, h->rend);
+	struct eshm_waiter wt = data_waiter(h);
+	return eshm_spin_only(h, &wt);
 }
 
 /*

@@ -129,11 +129,10 @@ space_idle(struct eshm *h, int64_t now)
 
 /* Wait for our channel's readers to release something: until ready(h)
  * says so, or expired(h) says why not (wait.c). */
-static int
-wait_readers(struct eshm *h, int (*ready)(struct eshm *), int (*expired)(struct eshm *, bool),
-	     int64_t deadline)
+static struct eshm_waiter
+readers_waiter(struct eshm *h, int (*ready)(struct eshm *), int (*expired)(struct eshm *, bool))
 {
-	struct eshm_waiter wt = {
+	return (struct eshm_waiter){
 		.flag = &h->w.c->space_wait,
 		.ready = ready,
 		.idle = space_idle,
@@ -147,6 +146,13 @@ wait_readers(struct eshm *h, int (*ready)(struct eshm *), int (*expired)(struct 
 		 * done waiting, it would miss the next release */
 		.shared_flag = atomic_load_explicit(&h->w.c->wpoll, memory_order_relaxed) != 0,
 	};
+}
+
+static int
+wait_readers(struct eshm *h, int (*ready)(struct eshm *), int (*expired)(struct eshm *, bool),
+	     int64_t deadline)
+{
+	struct eshm_waiter wt = readers_waiter(h, ready, expired);
 	return eshm_wait(h, &wt, deadline);
 }
 
@@ -711,4 +717,33 @@ eshm_fileno_write(eshm_t *h)
 	h->w.need = REC_HDR;
 	space_rearm(h);
 	return h->pw.fd;
+}
+
+int
+eshm_unreserve(eshm_t *h)
+{
+	if (!h)
+		return ESHM_EINVAL;
+	if (h->wend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
+	if (!eshm_owns(h, h->wend))
+		return eshm_not_owned(h, h->wend);
+	eshm_release_reservation(h);
+	h->w.carry = 0;
+	return 0;
+}
+
+/* eshm_spin's writing side: room for a message of len bytes. */
+int
+eshm_spin_space(struct eshm *h, size_t len)
+{
+	if (h->wend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
+	if (!eshm_owns(h, h->wend))
+		return eshm_not_owned(h, h->wend);
+	if (len > h->w.cap - REC_HDR)
+		return too_long(h, len);
+	h->w.need = rec_bytes(len);
+	struct eshm_waiter wt = readers_waiter(h, space_ready, space_expired);
+	return eshm_spin_only(h, &wt);
 }

@@ -181,6 +181,15 @@ spin_until(struct eshm *h, const struct eshm_waiter *w)
 	return 0;
 }
 
+/* Spin only, as eshm_wait does before it sleeps: 1 if ready, 0 if not
+ * (spinning would not pay here, or the budget is spent), or an error. */
+int
+eshm_spin_only(struct eshm *h, const struct eshm_waiter *w)
+{
+	int r = w->ready(h);
+	return r ? r : spin_until(h, w);
+}
+
 /* The CPUs this process may run on, one bit each; bit 63 stands for CPU 63
  * and all above it. */
 uint64_t

@@ -261,13 +261,15 @@ _vpp, _szp = _c.POINTER(_vp), _c.POINTER(_sz)
 _reserve = _proto(_lib, "eshm_reserve", _int, _vp, _sz, _vpp, _szp, _int)
 _reserve_nb = _proto(_plib, "eshm_reserve", _int, _vp, _sz, _vpp, _szp, _int)
 _commit = _proto(_lib, "eshm_commit", _int, _vp, _sz)  # may wait (another writer's room)
-_commit_lines = _proto(_plib, "eshm_commit_lines", _ssz, _vp, _sz, _int, _szp)
 _peek = _proto(_lib, "eshm_peek", _int, _vp, _vpp, _szp, _int)
 _peek_nb = _proto(_plib, "eshm_peek", _int, _vp, _vpp, _szp, _int)
 _release = _proto(_plib, "eshm_release", _int, _vp)
 _rewind = _proto(_plib, "eshm_rewind", None, _vp)
 _fileno = _proto(_plib, "eshm_fileno", _int, _vp)
 _fileno_write = _proto(_plib, "eshm_fileno_write", _int, _vp)
+_unreserve = _proto(_plib, "eshm_unreserve", _int, _vp)
+# spins up to 50 us: lets other threads run meanwhile
+_spin = _proto(_lib, "eshm_spin", _int, _vp, _int, _sz)
 
 # The error codes of eshm.h, the values of ESHMError.code: ESHM_EOF is
 # EOF_, the others lose their ESHM_ prefix (ESHM_ETIMEDOUT is ETIMEDOUT).
@@ -322,6 +324,7 @@ _SLICE_MS = 100
 
 # Which way a coroutine waits on a channel's descriptor (ESHM._waits).
 _way_read, _way_write = 0, 1  # the two descriptors a coroutine may wait on
+_END_WRITE, _END_READ = 1, 2  # ESHM_END_WRITE, ESHM_END_READ: eshm_spin's end
 
 
 def _settle(fut, value):
@@ -566,12 +569,10 @@ class _Reservation:
             if r:
                 ch._fail(r)
             return False
-        # Nothing to commit. libeshm has no call that only gives a
-        # reservation back; the next reserve or write would, but until
-        # then a reservation in the ring holds back what other writers
-        # commit after it. A commit_lines of 0 bytes publishes nothing,
-        # carries nothing and gives the room back now.
-        _commit_lines(h, 0, 10, _c.byref(ch._zc_len))
+        # Nothing to commit: the room goes back now (a reservation in the
+        # ring held until the next reserve or write would hold back what
+        # other writers commit after it).
+        _unreserve(h)
         what = ("nothing committed: something made from the %d-byte reservation's "
                 "memoryview (a slice, a numpy array...) outlived its with block"
                 % self._size)
@@ -1059,10 +1060,14 @@ class ESHM:
         ESHMError as read(). Unlike read(), it never gives up on a writer
         that was killed (ESHMError EWRITERLOST): it waits for a new one, as
         long as timeout allows; peer_state() says "dead" meanwhile. One
-        coroutine at a time may wait to read a channel (RuntimeError)."""
+        coroutine at a time may wait to read a channel (RuntimeError).
+        Before it waits on the descriptor it spins as read() does before it
+        sleeps (up to 50 us, adaptive: see _spin), so that a quick peer's
+        answer costs no round of the loop: the loop waits meanwhile."""
         h = self._handle()
         self.fileno()
         deadline = self._deadline(timeout)
+        spun = timeout == 0
         while True:
             buf, cap = self._buf, len(self._buf)
             n = _read_nb(h, buf, cap, 0)
@@ -1070,19 +1075,43 @@ class ESHM:
                 return self._view[:n].tobytes()
             if n != ETIMEDOUT:
                 self._fail(n)
+            if not spun:
+                spun = True
+                if self._spin(h, _END_READ, 0):
+                    continue
             if timeout == 0 or not await self._ready(_way_read, deadline):
                 return None
+            spun = False
             h = self._handle()
+
+    def _spin(self, h, end, size):
+        """Before a coroutine waits on a descriptor, look for the peer's
+        answer as a blocking read or write would before it sleeps: spin
+        for up to 50 us (less as spins fail, not at all where it cannot
+        pay: one CPU, more processes than CPUs) without sleeping; the loop
+        waits meanwhile. True if data (room for size bytes) came."""
+        r = _spin(h, end, size)
+        if r < 0:
+            self._fail(r)
+        return r == 1
 
     async def aread_many(self, max=1024, timeout=None):
         """Up to max messages with one library call, as read_many(), waiting
         for the first as aread() does: a list, empty on timeout."""
         self.fileno()
         deadline = self._deadline(timeout)
+        spun = timeout == 0
         while True:
             out = self.read_many(max, timeout=0)
-            if out or timeout == 0 or not await self._ready(_way_read, deadline):
+            if out or timeout == 0:
                 return out
+            if not spun:
+                spun = True
+                if self._spin(self._handle(), _END_READ, 0):
+                    continue
+            if not await self._ready(_way_read, deadline):
+                return out
+            spun = False
 
     async def awrite(self, data, timeout=None):
         """Send one message (bytes-like), waiting in the running asyncio
@@ -1096,12 +1125,18 @@ class ESHM:
         n = len(data)
         self.fileno_write()
         deadline = self._deadline(timeout)
+        spun = timeout == 0
         while True:
             r = _write_nb(h, data, n, 0)
             if r == 0:
                 return
+            if r == ETIMEDOUT and not spun:
+                spun = True
+                if self._spin(h, _END_WRITE, n):
+                    continue
             if r != ETIMEDOUT or timeout == 0 or not await self._ready(_way_write, deadline):
                 self._fail(r)
+            spun = False
             h = self._handle()
 
     def __aiter__(self):

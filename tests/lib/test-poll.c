@@ -506,6 +506,58 @@ a_killed_pollers_fifo_is_a_leftover(void)
 	CHECK_EQ(eshm_unlink(n, 0, 0, NULL, NULL), 0);
 }
 
+/* eshm_spin: 1 at once when there is data, room or the end of the stream,
+ * 0 when there is none after its spin, and no sleep, no wakeup of the
+ * descriptor; the errors eshm_fileno has, and its own. */
+static void
+spin_looks_and_never_sleeps(void)
+{
+	const char *n = t_name();
+	struct eshm_config wc = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config rc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	struct eshm_config tc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	tc.flags |= ESHM_TAP;
+	wc.capacity = ESHM_MIN_CAPACITY;
+	eshm_t *w, *r, *t;
+	OPEN(w, n, &wc);
+	OPEN(r, n, &rc);
+	OPEN(t, n, &tc);
+	int fd = eshm_fileno(r);
+	CHECK(fd >= 0);
+	char buf[128], msg[100] = "x";
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_ETIMEDOUT); /* armed */
+	struct eshm_info in;
+	CHECK_EQ(eshm_stats(r, &in), 0);
+	uint64_t waits = in.chan[0].waits_empty;
+	CHECK_EQ(eshm_spin(r, ESHM_END_READ, 0), 0);
+	CHECK_EQ(readable(fd, 0), 0);
+	CHECK_EQ(eshm_stats(r, &in), 0);
+	CHECK_EQ(in.chan[0].waits_empty, waits); /* it did not sleep */
+	CHECK_EQ(eshm_write(w, "a", 1, 0), 0);
+	CHECK_EQ(eshm_spin(r, ESHM_END_READ, 0), 1);
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), 1);
+	/* room, then none */
+	CHECK_EQ(eshm_spin(w, ESHM_END_WRITE, sizeof msg), 1);
+	while (eshm_write(w, msg, sizeof msg, 0) == 0)
+		;
+	CHECK_EQ(eshm_spin(w, ESHM_END_WRITE, sizeof msg), 0);
+	CHECK_EQ(eshm_spin(w, ESHM_END_WRITE, 1 << 20), ESHM_EMSGSIZE);
+	/* errors */
+	CHECK_EQ(eshm_spin(NULL, ESHM_END_READ, 0), ESHM_EINVAL);
+	CHECK_EQ(eshm_spin(r, 7, 0), ESHM_EINVAL);
+	CHECK_EQ(eshm_spin(r, ESHM_END_WRITE, 1), ESHM_ENOEND);
+	CHECK_EQ(eshm_spin(w, ESHM_END_READ, 0), ESHM_ENOEND);
+	CHECK_EQ(eshm_spin(t, ESHM_END_READ, 0), ESHM_ENOEND);
+	/* the end of the stream, once all is read */
+	while (eshm_read(r, buf, sizeof buf, 0) > 0)
+		;
+	CHECK_EQ(eshm_close(w), 0);
+	CHECK_EQ(eshm_spin(r, ESHM_END_READ, 0), 1);
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_EOF);
+	eshm_close(t);
+	eshm_close(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -527,6 +579,7 @@ main(int argc, char **argv)
 		{"a_sleeper_of_the_group_leaves_the_pollers_flag_up",
 		 a_sleeper_of_the_group_leaves_the_pollers_flag_up},
 		{"a_killed_pollers_fifo_is_a_leftover", a_killed_pollers_fifo_is_a_leftover},
+		{"spin_looks_and_never_sleeps", spin_looks_and_never_sleeps},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);

@@ -207,6 +207,57 @@ reader_releases_padding_it_skips(void)
 	eshm_close(s);
 }
 
+/* The bytes the writer's channel holds (claimed and not released). */
+static uint64_t
+used_bytes(eshm_t *w)
+{
+	struct eshm_info in;
+	if (eshm_stats(w, &in))
+		return UINT64_MAX;
+	return in.chan[0].used;
+}
+
+/* eshm_unreserve gives the room back at once, publishes nothing, and drops
+ * the unfinished message eshm_commit_lines carried. */
+static void
+unreserve_gives_the_room_back_and_publishes_nothing(void)
+{
+	const char *n = t_name();
+	struct eshm_config wc = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config rc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	eshm_t *w, *r;
+	OPEN(w, n, &wc);
+	OPEN(r, n, &rc);
+	CHECK_EQ(eshm_unreserve(w), 0); /* none open: nothing to do */
+	void *p;
+	size_t avail, carried;
+	CHECK_EQ(eshm_reserve(w, 100, &p, &avail, 0), 0);
+	memcpy(p, "abandoned\n", 10);
+	CHECK(used_bytes(w) >= 100);
+	CHECK_EQ(eshm_unreserve(w), 0);
+	CHECK_EQ(used_bytes(w), 0);
+	CHECK_EQ(eshm_commit(w, 10), ESHM_EINVAL);
+	char buf[64];
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), ESHM_ETIMEDOUT);
+	/* an unfinished line carried, then abandoned with its reservation */
+	CHECK_EQ(eshm_reserve(w, 16, &p, &avail, 0), 0);
+	memcpy(p, "one\ntw", 6);
+	CHECK_EQ(eshm_commit_lines(w, 6, '\n', &carried), 1);
+	CHECK_EQ(carried, 2);
+	CHECK_EQ(eshm_unreserve(w), 0);
+	CHECK_EQ(eshm_reserve(w, 1, &p, &avail, 0), 0);
+	memcpy(p, "three\n", 6);
+	CHECK_EQ(eshm_commit_lines(w, 6, '\n', &carried), 1);
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), 3);
+	CHECK(memcmp(buf, "one", 3) == 0);
+	CHECK_EQ(eshm_read(r, buf, sizeof buf, 0), 5);
+	CHECK(memcmp(buf, "three", 5) == 0);
+	CHECK_EQ(eshm_unreserve(r), ESHM_ENOEND);
+	CHECK_EQ(eshm_unreserve(NULL), ESHM_EINVAL);
+	eshm_close(r);
+	eshm_close(w);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -215,6 +266,8 @@ main(int argc, char **argv)
 		{"carried_lines_survive_wraps", carried_lines_survive_wraps},
 		{"line_longer_than_channel_is_refused", line_longer_than_channel_is_refused},
 		{"reader_releases_padding_it_skips", reader_releases_padding_it_skips},
+		{"unreserve gives the room back and publishes nothing",
+		 unreserve_gives_the_room_back_and_publishes_nothing},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
