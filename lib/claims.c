@@ -99,6 +99,7 @@ eshm_claim_settle(int fd, struct eshm_header *hdr, const struct eshm_geom *g, un
 	 * writer's reservation may span the whole ring, which no reader might
 	 * come to skip); else skipped */
 	uint64_t end = pos + size;
+	claim_hw_raise(c, end);
 	if (!atomic_compare_exchange_strong_explicit(&c->claim, &end, pos, memory_order_seq_cst,
 						     memory_order_relaxed))
 		eshm_claim_skip(ring, cap, salt, pos, size);

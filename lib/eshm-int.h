@@ -233,7 +233,13 @@ struct eshm_stamps {
 struct eshm_chan {
 	/* written by writers on every claim */
 	_Atomic uint64_t claim;
-	char pad0[2 * ESHM_CL - 8];
+	/* the highest claim made: a claim given back (a reservation, in
+	 * part or whole, or a dead writer's) goes back below bytes that may
+	 * have been written; taps check their copies against this too
+	 * (tap.c). Raised before the claim goes back; 0 in a segment made
+	 * before it, which only a build with it gives back under. */
+	_Atomic uint64_t claim_hw;
+	char pad0[2 * ESHM_CL - 16];
 	/* the release point of all groups, when there are several (with one,
 	 * its release is read instead) */
 	_Atomic uint64_t kept;
@@ -263,6 +269,18 @@ struct eshm_chan {
 	/* counts of holders gone, under cseq */
 	struct eshm_counts retired_in, retired_out;
 };
+
+/* Before a claim goes back below end: raise the channel's claim_hw to it
+ * (writers of one channel may do so at once: a CAS loop). */
+static inline void
+claim_hw_raise(struct eshm_chan *c, uint64_t end)
+{
+	uint64_t hw = atomic_load_explicit(&c->claim_hw, memory_order_relaxed);
+	while (hw < end &&
+	       !atomic_compare_exchange_weak_explicit(&c->claim_hw, &hw, end, memory_order_seq_cst,
+						      memory_order_relaxed))
+		;
+}
 
 struct eshm_header {
 	uint64_t magic;

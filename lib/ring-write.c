@@ -456,6 +456,8 @@ commit_rec(struct eshm *h, size_t len, uint32_t info, uint64_t nmsgs)
 	} else {
 		pos = w->resv;
 		uint64_t end = pos + w->resv_len, want = pos + used;
+		if (want < end)
+			claim_hw_raise(w->c, end);
 		if (want < end && !atomic_compare_exchange_strong_explicit(&w->c->claim, &end, want,
 									   memory_order_seq_cst,
 									   memory_order_relaxed))
@@ -475,6 +477,7 @@ eshm_release_reservation(struct eshm *h)
 	struct wside *w = &h->w;
 	if (w->resv != UINT64_MAX && w->resv != STAGED) {
 		uint64_t end = w->resv + w->resv_len, want = w->resv;
+		claim_hw_raise(w->c, end);
 		if (!atomic_compare_exchange_strong_explicit(
 			    &w->c->claim, &end, want, memory_order_seq_cst, memory_order_relaxed)) {
 			put_rec(w, w->resv, (uint32_t)(w->resv_len - REC_HDR),

@@ -90,12 +90,19 @@ skip_behind(struct eshm *h)
 }
 
 /* Whether the claim position shows the record at pos intact: nobody
- * claimed past pos + capacity (so nobody wrote over it). */
+ * claimed past pos + capacity (so nobody wrote over it), now or in a
+ * claim given back since (claim_hw: a writer may have written all of its
+ * reservation and given part back). A claim_hw more than a ring beyond
+ * the claim is none a writer made (it claims up to the release point +
+ * capacity, and the release point never passes the claim): scribbled. */
 static bool
 intact(struct tapper *t, const struct eshm_chan *c, uint64_t pos)
 {
 	atomic_thread_fence(memory_order_acquire);
 	uint64_t cl = atomic_load_explicit(&c->claim, memory_order_acquire);
+	uint64_t hw = atomic_load_explicit(&c->claim_hw, memory_order_acquire);
+	if (hw > cl && hw - cl <= t->cap)
+		cl = hw;
 	return cl <= pos + t->cap;
 }
 
