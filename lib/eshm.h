@@ -99,7 +99,9 @@ enum {
 				    * behind, skip to the release point and count
 				    * what was missed (eshm_tap_missed). Each record
 				    * is copied out once and checked whole; chunks
-				    * point into that copy. At most 16 a channel. */
+				    * point into that copy. A tap does not spin
+				    * before it sleeps unless spin_us says so.
+				    * At most 16 a channel. */
 	ESHM_PEEK = 256,           /* read what is pending without taking it (ends
 				    * ESHM_END_READ only): the file opened and
 				    * mapped read-only, no end held; from the
@@ -130,7 +132,10 @@ struct eshm_config {
 	unsigned flags;         /* ESHM_NO_CREATE | ESHM_KEEP | ESHM_TAKEOVER | ESHM_NO_EOS */
 	int spin_us;            /* spin before sleeping in a wait: -1 (default)
 				 * adapts, up to 50 us, none when the process
-				 * may run on one CPU only; 0 never spins */
+				 * may run on one CPU only (nor for a tap,
+				 * which nobody waits on, and whose spin took
+				 * the CPU of those it watches); 0 never
+				 * spins */
 	/* If set, blocking calls return -EINTR within one wait slice (50 ms)
 	 * of *interrupt becoming non-zero: point it at the flag your signal
 	 * handler sets, so a signal that lands just before a wait still ends
