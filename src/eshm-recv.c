@@ -252,6 +252,7 @@ parse(int argc, char **argv, struct opts *o)
 		o->run.count = o->count;
 		o->run.timeout_ms = o->timeout_ms;
 		o->run.mode = o->cfg.mode;
+		o->run.group = o->cfg.group;
 		o->run.follow = o->follow;
 		o->run.progress = o->progress;
 		o->run.verbose = o->verbose;

@@ -102,6 +102,7 @@ to_failed(struct runner *r, struct job *j)
 	cfg.framing = j->framing == ESHM_FRAMING_RAW ? ESHM_FRAMING_MESSAGE : j->framing;
 	cfg.capacity = eshm_capacity(r->h);
 	cfg.mode = r->o->mode;
+	cfg.group = r->o->group;
 	cfg.interrupt = &cli_signal;
 	unsigned char *buf = malloc(j->len ? j->len : 1);
 	if (!buf)

@@ -15,6 +15,7 @@ struct runner_opts {
 	uint64_t count;    /* stop after this many messages (0: no limit) */
 	int timeout_ms;    /* give up after this long with no message and no job */
 	unsigned mode;     /* of NAME.failed when it is created */
+	int group;         /* its group, as --shm-group (-1: the creator's) */
 	bool follow, progress, verbose;
 	struct peers *peers; /* -v: told of the channel's other holders */
 };

@@ -168,6 +168,15 @@ member() {
     [[ "$stderr" == *"cannot remove the drained segment $SEG: it belongs to uid 2001"* ]]
 }
 
+@test "a runner makes NAME.failed with the queue's --shm-group and --mode: another member reads the failed jobs" {
+    needs_root
+    seq 2 | member 2001 eshm-send --keep --shm-group 4242 "$SEG"
+    run -1 --separate-stderr member 2001 eshm-recv --shm-group 4242 --attempts 1 --exec 'exit 3' "$SEG"
+    [ "$(stat -c '%a %u %g' "$(seg_path "$SEG.failed")")" = "660 2001 4242" ]
+    run -0 --separate-stderr member 2002 eshm-recv --mode 0660 --shm-group 4242 "$SEG.failed"
+    [ "$output" = "$(seq 2)" ]
+}
+
 @test "--shm-group shares a segment between users whose primary groups differ, receiver first" {
     needs_root
     bg_sh "exec setpriv --reuid=2002 --regid=2002 --groups=4242 \
