@@ -6,9 +6,9 @@
 # makes it) and 2 Mi lines of 64 bytes. Interleaved runs, medians. Then
 # the lines again with a running tap while a steady writer (pace, built
 # beside the tools: pv -L sends in bursts at full speed; pace catches up
-# by one 64 KiB piece at most) is held to half the rate the reader reached, through a 1 MiB ring (about a millisecond
-# of that traffic: less than a scheduler's time slice) and an 8 MiB one:
-# what the tap missed.
+# by one 64 KiB piece at most) is held to half the rate the reader
+# reached, the reader attached first, through a 1 MiB ring (about a
+# millisecond of that traffic) and an 8 MiB one: what the tap missed.
 # Usage: sh bench/taps.sh BINDIR DATAFILE [RUNS]
 set -eu
 
@@ -64,12 +64,18 @@ run() {
     fi
     t0=$(now)
     if [ -n "${limit:-}" ]; then
-        "$pace" -v "$limit" <"$2" 2>>"$work/pace-$capacity" | eshm-send $opt "$seg" &
+        # the reader first: a writer that starts alone fills the ring at
+        # full speed, faster than half the reader's rate
+        eshm-recv -v "$seg" >/dev/null 2>"$work/reader" &
+        reader=$!
+        until grep -q "reading channel" "$work/reader" 2>/dev/null; do sleep 0.001; done
+        "$pace" -v "$limit" <"$2" 2>>"$work/pace-$capacity" | eshm-send $opt "$seg"
+        wait "$reader"
     else
         eshm-send $opt "$seg" <"$2" &
+        eshm-recv "$seg" >/dev/null
+        wait $!
     fi
-    eshm-recv "$seg" >/dev/null
-    wait $!
     t=$(($(now) - t0))
     for p in $taps; do
         kill -CONT "$p"

@@ -101,7 +101,9 @@ enum {
 				    * is copied out once and checked whole; chunks
 				    * point into that copy. A tap does not spin
 				    * before it sleeps unless spin_us says so.
-				    * At most 16 a channel. */
+				    * At most 16 a channel. (eshm-recv --tap also
+				    * asks for 100 us scheduler slices, to run
+				    * sooner when woken: see eshm-recv(1).) */
 	ESHM_PEEK = 256,           /* read what is pending without taking it (ends
 				    * ESHM_END_READ only): the file opened and
 				    * mapped read-only, no end held; from the

@@ -2,9 +2,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -639,6 +643,45 @@ pump(struct run *rn)
 	}
 }
 
+/*
+ * A tap holds no space: what it has not copied when the writers come round
+ * the ring again is lost. On two busy cores a tap woken by a commit waited
+ * for a CPU for milliseconds, a whole 1 MiB ring of traffic. Since Linux
+ * 6.12 a thread may ask for shorter scheduler slices (sched_runtime, at
+ * least 100 us): it then runs sooner after a wakeup, not for longer. So
+ * the tap asks for 100 us, keeping its policy and nice value. Measured,
+ * a writer at half the reader's rate through a 1 MiB ring: the tap missed
+ * data in 1 run of 48, against 11 of 48 without. Older kernels ignore it;
+ * nothing is said if it cannot be done.
+ */
+static void
+tap_short_slices(void)
+{
+	int policy = sched_getscheduler(0);
+	if (policy != SCHED_OTHER && policy != SCHED_BATCH)
+		return;
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, 0);
+	if (nice == -1 && errno)
+		return;
+	/* struct sched_attr of sched_setattr(2), its first version (48 bytes):
+	 * glibc has no wrapper, and <linux/sched/types.h> clashes with
+	 * <sched.h> */
+	struct {
+		uint32_t size, policy;
+		uint64_t flags;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t runtime, deadline, period;
+	} a = {
+		.size = sizeof a,
+		.policy = (uint32_t)policy,
+		.nice = nice,
+		.runtime = 100 * 1000,
+	};
+	(void)syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -658,6 +701,8 @@ main(int argc, char **argv)
 	if (o.verbose && !o.peek)
 		rn.peers = peers_new(cli_segment, &o.cfg);
 	rn.h = cli_open(cli_segment, &o.cfg, -1);
+	if (o.tap)
+		tap_short_slices();
 	if (o.verbose)
 		cli_log("%s segment, %s channel %s; writer %s",
 			eshm_created(rn.h) ? "created" : "attached to",

@@ -39,6 +39,20 @@ for i in range(int(sys.argv[1]), int(sys.argv[2])):
 
 # send_through FILE: FILE through eshm-send to an eshm-recv, which must get
 # all of it
+@test "a tap asks the kernel for 100 us scheduler slices, keeping its nice value; a reader does not" {
+    grep -q '^se.slice ' /proc/self/sched || skip "this kernel does not show a thread's slice (/proc/PID/sched has no se.slice)"
+    eshm-recv --keep -t 10ms "$SEG" || [ $? -eq 124 ]
+    bg_sh "exec nice -n 3 eshm-recv --tap -v -f $SEG >/dev/null 2>$TMP/tap.err"
+    TAP=$BG_PID
+    wait_until 10 grep -q "tapping channel" "$TMP/tap.err"
+    [ "$(awk '$1 == "se.slice" { print $3 }' "/proc/$TAP/sched")" = 100000 ]
+    [ "$(ps -o ni= -p "$TAP" | tr -d ' ')" = 3 ]
+    bg_sh "exec eshm-recv -v -f $SEG >/dev/null 2>$TMP/reader.err"
+    local reader=$BG_PID
+    wait_until 10 grep -q "reading channel" "$TMP/reader.err"
+    [ "$(awk '$1 == "se.slice" { print $3 }' "/proc/$reader/sched")" != 100000 ]
+}
+
 send_through() {
     bg_sh "exec eshm-recv $SEG >$TMP/got"
     local reader=$BG_PID
