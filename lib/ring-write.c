@@ -339,6 +339,15 @@ too_long(struct eshm *h, size_t len)
 			   len, (unsigned long long)max, (unsigned long long)h->w.cap);
 }
 
+/* 0 when h writes and its end is still its own; else the error, said. */
+static inline int
+own_wend(struct eshm *h)
+{
+	if (h->wend < 0)
+		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
+	return eshm_owns(h, h->wend) ? 0 : eshm_not_owned(h, h->wend);
+}
+
 /* Whether we reserve straight in the ring: nobody else can claim. */
 static bool
 alone(struct eshm *h)
@@ -370,10 +379,9 @@ eshm_reserve(eshm_t *h, size_t min, void **ptr, size_t *avail, int timeout_ms)
 		return ESHM_EINVAL;
 	if (!ptr || !avail)
 		return eshm_seterr(h, ESHM_EINVAL, "no pointer for the reservation or its size");
-	if (h->wend < 0)
-		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
+	int own = own_wend(h);
+	if (own)
+		return own;
 	struct wside *w = &h->w;
 	if (min > w->cap - REC_HDR)
 		return too_long(h, min);
@@ -590,10 +598,9 @@ eshm_write(eshm_t *h, const void *buf, size_t len, int timeout_ms)
 	if (len && !buf)
 		return eshm_seterr(h, ESHM_EINVAL, "no buffer for a %zu-byte message", len);
 	struct wside *w = &h->w;
-	if (h->wend < 0)
-		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
+	int own = own_wend(h);
+	if (own)
+		return own;
 	if (len > w->cap - REC_HDR)
 		return too_long(h, len);
 	if (w->carry)
@@ -660,10 +667,9 @@ eshm_flush(eshm_t *h, int timeout_ms)
 {
 	if (!h)
 		return ESHM_EINVAL;
-	if (h->wend < 0)
-		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
+	int own = own_wend(h);
+	if (own)
+		return own;
 	int r = wait_readers(h, taken_ready, taken_expired, eshm_deadline(timeout_ms));
 	if (r != ESHM_ETIMEDOUT)
 		return r;
@@ -691,10 +697,9 @@ eshm_eos(eshm_t *h)
 {
 	if (!h)
 		return ESHM_EINVAL;
-	if (h->wend < 0)
-		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
+	int own = own_wend(h);
+	if (own)
+		return own;
 	eshm_release_reservation(h);
 	int r = eshm_lock(h, LOCK_EX);
 	if (r)
@@ -727,10 +732,9 @@ eshm_unreserve(eshm_t *h)
 {
 	if (!h)
 		return ESHM_EINVAL;
-	if (h->wend < 0)
-		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
+	int own = own_wend(h);
+	if (own)
+		return own;
 	eshm_release_reservation(h);
 	h->w.carry = 0;
 	return 0;
@@ -740,10 +744,9 @@ eshm_unreserve(eshm_t *h)
 int
 eshm_spin_space(struct eshm *h, size_t len)
 {
-	if (h->wend < 0)
-		return eshm_seterr(h, ESHM_ENOEND, "this handle does not write");
-	if (!eshm_owns(h, h->wend))
-		return eshm_not_owned(h, h->wend);
+	int own = own_wend(h);
+	if (own)
+		return own;
 	if (len > h->w.cap - REC_HDR)
 		return too_long(h, len);
 	h->w.need = rec_bytes(len);
