@@ -3,16 +3,7 @@
 
 load helpers
 
-PEER="${ESHM_BUILD:-$BATS_TEST_DIRNAME/../build}/tests/interop-peer"
-
-# the C++ peer is built by make check, not by make all: without it the
-# tests that start it would wait for it in vain
-setup_file() {
-    [ -x "$PEER" ] || {
-        echo "$PEER is missing: make check builds it, or make build/tests/interop-peer" >&2
-        return 1
-    }
-}
+setup_file() { need_peer; }
 EXAMPLES="$BATS_TEST_DIRNAME/../python/examples"
 
 # py CODE...: run Python with eshm importable from the source tree

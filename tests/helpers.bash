@@ -25,6 +25,17 @@ teardown() {
     rm -rf "$TMP"
 }
 
+# The C++ peer (tests/interop/peer.cpp), which make check builds and make
+# all does not. need_peer, in a file's setup_file: fail at once, saying how
+# to build it, rather than have the tests that start it wait in vain.
+PEER="${ESHM_BUILD:-$BATS_TEST_DIRNAME/../build}/tests/interop-peer"
+need_peer() {
+    [ -x "$PEER" ] || {
+        echo "$PEER is missing: make check builds it, or make build/tests/interop-peer" >&2
+        return 1
+    }
+}
+
 # seg_path NAME: the file of a segment
 seg_path() {
     printf '/dev/shm/eshm_%s\n' "$1"
