@@ -560,6 +560,8 @@ const char *eshm_group_desc(gid_t gid, char *buf, size_t len);
 /* 0 when woken (or *addr no longer val), ESHM_ETIMEDOUT, or -errno */
 int eshm_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 void eshm_futex_wake(_Atomic uint32_t *addr);
+/* Bytes equal to d (as an unsigned char) in the n bytes at p. */
+uint64_t eshm_count_byte(const void *p, size_t n, int d);
 
 /* segment.c: creating a segment file, its geometry, what it holds */
 int eshm_segment_create(const char *path, const struct eshm_config *cfg, int *fdp);

@@ -914,9 +914,7 @@ eshm_consume(eshm_t *h, size_t nbytes)
 				rc = eshm_seterr(h, ESHM_EINVAL, "release ends inside a message");
 				break;
 			}
-			uint32_t k = 0;
-			for (size_t i = 0; i < nbytes; i++)
-				k += p[i] == (unsigned char)d;
+			uint32_t k = (uint32_t)eshm_count_byte(p, nbytes, d);
 			r->skipmsgs += k;
 			msgs += k;
 		} else if (rec_framing(&rec) != ESHM_FRAMING_RAW) {

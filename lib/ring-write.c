@@ -515,9 +515,7 @@ count_delimited(struct eshm *h, size_t len, int delim)
 	const unsigned char *p = w->resv_at;
 	if (p[len - 1] != (unsigned char)delim)
 		return eshm_seterr(h, ESHM_EINVAL, "delimited data must end with its delimiter");
-	uint64_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += p[i] == (unsigned char)delim;
+	uint64_t n = eshm_count_byte(p, len, delim);
 	if (n > REC_MAX_NMSGS)
 		return eshm_seterr(h, ESHM_EINVAL, "more than %u messages in one commit",
 				   REC_MAX_NMSGS);

@@ -34,15 +34,11 @@ rec_msgs(uint32_t info)
 	return rec_kind(&r) == REC_DELIM ? rec_nmsgs(&r) : rec_kind(&r) == REC_MSG;
 }
 
-/* Delimiters d in n bytes at p. */
+/* Delimiters d in n bytes at p (n is at most a record's length). */
 static uint32_t
 count_delims(const unsigned char *p, size_t n, int d)
 {
-	uint32_t k = 0;
-	for (const unsigned char *q, *end = p + n; p < end && (q = memchr(p, d, (size_t)(end - p)));
-	     p = q + 1)
-		k++;
-	return k;
+	return (uint32_t)eshm_count_byte(p, n, d);
 }
 
 /* Skip from t->pos to the release point: what lies between was released

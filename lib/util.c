@@ -179,6 +179,40 @@ eshm_framing_delim(int framing)
 	return -1;
 }
 
+/*
+ * Bytes equal to d in the n bytes at p, eight at a time: a writer counts
+ * the lines of every record it commits, and a byte at a time that was 15%
+ * of the CPU of a pipeline of 64-byte lines (perf, two cores). In x = word
+ * ^ d, a byte is zero where p has d; ((x & 0x7f..) + 0x7f..) | x has the
+ * high bit of each byte set where it is not zero, with no carry between
+ * bytes. Counts gather a lane per byte, at most 255 words before they are
+ * summed.
+ */
+uint64_t
+eshm_count_byte(const void *p, size_t n, int d)
+{
+	const unsigned char *s = p;
+	const uint64_t ones = 0x0101010101010101ULL, low7 = 0x7f * ones, high = 0x80 * ones;
+	const uint64_t pat = (uint64_t)(unsigned char)d * ones;
+	uint64_t found = 0;
+	size_t i = 0;
+	while (n - i >= 8) {
+		size_t words = (n - i) / 8 < 255 ? (n - i) / 8 : 255;
+		uint64_t lanes = 0;
+		for (size_t end = i + words * 8; i < end; i += 8) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			x ^= pat;
+			lanes += (~(((x & low7) + low7) | x) & high) >> 7;
+		}
+		lanes = (lanes & 0x00ff00ff00ff00ffULL) + ((lanes >> 8) & 0x00ff00ff00ff00ffULL);
+		found += (lanes * 0x0001000100010001ULL) >> 48;
+	}
+	for (; i < n; i++)
+		found += s[i] == (unsigned char)d;
+	return found;
+}
+
 int
 eshm_seterr(struct eshm *h, int code, const char *fmt, ...)
 {

@@ -258,6 +258,64 @@ unreserve_gives_the_room_back_and_publishes_nothing(void)
 	eshm_close(w);
 }
 
+/* eshm_commit_delimited counts every delimiter whatever the bytes around
+ * it (high bits set, the delimiter's neighbours) and whatever the length
+ * (tails shorter than a word, more than 255 words at once); a reader that
+ * releases part of such a record counts the messages it took the same
+ * way, and is handed the rest. */
+static void
+delimiters_are_counted_exactly(void)
+{
+	const char *n = t_name();
+	eshm_t *m, *s;
+	open_pair(n, 1 << 20, &m, &s, ESHM_FRAMING_LINE);
+	CHECK(m && s);
+	static const unsigned char odd[] = {0x01, 0x09, 0x0b, 0x7f, 0x80, 0x81,
+					    0x8a, 0xfe, 0xff, 0x8b, 0x0a, 0x00};
+	static const size_t lens[] = {1,  2,   7,    8,    9,    15,   16,    17,
+				      63, 255, 2039, 2040, 2041, 2048, 65535, 200000};
+	for (int d = 0; d <= '\n'; d += '\n') {
+		for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+			for (int density = 0; density < 3; density++) {
+				size_t len = lens[li];
+				void *p;
+				size_t avail;
+				CHECK_EQ(eshm_reserve(m, len, &p, &avail, 0), 0);
+				unsigned char *b = p;
+				size_t want = 0, half = 0;
+				for (size_t i = 0; i < len; i++) {
+					uint64_t x = rnd();
+					int delim = i == len - 1 || density == 2 ||
+						    (density == 1 ? x % 2 : x % 61 == 0);
+					unsigned char c = odd[(x >> 8) % sizeof odd];
+					b[i] = delim ? (unsigned char)d
+						     : (unsigned char)(c == d ? c ^ 0x80 : c);
+					want += delim;
+					if (delim && i < len / 2)
+						half = i + 1; /* a release that ends there */
+				}
+				size_t first = 0;
+				for (size_t i = 0; i < half; i++)
+					first += b[i] == (unsigned char)d;
+				CHECK_EQ(eshm_commit_delimited(m, len, d), (ssize_t)want);
+				struct eshm_chunk ck;
+				CHECK_EQ(eshm_peek_chunk(s, &ck, 0, 0), 0);
+				CHECK_EQ(ck.len, len);
+				CHECK_EQ(ck.nmsgs, want);
+				CHECK_EQ(eshm_consume(s, half), 0);
+				if (half < len) {
+					CHECK_EQ(eshm_peek_chunk(s, &ck, 0, 0), 0);
+					CHECK_EQ(ck.len, len - half);
+					CHECK_EQ(ck.nmsgs, want - first);
+					CHECK_EQ(eshm_consume(s, ESHM_ALL), 0);
+				}
+			}
+		}
+	}
+	eshm_close(m);
+	eshm_close(s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -268,6 +326,7 @@ main(int argc, char **argv)
 		{"reader_releases_padding_it_skips", reader_releases_padding_it_skips},
 		{"unreserve gives the room back and publishes nothing",
 		 unreserve_gives_the_room_back_and_publishes_nothing},
+		{"delimiters are counted exactly", delimiters_are_counted_exactly},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
