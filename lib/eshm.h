@@ -372,8 +372,9 @@ int eshm_spin(eshm_t *h, int end, size_t len);
 
 /* Zero-copy writing: reserve room for at least min bytes; *ptr and *avail
  * give the contiguous room (avail >= min; at most a quarter of the
- * channel's capacity unless min asks for more: the room is claimed at
- * once, and a tap counts claimed room as written over). The reservation
+ * channel's capacity, a sixteenth while a tap is attached, unless min
+ * asks for more: the room is claimed at once, and a tap counts claimed
+ * room as written over). The reservation
  * may move between calls: its contents are not carried over, except the
  * bytes that eshm_commit_lines carried, which start the new reservation
  * (and count towards min). */

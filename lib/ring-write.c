@@ -209,6 +209,18 @@ test_kill_point(struct wside *w)
 		raise(SIGKILL);
 }
 
+/* Whether a tap is attached to our channel (its slot has a holder). Taps
+ * come and go: this is looked at for each reservation. */
+static bool
+tapped(const struct eshm *h)
+{
+	int first = slot_chan(h->wend) * SLOTS_PER_CHAN + SLOT_T;
+	for (int s = first; s < first + ESHM_TAPS; s++)
+		if (atomic_load_explicit(&h->hdr->slot[s].pid, memory_order_relaxed))
+			return true;
+	return false;
+}
+
 /* Announce a claim of need bytes at c in our slot, then try to make it. */
 static inline bool
 try_claim(struct wside *w, uint64_t *c, uint64_t need)
@@ -233,7 +245,8 @@ try_claim(struct wside *w, uint64_t *c, uint64_t need)
 
 /*
  * Claim `size` record bytes (at least; with `more`, as many more as are
- * free before the ring's end, up to a quarter of the ring): *pos and *got.
+ * free before the ring's end, up to a quarter of the ring, a sixteenth
+ * with a tap attached): *pos and *got.
  * A record never crosses the ring's end: one that does not fit is preceded
  * by a PAD record we claim and commit first. Waits (deadline) for room.
  */
@@ -262,10 +275,11 @@ claim(struct eshm *h, uint64_t size, bool more, int64_t *deadline, int timeout_m
 		}
 		if (more && !pad) {
 			/* as much as is free before the ring's end, up to a
-			 * quarter of the ring: a tap counts claimed room as
-			 * written over, so a reservation of all the free room
-			 * would make one a record behind the reader skip. */
-			uint64_t free = w->limit + w->cap - c, most = w->cap / 4;
+			 * quarter of the ring, a sixteenth with a tap attached:
+			 * a tap counts claimed room as written over, so a
+			 * reservation of all the free room would make one a
+			 * record behind the reader skip. */
+			uint64_t free = w->limit + w->cap - c, most = w->cap / (tapped(h) ? 16 : 4);
 			uint64_t more_room = free < toend ? free : toend;
 			if (more_room > most)
 				more_room = most;
