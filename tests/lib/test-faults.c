@@ -1,6 +1,8 @@
 /* test-faults.c - faults users hit: closed standard descriptors, displaced holders,
  * removed segments, lost writers, polls that must not spin. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <time.h>
 
 #include "eshm-int.h" /* white-box: the spin budget and the wait flags */
@@ -349,6 +351,54 @@ polls_do_not_spin(void)
 	CHECK_EQ(eshm_close(h), 0);
 }
 
+/* The heartbeat thread publishes the counts under a mutex, and a side
+ * about to sleep published its wait under it too: with the heartbeat
+ * thread descheduled while it held the mutex, a tap about to sleep was
+ * kept off a free CPU for 2.9 ms. A wait never waits for the heartbeat
+ * thread: with its mutex held, a read still times out on time. */
+struct timed_read {
+	eshm_t *h;
+	int r;
+	sem_t done;
+};
+
+static void *
+timed_read_main(void *arg)
+{
+	struct timed_read *a = arg;
+	char b[16];
+	a->r = eshm_read(a->h, b, sizeof b, 50);
+	sem_post(&a->done);
+	return NULL;
+}
+
+static void
+a_wait_never_waits_for_the_heartbeat_thread(void)
+{
+	const char *n = t_name();
+	struct eshm_config wc = t_cfg(ESHM_ROLE_MASTER, ESHM_END_WRITE);
+	struct eshm_config rc = t_cfg(ESHM_ROLE_SLAVE, ESHM_END_READ);
+	eshm_t *w, *r;
+	OPEN(w, n, &wc);
+	OPEN(r, n, &rc);
+	struct timed_read a = {.h = r, .r = 1};
+	CHECK_EQ(sem_init(&a.done, 0, 0), 0);
+	pthread_mutex_lock(&r->hb_mu); /* the heartbeat thread, stalled in a beat */
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, timed_read_main, &a), 0);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10; /* the read's 50 ms, with room for a loaded machine */
+	int got = sem_timedwait(&a.done, &dl);
+	pthread_mutex_unlock(&r->hb_mu);
+	CHECK_EQ(got, 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(a.r, ESHM_ETIMEDOUT);
+	sem_destroy(&a.done);
+	CHECK_EQ(eshm_close(r), 0);
+	CHECK_EQ(eshm_close(w), 0);
+}
+
 /* eshm_flush that times out says what it waited for: a reader to take the
  * messages still queued, not a full channel. */
 static void
@@ -382,6 +432,8 @@ main(int argc, char **argv)
 		{"lost_writer_is_not_end_of_stream", lost_writer_is_not_end_of_stream},
 		{"polls_do_not_spin", polls_do_not_spin},
 		{"flush_timeout_says_what_is_queued", flush_timeout_says_what_is_queued},
+		{"a wait never waits for the heartbeat thread",
+		 a_wait_never_waits_for_the_heartbeat_thread},
 		{NULL, NULL},
 	};
 	return t_run(cases, argc, argv);
