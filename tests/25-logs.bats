@@ -118,6 +118,8 @@ count() {
     bg_sh "exec eshm-send -v $SEG <$TMP/in 2>$TMP/err"
     writer=$BG_PID
     exec 4>"$TMP/in"
+    # the reader after the writer: one there before it is no news to it
+    wait_until 5 grep -q "writing channel" "$TMP/err"
     bg_sh "exec eshm-recv -f --stale 50ms $SEG >$TMP/out1 2>$TMP/err1 4>&-"
     first=$BG_PID
     wait_until 5 said "$TMP/err" "$TS eshm-send: $SEG: reader $first joined"
