@@ -708,10 +708,10 @@ main(int argc, char **argv)
 	struct peers *peers = o.verbose ? peers_new(cli_segment, &o.cfg) : NULL;
 	h = cli_open(cli_segment, &o.cfg, o.timeout_ms);
 	if (o.verbose)
-		cli_log("%s segment, writing channel %s (%zu bytes, messages up to %zu)",
+		cli_log("%s segment, writing channel %s (%zu bytes, messages up to %zu); reader %s",
 			eshm_created(h) ? "created" : "attached to",
 			eshm_role(h) == ESHM_ROLE_MASTER ? "m2s" : "s2m", eshm_capacity(h),
-			eshm_max_message(h));
+			eshm_max_message(h), eshm_peer_state_name(eshm_peer_state(h)));
 	peers_start(peers, h);
 
 	cli_progress_init(&pg, o.progress);

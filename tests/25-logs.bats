@@ -113,6 +113,24 @@ count() {
     [ "$(count "$TMP/err" "reader $reader ")" -eq 2 ]
 }
 
+@test "eshm-send -v says at attach whether a reader is there already" {
+    mkfifo "$TMP/in"
+    bg_sh "exec eshm-send -v $SEG <$TMP/in 2>$TMP/err"
+    writer=$BG_PID
+    exec 4>"$TMP/in"
+    wait_until 5 grep -q "writing channel m2s .*; reader none$" "$TMP/err"
+    exec 4>&-
+    wait_exit "$writer"
+    bg_sh "exec eshm-recv -v -f $SEG >$TMP/out 2>$TMP/rerr"
+    reader=$BG_PID
+    wait_until 5 grep -q "reading channel" "$TMP/rerr"
+    echo hello | eshm-send -v "$SEG" 2>"$TMP/err2"
+    grep -q "attached to segment, writing channel m2s .*; reader alive$" "$TMP/err2"
+    wait_until 5 lines_at_least "$TMP/out" 1
+    kill -TERM "$reader"
+    wait_exit "$reader"
+}
+
 @test "-v says when a reader stalls, comes back, and is taken over, and who took it" {
     mkfifo "$TMP/in"
     bg_sh "exec eshm-send -v $SEG <$TMP/in 2>$TMP/err"
